@@ -1,0 +1,2 @@
+//! orcactl
+fn main() {}
