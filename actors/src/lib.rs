@@ -1,1 +1,6 @@
-//! x
+//! orca's actor system: event log, API server, NATS bus, and the components built on them.
+#![forbid(unsafe_code)]
+
+pub mod api_server;
+pub mod bus;
+pub mod eventlog;

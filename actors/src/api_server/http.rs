@@ -1,0 +1,130 @@
+//! The HTTP front of the API server (actix-web): Kubernetes paths, JSON or YAML, chunked watches.
+
+use std::net::SocketAddr;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use super::request::MAX_BODY;
+use super::{ApiCore, ApiError, ApiRequest, ApiResponse, Reply};
+
+/// orca's version, as `/version` reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn wants_yaml(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("yaml") && !a.starts_with("application/json"))
+}
+
+fn respond(resp: ApiResponse, yaml: bool) -> HttpResponse {
+    let code = actix_web::http::StatusCode::from_u16(resp.status)
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut b = HttpResponse::build(code);
+    for w in &resp.warnings {
+        if let Ok(v) = HeaderValue::from_str(&format!("299 - \"{}\"", w.replace('"', "'"))) {
+            b.append_header((header::WARNING, v));
+        }
+    }
+    if yaml {
+        let text = serde_json::from_slice::<Value>(&resp.body)
+            .ok()
+            .and_then(|v| serde_yaml_ng::to_string(&v).ok())
+            .unwrap_or_default();
+        b.content_type("application/yaml").body(text)
+    } else {
+        b.content_type("application/json").body(resp.body)
+    }
+}
+
+async fn api(req: HttpRequest, mut payload: web::Payload, core: web::Data<ApiCore>) -> HttpResponse {
+    let yaml = wants_yaml(&req);
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        match chunk {
+            Ok(c) => {
+                if body.len() + c.len() > MAX_BODY {
+                    return respond(ApiResponse::error(&ApiError::too_large(MAX_BODY)), yaml);
+                }
+                body.extend_from_slice(&c);
+            }
+            Err(e) => {
+                return respond(
+                    ApiResponse::error(&ApiError::bad_request(format!("failed to read the request body: {e}"))),
+                    yaml,
+                )
+            }
+        }
+    }
+    let header = |name: header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let actor = req
+        .headers()
+        .get("x-orca-actor")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| header(header::USER_AGENT));
+    let api_req = ApiRequest {
+        method: req.method().as_str().to_string(),
+        path: req.path().to_string(),
+        query: req.query_string().to_string(),
+        content_type: header(header::CONTENT_TYPE),
+        actor,
+        body: body.freeze(),
+    };
+    match core.handle(api_req).await {
+        Reply::Done(resp) => respond(resp, yaml),
+        Reply::Watch(rx) => {
+            let stream = futures::stream::unfold(rx, |mut rx| async move {
+                rx.recv()
+                    .await
+                    .map(|(_, line)| (Ok::<Bytes, actix_web::Error>(line), rx))
+            });
+            HttpResponse::Ok()
+                .content_type("application/json")
+                .insert_header((header::CACHE_CONTROL, "no-cache"))
+                .streaming(stream)
+        }
+    }
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+async fn version() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"major": "1", "minor": "32", "gitVersion": format!("v1.32.0-orca.{VERSION}"), "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH), "orcaVersion": VERSION}))
+}
+
+/// Binds the HTTP front and returns the server (to await) and the bound address.
+pub fn serve(
+    core: ApiCore,
+    listen: &str,
+    workers: usize,
+) -> std::io::Result<(actix_web::dev::Server, Vec<SocketAddr>)> {
+    let data = web::Data::new(core);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .route("/healthz", web::get().to(healthz))
+            .route("/readyz", web::get().to(healthz))
+            .route("/livez", web::get().to(healthz))
+            .route("/version", web::get().to(version))
+            .default_service(web::to(api))
+    })
+    .workers(workers)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .bind(listen)?;
+    let addrs = server.addrs();
+    Ok((server.run(), addrs))
+}

@@ -1,0 +1,278 @@
+//! The API server: Kubernetes verbs over the event log, served over HTTP and over NATS.
+
+pub mod http;
+pub mod patch;
+pub mod read;
+pub mod request;
+pub mod routes;
+pub mod server;
+pub mod status;
+pub mod watch;
+pub mod write;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use orca_schemas::{admit, ResourceType};
+
+pub use request::{ApiRequest, ApiResponse, Query};
+pub use status::{ApiError, ApiResult};
+
+use crate::eventlog::{EventLog, Result as LogResult};
+use read::Filter;
+use write::PatchType;
+
+/// What an API call produces: a response, or a stream of watch lines (each with its revision).
+pub enum Reply {
+    /// A complete response.
+    Done(ApiResponse),
+    /// A watch stream.
+    Watch(mpsc::Receiver<(u64, Bytes)>),
+}
+
+/// The API logic shared by the HTTP front and the NATS actor. Cheap to clone.
+#[derive(Clone)]
+pub struct ApiCore {
+    log: EventLog,
+    /// Interval between watch bookmarks.
+    pub bookmark_interval: Duration,
+}
+
+/// Namespaces every cluster has.
+pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+impl ApiCore {
+    /// An API over an open log.
+    pub fn new(log: EventLog) -> ApiCore {
+        ApiCore {
+            log,
+            bookmark_interval: watch::BOOKMARK_INTERVAL,
+        }
+    }
+
+    /// The log behind the API.
+    pub fn log(&self) -> &EventLog {
+        &self.log
+    }
+
+    /// Creates the system namespaces when missing.
+    pub async fn bootstrap(&self) -> LogResult<()> {
+        let missing: Vec<&str> = SYSTEM_NAMESPACES
+            .iter()
+            .copied()
+            .filter(|n| self.log.projection().get("Namespace", "", n).is_none())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let rt = orca_schemas::registry::by_kind("Namespace").expect("Namespace is registered");
+        self.log
+            .write(move |st| {
+                for name in missing {
+                    let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "uid": uuid::Uuid::new_v4().to_string()}, "spec": {}, "status": {"phase": "Active"}});
+                    if let Err(e) = write::create(st, rt, obj, "orca-bootstrap".into()) {
+                        tracing::warn!("bootstrap namespace {name}: {}", e.message);
+                    }
+                }
+            })
+            .await
+    }
+
+    /// Serves one API call.
+    pub async fn handle(&self, req: ApiRequest) -> Reply {
+        match self.dispatch(req).await {
+            Ok(r) => r,
+            Err(e) => Reply::Done(ApiResponse::error(&e)),
+        }
+    }
+
+    async fn dispatch(&self, req: ApiRequest) -> ApiResult<Reply> {
+        let q = Query::parse(&req.query);
+        let route = routes::parse(&req.path)?;
+        let rt = route.rt;
+        let ns = route.namespace.clone().unwrap_or_default();
+        let status_only = route.subresource.as_deref() == Some("status");
+        let actor = if req.actor.is_empty() {
+            "anonymous".to_string()
+        } else {
+            req.actor.clone()
+        };
+        let done = |status: u16, body: Bytes| Ok(Reply::Done(ApiResponse::json(status, body)));
+        match (req.method.as_str(), route.name.clone()) {
+            ("GET", None) | ("GET", Some(_)) if q.flag("watch") => {
+                let spec = watch::WatchSpec {
+                    rt,
+                    namespace: route.namespace.clone(),
+                    name: route.name.clone(),
+                    filter: Filter::from_query(&q)?,
+                    since: q.number("resourceVersion")?.filter(|rv| *rv > 0),
+                    bookmarks: q.flag("allowWatchBookmarks"),
+                    bookmark_interval: self.bookmark_interval,
+                    timeout: q
+                        .number("timeoutSeconds")?
+                        .map(Duration::from_secs)
+                        .unwrap_or(watch::DEFAULT_WATCH_TIMEOUT),
+                };
+                Ok(Reply::Watch(watch::start(self.log.clone(), spec)?))
+            }
+            ("GET", None) => {
+                if let Some(rv) = q.number("resourceVersion")?.filter(|rv| *rv > 0) {
+                    if rv + 1 < self.log.oldest() {
+                        return Err(ApiError::gone(rv, self.log.oldest()));
+                    }
+                }
+                done(
+                    200,
+                    read::list(&self.log, rt, route.namespace.as_deref(), &Filter::from_query(&q)?),
+                )
+            }
+            ("GET", Some(name)) => done(200, read::get(&self.log, rt, &ns, &name)?.json.clone()),
+            ("POST", None) => {
+                let obj = self.prepare(rt, route.namespace.as_deref(), None, &req)?;
+                let warnings = obj.1;
+                let ev = self.log.write(move |st| write::create(st, rt, obj.0, actor)).await??;
+                Ok(Reply::Done(ApiResponse {
+                    status: 201,
+                    body: ev.json.clone(),
+                    warnings,
+                }))
+            }
+            ("PUT", Some(name)) => {
+                let (obj, warnings) = if status_only {
+                    let mut v = request::decode_body(&req.content_type, &req.body)?;
+                    fill_identity(&mut v, rt, route.namespace.as_deref(), Some(&name))?;
+                    (v, Vec::new())
+                } else {
+                    self.prepare(rt, route.namespace.as_deref(), Some(&name), &req)?
+                };
+                let ev = self
+                    .log
+                    .write(move |st| write::update(st, rt, &ns, &name, obj, status_only, actor))
+                    .await??;
+                Ok(Reply::Done(ApiResponse {
+                    status: 200,
+                    body: ev.json.clone(),
+                    warnings,
+                }))
+            }
+            ("PATCH", Some(name)) => {
+                let ct = req.content_type.split(';').next().unwrap_or("").trim().to_string();
+                let kind = match ct.as_str() {
+                    "application/merge-patch+json"
+                    | "application/strategic-merge-patch+json"
+                    | "application/apply-patch+yaml"
+                    | "application/yaml"
+                    | "application/json"
+                    | "" => PatchType::Merge,
+                    "application/json-patch+json" => PatchType::Json,
+                    other => return Err(ApiError::unsupported_media(other)),
+                };
+                let body = request::decode_body(
+                    if ct.contains("yaml") {
+                        "application/yaml"
+                    } else {
+                        "application/json"
+                    },
+                    &req.body,
+                )?;
+                let (ev, warnings) = self
+                    .log
+                    .write(move |st| write::patch(st, rt, &ns, &name, kind, &body, status_only, actor))
+                    .await??;
+                Ok(Reply::Done(ApiResponse {
+                    status: 200,
+                    body: ev.json.clone(),
+                    warnings,
+                }))
+            }
+            ("DELETE", Some(name)) => {
+                let mut grace = q.number("gracePeriodSeconds")?;
+                if grace.is_none() && !req.body.is_empty() {
+                    let opts = request::decode_body(&req.content_type, &req.body)?;
+                    grace = opts.get("gracePeriodSeconds").and_then(Value::as_u64);
+                }
+                let ev = self
+                    .log
+                    .write(move |st| write::delete(st, rt, &ns, &name, grace, actor))
+                    .await??;
+                done(200, ev.json.clone())
+            }
+            (m, _) => Err(ApiError::method_not_allowed(m)),
+        }
+    }
+
+    /// Decodes, checks identity against the path, admits, and stamps uid for a create.
+    fn prepare(
+        &self,
+        rt: &'static ResourceType,
+        ns: Option<&str>,
+        name: Option<&str>,
+        req: &ApiRequest,
+    ) -> ApiResult<(Value, Vec<String>)> {
+        let mut v = request::decode_body(&req.content_type, &req.body)?;
+        fill_identity(&mut v, rt, ns, name)?;
+        let display = v
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let mut admitted = admit(rt, v).map_err(|errs| ApiError::invalid(rt.kind, &display, &errs))?;
+        if name.is_none() {
+            if let Some(meta) = admitted.object.get_mut("metadata").and_then(Value::as_object_mut) {
+                meta.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+                meta.remove("resourceVersion");
+                meta.remove("deletionTimestamp");
+                meta.remove("deletionGracePeriodSeconds");
+            }
+        }
+        Ok((admitted.object, admitted.warnings))
+    }
+}
+
+/// Sets the namespace from the path and checks name and namespace agree with it.
+fn fill_identity(v: &mut Value, rt: &ResourceType, ns: Option<&str>, name: Option<&str>) -> ApiResult<()> {
+    let obj = v
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("the body must be an object"))?;
+    let meta = obj.entry("metadata").or_insert_with(|| json!({}));
+    let meta = meta
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
+    if rt.namespaced {
+        let path_ns = ns.unwrap_or("default");
+        match meta.get("namespace").and_then(Value::as_str) {
+            None | Some("") => {
+                meta.insert("namespace".into(), Value::String(path_ns.to_string()));
+            }
+            Some(body_ns) if body_ns != path_ns => {
+                return Err(ApiError::bad_request(format!("the namespace of the provided object ({body_ns}) does not match the namespace sent on the request ({path_ns})")));
+            }
+            Some(_) => {}
+        }
+    } else {
+        meta.remove("namespace");
+    }
+    if let Some(name) = name {
+        match meta.get("name").and_then(Value::as_str) {
+            None | Some("") => {
+                meta.insert("name".into(), Value::String(name.to_string()));
+            }
+            Some(n) if n != name => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({name})"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+impl From<crate::eventlog::Error> for Reply {
+    fn from(e: crate::eventlog::Error) -> Reply {
+        Reply::Done(ApiResponse::error(&ApiError::from(e)))
+    }
+}

@@ -1,0 +1,326 @@
+//! The writing operations, run on the log writer so that checks and append are one atomic step:
+//! create, update (PUT and `/status`), patch, delete with finalizers and graceful pod deletion.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use orca_schemas::{admit, validate_update, ResourceType, RESOURCES};
+
+use super::patch;
+use super::status::{ApiError, ApiResult};
+use crate::eventlog::{Change, Event, EventType, Staging};
+
+/// Kinds whose `status` is owned by the `/status` subresource.
+pub fn has_status(kind: &str) -> bool {
+    !matches!(kind, "ConfigMap" | "Secret" | "Endpoints" | "Event")
+}
+
+/// RFC 3339 time (UTC, seconds) of a millisecond timestamp.
+pub fn rfc3339(ms: u64) -> String {
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)).to_string()
+}
+
+fn meta_str<'a>(obj: &'a Value, field: &str) -> Option<&'a str> {
+    obj.get("metadata")?.get(field)?.as_str()
+}
+
+fn set_meta(obj: &mut Value, field: &str, value: Value) {
+    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        if value.is_null() {
+            m.remove(field);
+        } else {
+            m.insert(field.to_string(), value);
+        }
+    }
+}
+
+fn random_suffix() -> String {
+    const CHARS: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let id = uuid::Uuid::new_v4();
+    id.as_bytes()[..5]
+        .iter()
+        .map(|b| CHARS[*b as usize % CHARS.len()] as char)
+        .collect()
+}
+
+fn check_namespace(st: &Staging, rt: &ResourceType, ns: &str) -> ApiResult<()> {
+    if !rt.namespaced {
+        return Ok(());
+    }
+    match st.get("Namespace", "", ns) {
+        None => Err(ApiError::not_found("namespaces", ns)),
+        Some(n) if n.object.pointer("/metadata/deletionTimestamp").is_some() => Err(ApiError::forbidden(format!(
+            "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
+            rt.plural,
+            meta_str(&n.object, "name").unwrap_or_default()
+        ))),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Creates an admitted object (uid and creationTimestamp already stamped).
+pub fn create(st: &mut Staging, rt: &'static ResourceType, mut obj: Value, actor: String) -> ApiResult<Arc<Event>> {
+    let ns = meta_str(&obj, "namespace").unwrap_or_default().to_string();
+    check_namespace(st, rt, &ns)?;
+    let name = match meta_str(&obj, "name").filter(|n| !n.is_empty()) {
+        Some(n) => n.to_string(),
+        None => {
+            let prefix = meta_str(&obj, "generateName").unwrap_or_default().to_string();
+            let name = (0..16)
+                .map(|_| format!("{prefix}{}", random_suffix()))
+                .find(|n| st.get(rt.kind, &ns, n).is_none())
+                .ok_or_else(|| ApiError::internal("could not generate a unique name; retry"))?;
+            set_meta(&mut obj, "name", Value::String(name.clone()));
+            name
+        }
+    };
+    if st.get(rt.kind, &ns, &name).is_some() {
+        return Err(ApiError::already_exists(
+            &format!("{}{}", rt.plural, group_suffix(rt)),
+            &name,
+        ));
+    }
+    set_meta(&mut obj, "creationTimestamp", Value::String(rfc3339(st.time_ms())));
+    if has_status(rt.kind) && obj.get("spec").is_some() {
+        set_meta(&mut obj, "generation", json!(1));
+    }
+    Ok(st.put(Change {
+        kind: rt.kind.into(),
+        namespace: ns,
+        name,
+        event_type: EventType::Added,
+        object: obj,
+        actor,
+    }))
+}
+
+fn group_suffix(rt: &ResourceType) -> String {
+    if rt.group.is_empty() {
+        String::new()
+    } else {
+        format!(".{}", rt.group)
+    }
+}
+
+/// Replaces an object (PUT or `/status`); `new` is admitted already.
+pub fn update(
+    st: &mut Staging,
+    rt: &'static ResourceType,
+    ns: &str,
+    name: &str,
+    new: Value,
+    status_only: bool,
+    actor: String,
+) -> ApiResult<Arc<Event>> {
+    let plural = format!("{}{}", rt.plural, group_suffix(rt));
+    let cur = st
+        .get(rt.kind, ns, name)
+        .ok_or_else(|| ApiError::not_found(&plural, name))?;
+    if let Some(rv) = meta_str(&new, "resourceVersion").filter(|rv| !rv.is_empty()) {
+        if rv != cur.revision.to_string() {
+            return Err(ApiError::conflict(&plural, name));
+        }
+    }
+    let old = cur.object.as_ref();
+    let mut merged = if status_only {
+        let mut m = old.clone();
+        match new.get("status") {
+            Some(s) => m["status"] = s.clone(),
+            None => {
+                if let Some(o) = m.as_object_mut() {
+                    o.remove("status");
+                }
+            }
+        }
+        m
+    } else {
+        let mut m = new;
+        for field in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ] {
+            set_meta(
+                &mut m,
+                field,
+                old.pointer(&format!("/metadata/{field}"))
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            );
+        }
+        if has_status(rt.kind) && rt.kind != "Namespace" {
+            match old.get("status") {
+                Some(s) => m["status"] = s.clone(),
+                None => {
+                    if let Some(o) = m.as_object_mut() {
+                        o.remove("status");
+                    }
+                }
+            }
+        }
+        if old.get("spec") != m.get("spec") {
+            let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0) + 1;
+            set_meta(&mut m, "generation", json!(generation));
+        }
+        m
+    };
+    set_meta(&mut merged, "resourceVersion", Value::String(cur.revision.to_string()));
+    let errs = validate_update(rt, old, &merged);
+    if !errs.is_empty() {
+        return Err(ApiError::invalid(rt.kind, name, &errs));
+    }
+    if &merged == old {
+        return Ok(cur);
+    }
+    let finalizing = merged.pointer("/metadata/deletionTimestamp").is_some()
+        && merged
+            .pointer("/metadata/finalizers")
+            .and_then(Value::as_array)
+            .is_none_or(|f| f.is_empty());
+    let event_type = if finalizing {
+        EventType::Deleted
+    } else {
+        EventType::Modified
+    };
+    Ok(st.put(Change {
+        kind: rt.kind.into(),
+        namespace: ns.into(),
+        name: name.into(),
+        event_type,
+        object: merged,
+        actor,
+    }))
+}
+
+/// The kinds of patch the API accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PatchType {
+    /// `application/merge-patch+json` (and strategic merge, treated as merge).
+    Merge,
+    /// `application/json-patch+json`.
+    Json,
+}
+
+/// Patches an object: applies the patch to the current state, re-admits, then updates.
+#[allow(clippy::too_many_arguments)]
+pub fn patch(
+    st: &mut Staging,
+    rt: &'static ResourceType,
+    ns: &str,
+    name: &str,
+    kind: PatchType,
+    body: &Value,
+    status_only: bool,
+    actor: String,
+) -> ApiResult<(Arc<Event>, Vec<String>)> {
+    let plural = format!("{}{}", rt.plural, group_suffix(rt));
+    let cur = st
+        .get(rt.kind, ns, name)
+        .ok_or_else(|| ApiError::not_found(&plural, name))?;
+    let mut doc = cur.object.as_ref().clone();
+    match kind {
+        PatchType::Merge => patch::merge_patch(&mut doc, body),
+        PatchType::Json => patch::json_patch(&mut doc, body).map_err(|e| {
+            ApiError::invalid(
+                rt.kind,
+                name,
+                &[orca_schemas::FieldError {
+                    kind: orca_schemas::validate::ErrorType::Invalid,
+                    field: String::new(),
+                    message: format!("the patch could not be applied: {e}"),
+                }],
+            )
+        })?,
+    }
+    if meta_str(&doc, "name") != Some(name) || (rt.namespaced && meta_str(&doc, "namespace") != Some(ns)) {
+        return Err(ApiError::bad_request(
+            "a patch may not change metadata.name or metadata.namespace",
+        ));
+    }
+    let admitted = admit(rt, doc).map_err(|errs| ApiError::invalid(rt.kind, name, &errs))?;
+    let ev = update(st, rt, ns, name, admitted.object, status_only, actor)?;
+    Ok((ev, admitted.warnings))
+}
+
+/// Deletes an object: with finalizers it only gets a `deletionTimestamp`; a pod bound to a node is
+/// deleted gracefully (its node confirms); a namespace takes its contents with it.
+pub fn delete(
+    st: &mut Staging,
+    rt: &'static ResourceType,
+    ns: &str,
+    name: &str,
+    grace: Option<u64>,
+    actor: String,
+) -> ApiResult<Arc<Event>> {
+    let plural = format!("{}{}", rt.plural, group_suffix(rt));
+    let cur = st
+        .get(rt.kind, ns, name)
+        .ok_or_else(|| ApiError::not_found(&plural, name))?;
+    let mut obj = cur.object.as_ref().clone();
+    let has_finalizers = obj
+        .pointer("/metadata/finalizers")
+        .and_then(Value::as_array)
+        .is_some_and(|f| !f.is_empty());
+    let bound_pod = rt.kind == "Pod"
+        && obj
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty());
+    let grace = grace.unwrap_or_else(|| {
+        obj.pointer("/spec/terminationGracePeriodSeconds")
+            .and_then(Value::as_u64)
+            .unwrap_or(30)
+    });
+    let graceful = bound_pod && grace > 0;
+    if has_finalizers || graceful {
+        if obj.pointer("/metadata/deletionTimestamp").is_some() && !(bound_pod && grace == 0) {
+            return Ok(cur);
+        }
+        set_meta(
+            &mut obj,
+            "deletionTimestamp",
+            Value::String(rfc3339(st.time_ms() + grace * 1000 * graceful as u64)),
+        );
+        set_meta(
+            &mut obj,
+            "deletionGracePeriodSeconds",
+            json!(if graceful { grace } else { 0 }),
+        );
+        return Ok(st.put(Change {
+            kind: rt.kind.into(),
+            namespace: ns.into(),
+            name: name.into(),
+            event_type: EventType::Modified,
+            object: obj,
+            actor,
+        }));
+    }
+    if rt.kind == "Namespace" {
+        for kind in RESOURCES.iter().filter(|r| r.namespaced) {
+            for child in st.list(kind.kind, Some(name)) {
+                let mut last = child.object.as_ref().clone();
+                set_meta(&mut last, "deletionTimestamp", Value::String(rfc3339(st.time_ms())));
+                st.put(Change {
+                    kind: child.kind.clone(),
+                    namespace: child.namespace.clone(),
+                    name: child.name.clone(),
+                    event_type: EventType::Deleted,
+                    object: last,
+                    actor: actor.clone(),
+                });
+            }
+        }
+    }
+    set_meta(&mut obj, "deletionTimestamp", Value::String(rfc3339(st.time_ms())));
+    Ok(st.put(Change {
+        kind: rt.kind.into(),
+        namespace: ns.into(),
+        name: name.into(),
+        event_type: EventType::Deleted,
+        object: obj,
+        actor,
+    }))
+}

@@ -1,0 +1,109 @@
+//! Bincode 2 envelopes with a leading version byte; Kubernetes-shaped objects ride inside as JSON bytes.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use super::{Error, Result};
+
+/// Current envelope version.
+pub const VERSION: u8 = 1;
+
+/// An API call over NATS: the same verbs and paths as HTTP.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApiCall {
+    /// HTTP verb.
+    pub method: String,
+    /// URL path.
+    pub path: String,
+    /// Query string.
+    pub query: String,
+    /// Body content type.
+    pub content_type: String,
+    /// Caller identity for the log.
+    pub actor: String,
+    /// Body (JSON or YAML bytes).
+    pub body: Vec<u8>,
+}
+
+/// The answer to an `ApiCall`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ApiAnswer {
+    /// HTTP status code.
+    pub status: u16,
+    /// Warnings.
+    pub warnings: Vec<String>,
+    /// JSON body (the object, a list, or a Status).
+    pub body: Vec<u8>,
+}
+
+/// Opens a watch stream delivered to `deliver`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WatchOpen {
+    /// URL path of the collection or object.
+    pub path: String,
+    /// Query (resourceVersion, selectors, allowWatchBookmarks, timeoutSeconds).
+    pub query: String,
+    /// Subject to deliver frames to.
+    pub deliver: String,
+    /// Caller identity.
+    pub actor: String,
+}
+
+/// One delivery of a watch stream; `seq` counts from 1 so that a receiver sees any gap.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct WatchFrame {
+    /// Sequence number within the stream.
+    pub seq: u64,
+    /// Revision of the event (or of the bookmark).
+    pub revision: u64,
+    /// The watch line (`{"type":..,"object":..}`), empty on the end frame.
+    pub line: Vec<u8>,
+    /// The server ended the stream; resume from the last revision.
+    pub end: bool,
+}
+
+/// Encodes a message: version byte then bincode.
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let mut out = vec![VERSION];
+    // Encoding plain structs of strings and numbers into a Vec cannot fail.
+    out.extend(bincode::serde::encode_to_vec(msg, bincode::config::standard()).unwrap_or_default());
+    out
+}
+
+/// Decodes a message, checking the version byte.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
+    let (&version, body) = bytes
+        .split_first()
+        .ok_or_else(|| Error::Decode("empty message".into()))?;
+    if version != VERSION {
+        return Err(Error::Version(version));
+    }
+    let (msg, _) = bincode::serde::decode_from_slice(body, bincode::config::standard())
+        .map_err(|e| Error::Decode(e.to_string()))?;
+    Ok(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_rejects_bad_input() {
+        let call = ApiCall {
+            method: "GET".into(),
+            path: "/api/v1/pods".into(),
+            query: "a=b".into(),
+            content_type: String::new(),
+            actor: "t".into(),
+            body: b"{}".to_vec(),
+        };
+        let bytes = encode(&call);
+        assert_eq!(bytes[0], VERSION);
+        assert_eq!(decode::<ApiCall>(&bytes).unwrap(), call);
+        assert!(matches!(decode::<ApiCall>(&[]), Err(Error::Decode(_))));
+        assert!(matches!(decode::<ApiCall>(&[9, 1, 2]), Err(Error::Version(9))));
+        for cut in 1..bytes.len() {
+            assert!(decode::<ApiCall>(&bytes[..cut]).is_err(), "truncated at {cut}");
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! Every NATS subject orca uses, built in this one module.
+
+/// API requests (request/reply), served by a queue group of API servers.
+pub const API: &str = "orca.api";
+/// Watch stream openings (request/reply).
+pub const API_WATCH: &str = "orca.api.watch";
+/// Queue group of the API servers.
+pub const API_QUEUE: &str = "orca-api";
+
+/// Where one watch stream's frames are delivered.
+pub fn watch_stream(stream_id: &str) -> String {
+    format!("orca.watch.{stream_id}")
+}
+
+/// A node's heartbeats (liveness; not written to the log).
+pub fn node_heartbeat(node: &str) -> String {
+    format!("orca.node.{node}.heartbeat")
+}
+
+/// Log requests served by a node agent.
+pub fn node_logs(node: &str) -> String {
+    format!("orca.node.{node}.logs")
+}
+
+/// Exec requests served by a node agent.
+pub fn node_exec(node: &str) -> String {
+    format!("orca.node.{node}.exec")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn subjects_live_under_orca() {
+        assert_eq!(super::watch_stream("abc"), "orca.watch.abc");
+        assert_eq!(super::node_heartbeat("n1"), "orca.node.n1.heartbeat");
+        assert!(super::API.starts_with("orca."));
+    }
+}

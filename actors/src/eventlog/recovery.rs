@@ -1,0 +1,212 @@
+//! Opening the log: keyspaces, secret key, projection loaded from its keyspace (no replay of the log),
+//! and the handle the API server writes and reads through.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::crypto::SecretBox;
+use super::projection::Projection;
+use super::reader::{key_revision, Reader};
+use super::watch::WatchHub;
+use super::writer::{self, Ack, Job, WriterState};
+use super::{record, Error, Event, Result, Staging};
+
+/// How to open the log.
+#[derive(Debug, Clone)]
+pub struct LogOptions {
+    /// Data directory; the log lives in `DIR/log`, the secret key in `DIR/secret.key`.
+    pub data_dir: PathBuf,
+    /// Keep at most this many events (None: keep the whole history).
+    pub retain_events: Option<u64>,
+    /// Recent events kept in memory for watchers.
+    pub watch_cache: usize,
+    /// fjall block cache in bytes.
+    pub cache_bytes: u64,
+}
+
+impl LogOptions {
+    /// Defaults for a data directory.
+    pub fn new(data_dir: impl Into<PathBuf>) -> LogOptions {
+        LogOptions {
+            data_dir: data_dir.into(),
+            retain_events: None,
+            watch_cache: 8192,
+            cache_bytes: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// The open event log: submit writes, read the projection, follow the log.
+#[derive(Clone)]
+pub struct EventLog {
+    jobs: mpsc::UnboundedSender<Job>,
+    projection: Arc<RwLock<Projection>>,
+    hub: Arc<WatchHub>,
+    reader: Reader,
+}
+
+impl EventLog {
+    /// Opens (or creates) the log and starts its writer thread.
+    pub fn open(opts: &LogOptions) -> Result<EventLog> {
+        let open_err = |source: Box<dyn std::error::Error + Send + Sync>| Error::Open {
+            path: opts.data_dir.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(&opts.data_dir).map_err(|e| open_err(Box::new(e)))?;
+        let secrets = SecretBox::load_or_create(&opts.data_dir.join("secret.key"))?;
+        let db = fjall::Database::builder(opts.data_dir.join("log"))
+            .cache_size(opts.cache_bytes)
+            .worker_threads(1)
+            .open()
+            .map_err(|e| open_err(Box::new(e)))?;
+        let log = db.keyspace("log", fjall::KeyspaceCreateOptions::default)?;
+        let objects = db.keyspace("objects", fjall::KeyspaceCreateOptions::default)?;
+        let meta = db.keyspace("meta", fjall::KeyspaceCreateOptions::default)?;
+
+        let mut projection = Projection::default();
+        for guard in objects.iter() {
+            let (_, value) = guard.into_inner()?;
+            let ev = record::decode(&value, 0, &secrets)?;
+            projection.apply(&Arc::new(ev));
+        }
+        let head = match log.last_key_value() {
+            Some(g) => key_revision(&g.key()?),
+            None => 0,
+        };
+        projection.head = projection.head.max(head);
+        projection.oldest = match meta.get("oldest")? {
+            Some(v) => key_revision(&v),
+            None => 1,
+        };
+        let head = projection.head;
+        let projection = Arc::new(RwLock::new(projection));
+        let hub = Arc::new(WatchHub::new(opts.watch_cache, head));
+        let reader = Reader {
+            log: log.clone(),
+            secrets: secrets.clone(),
+        };
+        let state = WriterState {
+            db,
+            log,
+            objects,
+            meta,
+            secrets,
+            projection: projection.clone(),
+            hub: hub.clone(),
+            retain_events: opts.retain_events,
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("orca-log-writer".into())
+            .spawn(move || writer::run(state, rx))
+            .map_err(|e| open_err(Box::new(e)))?;
+        Ok(EventLog {
+            jobs: tx,
+            projection,
+            hub,
+            reader,
+        })
+    }
+
+    /// Runs `f` on the writer against the staged state; resolves once its changes are durable.
+    pub async fn write<T: Send + 'static>(&self, f: impl FnOnce(&mut Staging) -> T + Send + 'static) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |st: &mut Staging| {
+            let out = f(st);
+            let ack: Ack = Box::new(move |durable| {
+                let _ = tx.send(durable.map(|_| out));
+            });
+            ack
+        });
+        self.jobs.send(job).map_err(|_| Error::WriterGone)?;
+        match rx.await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(reason)) => Err(Error::Open {
+                path: "event log".into(),
+                source: reason.into(),
+            }),
+            Err(_) => Err(Error::WriterGone),
+        }
+    }
+
+    /// Read access to the projection.
+    pub fn projection(&self) -> parking_lot::RwLockReadGuard<'_, Projection> {
+        self.projection.read()
+    }
+
+    /// Newest committed revision.
+    pub fn head(&self) -> u64 {
+        self.projection.read().head
+    }
+
+    /// Oldest revision held.
+    pub fn oldest(&self) -> u64 {
+        self.projection.read().oldest
+    }
+
+    /// A receiver woken when the head revision moves.
+    pub fn head_signal(&self) -> watch::Receiver<u64> {
+        self.hub.subscribe()
+    }
+
+    /// Events after `after`, up to `max`, from memory or disk. `Compacted` when `after` is below the
+    /// horizon.
+    pub fn events_after(&self, after: u64, max: usize) -> Result<Vec<Arc<Event>>> {
+        let (head, oldest) = {
+            let p = self.projection.read();
+            (self.hub.head().min(p.head), p.oldest)
+        };
+        if after + 1 < oldest {
+            return Err(Error::Compacted {
+                requested: after,
+                oldest,
+            });
+        }
+        if after >= head {
+            return Ok(Vec::new());
+        }
+        if let Some(evs) = self.hub.after(after, max) {
+            return Ok(evs.into_iter().filter(|e| e.revision <= head).collect());
+        }
+        self.reader.range(after + 1, head, max)
+    }
+
+    /// Waits until the head passes `after`, then returns the next events (or `Compacted`).
+    pub async fn next_events(
+        &self,
+        after: u64,
+        signal: &mut watch::Receiver<u64>,
+        max: usize,
+    ) -> Result<Vec<Arc<Event>>> {
+        loop {
+            let head = *signal.borrow_and_update();
+            if head > after {
+                let evs = self.events_after(after, max)?;
+                if !evs.is_empty() {
+                    return Ok(evs);
+                }
+            } else if after + 1 < self.oldest() {
+                return Err(Error::Compacted {
+                    requested: after,
+                    oldest: self.oldest(),
+                });
+            }
+            if signal.changed().await.is_err() {
+                return Err(Error::WriterGone);
+            }
+        }
+    }
+
+    /// Reader of the log on disk.
+    pub fn reader(&self) -> &Reader {
+        &self.reader
+    }
+
+    /// The directory layout of a data dir's log.
+    pub fn log_dir(data_dir: &Path) -> PathBuf {
+        data_dir.join("log")
+    }
+}

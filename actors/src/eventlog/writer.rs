@@ -1,0 +1,138 @@
+//! The single writer: drains every pending request, stages them, commits one fjall batch, persists once
+//! (group commit), publishes the projection and the watch hub, then acknowledges them all.
+
+use std::sync::Arc;
+
+use fjall::PersistMode;
+use parking_lot::RwLock;
+use tokio::sync::mpsc;
+
+use super::crypto::SecretBox;
+use super::projection::Projection;
+use super::watch::WatchHub;
+use super::{now_ms, record, Error, EventType, Staging};
+
+/// Called once the batch holding a job's changes is durable (or failed).
+pub type Ack = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A unit of work run on the writer thread against the staged state.
+pub type Job = Box<dyn FnOnce(&mut Staging) -> Ack + Send>;
+
+/// Most requests folded into one batch.
+pub const MAX_BATCH: usize = 4096;
+
+/// The keyspaces and shared state the writer updates.
+pub(crate) struct WriterState {
+    pub db: fjall::Database,
+    pub log: fjall::Keyspace,
+    pub objects: fjall::Keyspace,
+    pub meta: fjall::Keyspace,
+    pub secrets: SecretBox,
+    pub projection: Arc<RwLock<Projection>>,
+    pub hub: Arc<WatchHub>,
+    /// Keep at most this many events (None: keep everything).
+    pub retain_events: Option<u64>,
+}
+
+/// The key of an object in the `objects` keyspace.
+pub fn object_key(kind: &str, namespace: &str, name: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(kind.len() + namespace.len() + name.len() + 2);
+    k.extend_from_slice(kind.as_bytes());
+    k.push(0);
+    k.extend_from_slice(namespace.as_bytes());
+    k.push(0);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// Runs the writer loop until every sender is dropped.
+pub(crate) fn run(state: WriterState, mut rx: mpsc::UnboundedReceiver<Job>) {
+    let mut failed: Option<String> = None;
+    let mut jobs = Vec::with_capacity(256);
+    while let Some(first) = rx.blocking_recv() {
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut staging = Staging::new(state.projection.clone(), now_ms());
+        let acks: Vec<Ack> = jobs.drain(..).map(|job| job(&mut staging)).collect();
+        let outcome = match &failed {
+            Some(reason) => Err(reason.clone()),
+            None => commit(&state, &staging).map_err(|e| e.to_string()),
+        };
+        if let Err(reason) = &outcome {
+            // A storage failure leaves the log in an unknown state: refuse further writes.
+            failed.get_or_insert_with(|| reason.clone());
+        } else if !staging.events.is_empty() {
+            {
+                let mut proj = state.projection.write();
+                for ev in &staging.events {
+                    proj.apply(ev);
+                }
+            }
+            state.hub.publish(&staging.events);
+            if let Err(e) = compact_if_due(&state) {
+                tracing::warn!("compaction failed: {e}");
+            }
+        }
+        for ack in acks {
+            ack(outcome.clone());
+        }
+    }
+}
+
+fn commit(state: &WriterState, staging: &Staging) -> Result<(), Error> {
+    if staging.events.is_empty() {
+        return Ok(());
+    }
+    let mut batch = state.db.batch();
+    for ev in &staging.events {
+        let rec = record::encode(ev, &state.secrets)?;
+        let key = object_key(&ev.kind, &ev.namespace, &ev.name);
+        match ev.event_type {
+            EventType::Deleted => batch.remove(&state.objects, key),
+            _ => batch.insert(&state.objects, key, rec.clone()),
+        }
+        batch.insert(&state.log, ev.revision.to_be_bytes(), rec);
+    }
+    batch.commit()?;
+    state.db.persist(PersistMode::SyncData)?;
+    Ok(())
+}
+
+/// Drops the oldest events once the log holds more than the retention allows (with 10% slack so that
+/// compaction runs in chunks). The horizon is recorded in the same batch.
+fn compact_if_due(state: &WriterState) -> Result<(), Error> {
+    let Some(retain) = state.retain_events else {
+        return Ok(());
+    };
+    let (head, oldest) = {
+        let p = state.projection.read();
+        (p.head, p.oldest)
+    };
+    let held = head + 1 - oldest;
+    if held <= retain + retain / 10 {
+        return Ok(());
+    }
+    let new_oldest = head + 1 - retain;
+    compact_to(state, new_oldest)
+}
+
+/// Removes every event below `new_oldest` and records the new horizon.
+pub(crate) fn compact_to(state: &WriterState, new_oldest: u64) -> Result<(), Error> {
+    let oldest = state.projection.read().oldest;
+    if new_oldest <= oldest {
+        return Ok(());
+    }
+    let mut batch = state.db.batch();
+    for rev in oldest..new_oldest {
+        batch.remove(&state.log, rev.to_be_bytes());
+    }
+    batch.insert(&state.meta, "oldest", new_oldest.to_be_bytes());
+    batch.commit()?;
+    state.db.persist(PersistMode::SyncData)?;
+    state.projection.write().oldest = new_oldest;
+    Ok(())
+}
