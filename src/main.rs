@@ -1,2 +1,40 @@
-//! orca
-fn main() {}
+//! The `orca` binary: `up` (one-machine cluster), `server` (control plane on an existing NATS), `bench`.
+#![forbid(unsafe_code)]
+
+mod bench;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// orca: a container orchestrator that keeps the whole history of the cluster.
+#[derive(Parser)]
+#[command(name = "orca", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a one-machine cluster: a private nats-server and the control plane.
+    Up(serve::UpArgs),
+    /// Run the control plane against an existing NATS server or cluster.
+    Server(serve::ServerArgs),
+    /// Measure orca: API writes, watch fan-out, start-up.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn main() {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ORCA_LOG").unwrap_or_else(|_| "warn".into())).with_writer(std::io::stderr).init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up(args) => serve::up(args),
+        Command::Server(args) => serve::server(args),
+        Command::Bench(cmd) => bench::run(cmd),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -3,4 +3,5 @@
 
 pub mod api_server;
 pub mod bus;
+pub mod cluster;
 pub mod eventlog;

@@ -1,0 +1,4 @@
+//! Running a cluster's control plane: the private nats-server child and the control-plane assembly.
+
+pub mod natsd;
+pub mod plane;

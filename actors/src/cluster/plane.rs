@@ -1,0 +1,77 @@
+//! The control plane: event log, API core, the API server actor on NATS, and the HTTP front.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::api_server::server::ApiServer;
+use crate::api_server::{http, ApiCore};
+use crate::eventlog::{EventLog, LogOptions};
+
+/// Settings of a control plane.
+#[derive(Debug, Clone)]
+pub struct PlaneOptions {
+    /// Data directory of the log.
+    pub data_dir: PathBuf,
+    /// HTTP listen address.
+    pub listen: String,
+    /// NATS URL to join.
+    pub nats_url: String,
+    /// Keep at most this many events (None: whole history).
+    pub retain_events: Option<u64>,
+    /// HTTP worker threads.
+    pub http_workers: usize,
+}
+
+/// Failures starting the control plane.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The log would not open.
+    #[error(transparent)]
+    Log(#[from] crate::eventlog::Error),
+    /// NATS connection or subscription failed.
+    #[error(transparent)]
+    Bus(#[from] crate::bus::Error),
+    /// The HTTP listener would not bind.
+    #[error("failed to listen on {addr}: {source}")]
+    Listen {
+        /// Address asked for.
+        addr: String,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A running control plane.
+pub struct Plane {
+    /// The API logic (and through it the log).
+    pub core: ApiCore,
+    /// The HTTP server; await it, or stop it through its handle.
+    pub http: actix_web::dev::Server,
+    /// Where HTTP listens.
+    pub addrs: Vec<SocketAddr>,
+    /// The NATS actor.
+    pub actor: actix::Addr<ApiServer>,
+    /// The NATS connection.
+    pub nats: async_nats::Client,
+}
+
+impl Plane {
+    /// Starts everything; must run inside an actix System.
+    pub async fn start(opts: &PlaneOptions) -> Result<Plane, Error> {
+        let mut log_opts = LogOptions::new(&opts.data_dir);
+        log_opts.retain_events = opts.retain_events;
+        let log = EventLog::open(&log_opts)?;
+        let core = ApiCore::new(log);
+        core.bootstrap().await?;
+        let nats = crate::bus::connect(&opts.nats_url, "orca-control-plane").await?;
+        let actor = ApiServer::start(core.clone(), nats.clone()).await?;
+        let (http, addrs) = http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen { addr: opts.listen.clone(), source })?;
+        Ok(Plane { core, http, addrs, actor, nats })
+    }
+
+    /// `http://ADDR` of the first listen address.
+    pub fn url(&self) -> String {
+        self.addrs.first().map(|a| format!("http://{a}")).unwrap_or_default()
+    }
+}

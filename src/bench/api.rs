@@ -1,0 +1,83 @@
+//! `orca bench api`: durable ConfigMap creates through HTTP at several client counts.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use clap::Args;
+use serde_json::json;
+
+use super::cluster::BenchCluster;
+use super::percentile;
+
+/// Options of `orca bench api`.
+#[derive(Args, Debug)]
+pub struct ApiArgs {
+    /// Concurrent clients, comma-separated
+    #[arg(long, default_value = "1,16,64")]
+    clients: String,
+    /// Seconds to run each level
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Bytes of data in each object
+    #[arg(long, default_value_t = 256)]
+    value_size: usize,
+    /// Use a running server instead of starting one
+    #[arg(long)]
+    server: Option<String>,
+}
+
+pub fn run(args: ApiArgs) -> Result<()> {
+    let levels: Vec<usize> = args.clients.split(',').map(|s| s.trim().parse()).collect::<Result<_, _>>()?;
+    let cluster = match &args.server {
+        Some(_) => None,
+        None => Some(BenchCluster::start()?.0),
+    };
+    let url = args.server.clone().or_else(|| cluster.as_ref().map(|c| c.url.clone())).unwrap_or_default();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    println!("{:>8} {:>12} {:>10} {:>10} {:>10}", "CLIENTS", "CREATES/S", "P50 MS", "P99 MS", "ERRORS");
+    for (round, clients) in levels.into_iter().enumerate() {
+        let (done, mut lat, errors, elapsed) = rt.block_on(level(&url, clients, Duration::from_secs(args.seconds), args.value_size, round))?;
+        lat.sort_by(|a, b| a.total_cmp(b));
+        println!("{:>8} {:>12.0} {:>10.2} {:>10.2} {:>10}", clients, done as f64 / elapsed, percentile(&lat, 0.5), percentile(&lat, 0.99), errors);
+        if done == 0 {
+            bail!("no create succeeded at {clients} clients");
+        }
+    }
+    Ok(())
+}
+
+async fn level(url: &str, clients: usize, dur: Duration, size: usize, round: usize) -> Result<(usize, Vec<f64>, usize, f64)> {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
+    let ns = format!("bench-{round}-{}", std::process::id());
+    let ns_url = format!("{url}/api/v1/namespaces");
+    http.post(&ns_url).json(&json!({"metadata": {"name": ns}})).send().await?;
+    let endpoint = Arc::new(format!("{url}/api/v1/namespaces/{ns}/configmaps"));
+    let payload = "x".repeat(size);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (http, endpoint, payload) = (http.clone(), endpoint.clone(), payload.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut errors, mut i) = (Vec::new(), 0usize, 0usize);
+            while start.elapsed() < dur {
+                let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("c{c}-{i}")}, "data": {"v": payload}});
+                i += 1;
+                let t = Instant::now();
+                match http.post(endpoint.as_str()).json(&body).send().await {
+                    Ok(r) if r.status().as_u16() == 201 => lat.push(t.elapsed().as_secs_f64() * 1000.0),
+                    _ => errors += 1,
+                }
+            }
+            (lat, errors)
+        }));
+    }
+    let (mut all, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        let (l, e) = t.await?;
+        all.extend(l);
+        errors += e;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    Ok((all.len(), all, errors, elapsed))
+}

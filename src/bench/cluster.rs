@@ -1,0 +1,78 @@
+//! A throwaway `orca up` child process for benchmarks: temp data dir, free port, stopped on drop.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+/// A running `orca up` child.
+pub struct BenchCluster {
+    pub child: Child,
+    pub url: String,
+    pub dir: PathBuf,
+}
+
+impl BenchCluster {
+    /// Starts `orca up` and waits for `/readyz`; returns it and the time to ready.
+    pub fn start() -> Result<(BenchCluster, Duration)> {
+        let dir = std::env::temp_dir().join(format!("orca-bench-{}", uuid_like()));
+        std::fs::create_dir_all(&dir)?;
+        let port = orca_actors::cluster::natsd::free_port()?;
+        let url = format!("http://127.0.0.1:{port}");
+        let exe = std::env::current_exe().context("cannot find the orca binary")?;
+        let started = Instant::now();
+        let child = Command::new(exe)
+            .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(dir.join("data"))
+            .env("ORCA_HOME", &dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("failed to start orca up")?;
+        let mut cluster = BenchCluster { child, url, dir };
+        let probe = format!("{}/readyz", cluster.url);
+        loop {
+            if let Ok(r) = reqwest::blocking::get(&probe) {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            if started.elapsed() > Duration::from_secs(20) || cluster.child.try_wait()?.is_some() {
+                bail!("orca up did not become ready");
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let ready = started.elapsed();
+        Ok((cluster, ready))
+    }
+
+    /// Resident memory of the child in bytes.
+    pub fn rss_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb * 1024)
+    }
+}
+
+impl Drop for BenchCluster {
+    fn drop(&mut self) {
+        // SIGTERM first so that the child stops its nats-server.
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn uuid_like() -> String {
+    format!("{}-{}", std::process::id(), Instant::now().elapsed().as_nanos() ^ std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0))
+}

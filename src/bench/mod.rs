@@ -1,0 +1,37 @@
+//! `orca bench`: API write throughput and latency, watch fan-out, start-up time and memory.
+
+mod api;
+mod cluster;
+mod startup;
+mod watch;
+
+use anyhow::Result;
+use clap::Subcommand;
+
+/// The benchmarks.
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Durable creates per second and latency through the HTTP API.
+    Api(api::ApiArgs),
+    /// One change delivered to many watchers: delivery latency.
+    Watch(watch::WatchArgs),
+    /// `orca up` start to ready, and idle resident memory.
+    Startup(startup::StartupArgs),
+}
+
+pub fn run(cmd: BenchCommand) -> Result<()> {
+    match cmd {
+        BenchCommand::Api(a) => api::run(a),
+        BenchCommand::Watch(a) => watch::run(a),
+        BenchCommand::Startup(a) => startup::run(a),
+    }
+}
+
+/// The value at quantile `q` (0..=1) of sorted samples.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}

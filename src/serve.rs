@@ -1,0 +1,114 @@
+//! `orca up` and `orca server`: start the control plane, write the server file, stop cleanly on Ctrl-C.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use orca_actors::cluster::natsd::NatsServer;
+use orca_actors::cluster::plane::{Plane, PlaneOptions};
+
+/// Default HTTP listen address (loopback only).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:6780";
+
+/// orca's home: `$ORCA_HOME`, else `~/.orca`.
+pub fn orca_home() -> PathBuf {
+    std::env::var_os("ORCA_HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".orca"))
+}
+
+/// Arguments shared by `up` and `server`.
+#[derive(Args, Debug, Clone)]
+pub struct CommonArgs {
+    /// Data directory of the event log [default: $ORCA_HOME/data, ORCA_HOME defaults to ~/.orca]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// HTTP listen address (loopback by default)
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    listen: String,
+    /// Keep at most this many events in the log (default: the whole history)
+    #[arg(long)]
+    retain_events: Option<u64>,
+}
+
+/// `orca up`.
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// Join this NATS server instead of starting a private one
+    #[arg(long)]
+    nats: Option<String>,
+}
+
+/// `orca server`.
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// NATS server or cluster to join
+    #[arg(long)]
+    nats: String,
+}
+
+pub fn up(args: UpArgs) -> Result<()> {
+    let started = Instant::now();
+    let nats = match &args.nats {
+        Some(_) => None,
+        None => Some(NatsServer::start(None).context("failed to start the private NATS server")?),
+    };
+    let url = args.nats.clone().or_else(|| nats.as_ref().map(NatsServer::url)).unwrap_or_default();
+    let result = run(args.common, url, true, started);
+    drop(nats);
+    result
+}
+
+pub fn server(args: ServerArgs) -> Result<()> {
+    run(args.common, args.nats, false, Instant::now())
+}
+
+fn run(common: CommonArgs, nats_url: String, write_server_file: bool, started: Instant) -> Result<()> {
+    let data_dir = common.data_dir.unwrap_or_else(|| orca_home().join("data"));
+    let opts = PlaneOptions { data_dir: data_dir.clone(), listen: common.listen, nats_url: nats_url.clone(), retain_events: common.retain_events, http_workers: 2 };
+    let system = actix::System::new();
+    system.block_on(async move {
+        let plane = Plane::start(&opts).await.with_context(|| format!("failed to start the control plane (data dir {})", data_dir.display()))?;
+        let url = plane.url();
+        let server_file = orca_home().join("server");
+        if write_server_file {
+            std::fs::create_dir_all(orca_home()).ok();
+            std::fs::write(&server_file, format!("{url}\n")).with_context(|| format!("failed to write {}", server_file.display()))?;
+        }
+        println!("orca is ready in {} ms: API {url}, NATS {nats_url}, data {}", started.elapsed().as_millis(), data_dir.display());
+        if write_server_file {
+            println!("orcactl finds this server through {}", server_file.display());
+        }
+        let handle = plane.http.handle();
+        let http = plane.http;
+        tokio::select! {
+            r = http => r.context("HTTP server failed")?,
+            _ = shutdown_signal() => {
+                eprintln!("shutting down");
+                handle.stop(true).await;
+            }
+        }
+        if write_server_file {
+            let _ = std::fs::remove_file(&server_file);
+        }
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
