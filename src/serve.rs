@@ -14,7 +14,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:6780";
 
 /// orca's home: `$ORCA_HOME`, else `~/.orca`.
 pub fn orca_home() -> PathBuf {
-    std::env::var_os("ORCA_HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".orca"))
+    std::env::var_os("ORCA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".orca"))
 }
 
 /// Arguments shared by `up` and `server`.
@@ -57,7 +59,11 @@ pub fn up(args: UpArgs) -> Result<()> {
         Some(_) => None,
         None => Some(NatsServer::start(None).context("failed to start the private NATS server")?),
     };
-    let url = args.nats.clone().or_else(|| nats.as_ref().map(NatsServer::url)).unwrap_or_default();
+    let url = args
+        .nats
+        .clone()
+        .or_else(|| nats.as_ref().map(NatsServer::url))
+        .unwrap_or_default();
     let result = run(args.common, url, true, started);
     drop(nats);
     result
@@ -69,17 +75,30 @@ pub fn server(args: ServerArgs) -> Result<()> {
 
 fn run(common: CommonArgs, nats_url: String, write_server_file: bool, started: Instant) -> Result<()> {
     let data_dir = common.data_dir.unwrap_or_else(|| orca_home().join("data"));
-    let opts = PlaneOptions { data_dir: data_dir.clone(), listen: common.listen, nats_url: nats_url.clone(), retain_events: common.retain_events, http_workers: 2 };
+    let opts = PlaneOptions {
+        data_dir: data_dir.clone(),
+        listen: common.listen,
+        nats_url: nats_url.clone(),
+        retain_events: common.retain_events,
+        http_workers: 2,
+    };
     let system = actix::System::new();
     system.block_on(async move {
-        let plane = Plane::start(&opts).await.with_context(|| format!("failed to start the control plane (data dir {})", data_dir.display()))?;
+        let plane = Plane::start(&opts)
+            .await
+            .with_context(|| format!("failed to start the control plane (data dir {})", data_dir.display()))?;
         let url = plane.url();
         let server_file = orca_home().join("server");
         if write_server_file {
             std::fs::create_dir_all(orca_home()).ok();
-            std::fs::write(&server_file, format!("{url}\n")).with_context(|| format!("failed to write {}", server_file.display()))?;
+            std::fs::write(&server_file, format!("{url}\n"))
+                .with_context(|| format!("failed to write {}", server_file.display()))?;
         }
-        println!("orca is ready in {} ms: API {url}, NATS {nats_url}, data {}", started.elapsed().as_millis(), data_dir.display());
+        println!(
+            "orca is ready in {} ms: API {url}, NATS {nats_url}, data {}",
+            started.elapsed().as_millis(),
+            data_dir.display()
+        );
         if write_server_file {
             println!("orcactl finds this server through {}", server_file.display());
         }

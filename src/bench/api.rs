@@ -28,18 +28,45 @@ pub struct ApiArgs {
 }
 
 pub fn run(args: ApiArgs) -> Result<()> {
-    let levels: Vec<usize> = args.clients.split(',').map(|s| s.trim().parse()).collect::<Result<_, _>>()?;
+    let levels: Vec<usize> = args
+        .clients
+        .split(',')
+        .map(|s| s.trim().parse())
+        .collect::<Result<_, _>>()?;
     let cluster = match &args.server {
         Some(_) => None,
         None => Some(BenchCluster::start()?.0),
     };
-    let url = args.server.clone().or_else(|| cluster.as_ref().map(|c| c.url.clone())).unwrap_or_default();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
-    println!("{:>8} {:>12} {:>10} {:>10} {:>10}", "CLIENTS", "CREATES/S", "P50 MS", "P99 MS", "ERRORS");
+    let url = args
+        .server
+        .clone()
+        .or_else(|| cluster.as_ref().map(|c| c.url.clone()))
+        .unwrap_or_default();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    println!(
+        "{:>8} {:>12} {:>10} {:>10} {:>10}",
+        "CLIENTS", "CREATES/S", "P50 MS", "P99 MS", "ERRORS"
+    );
     for (round, clients) in levels.into_iter().enumerate() {
-        let (done, mut lat, errors, elapsed) = rt.block_on(level(&url, clients, Duration::from_secs(args.seconds), args.value_size, round))?;
+        let (done, mut lat, errors, elapsed) = rt.block_on(level(
+            &url,
+            clients,
+            Duration::from_secs(args.seconds),
+            args.value_size,
+            round,
+        ))?;
         lat.sort_by(|a, b| a.total_cmp(b));
-        println!("{:>8} {:>12.0} {:>10.2} {:>10.2} {:>10}", clients, done as f64 / elapsed, percentile(&lat, 0.5), percentile(&lat, 0.99), errors);
+        println!(
+            "{:>8} {:>12.0} {:>10.2} {:>10.2} {:>10}",
+            clients,
+            done as f64 / elapsed,
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            errors
+        );
         if done == 0 {
             bail!("no create succeeded at {clients} clients");
         }
@@ -47,11 +74,20 @@ pub fn run(args: ApiArgs) -> Result<()> {
     Ok(())
 }
 
-async fn level(url: &str, clients: usize, dur: Duration, size: usize, round: usize) -> Result<(usize, Vec<f64>, usize, f64)> {
+async fn level(
+    url: &str,
+    clients: usize,
+    dur: Duration,
+    size: usize,
+    round: usize,
+) -> Result<(usize, Vec<f64>, usize, f64)> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
     let ns = format!("bench-{round}-{}", std::process::id());
     let ns_url = format!("{url}/api/v1/namespaces");
-    http.post(&ns_url).json(&json!({"metadata": {"name": ns}})).send().await?;
+    http.post(&ns_url)
+        .json(&json!({"metadata": {"name": ns}}))
+        .send()
+        .await?;
     let endpoint = Arc::new(format!("{url}/api/v1/namespaces/{ns}/configmaps"));
     let payload = "x".repeat(size);
     let start = Instant::now();

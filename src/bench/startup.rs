@@ -28,8 +28,18 @@ pub fn run(args: StartupArgs) -> Result<()> {
             std::thread::sleep(Duration::from_secs(args.idle_seconds));
             let rss = cluster.rss_bytes().unwrap_or(0);
             times.sort_by(|a, b| a.total_cmp(b));
-            println!("start to ready: median {:.0} ms over {} runs (min {:.0}, max {:.0})", percentile(&times, 0.5), args.runs, times[0], times[times.len() - 1]);
-            println!("idle resident memory of the orca process after {} s: {:.1} MB", args.idle_seconds, rss as f64 / 1e6);
+            println!(
+                "start to ready: median {:.0} ms over {} runs (min {:.0}, max {:.0})",
+                percentile(&times, 0.5),
+                args.runs,
+                times[0],
+                times[times.len() - 1]
+            );
+            println!(
+                "idle resident memory of the orca process after {} s: {:.1} MB",
+                args.idle_seconds,
+                rss as f64 / 1e6
+            );
         }
     }
     Ok(())

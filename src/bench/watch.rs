@@ -24,15 +24,23 @@ pub struct WatchArgs {
 
 pub fn run(args: WatchArgs) -> Result<()> {
     let (cluster, _) = BenchCluster::start()?;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
-        let http = reqwest::Client::builder().pool_max_idle_per_host(args.watchers + 4).build()?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(args.watchers + 4)
+            .build()?;
         let base = format!("{}/api/v1/namespaces/default/configmaps", cluster.url);
         let (tx, mut rx) = mpsc::unbounded_channel::<(String, Instant)>();
         let head: serde_json::Value = http.get(&base).send().await?.json().await?;
         let rv = head["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
         for _ in 0..args.watchers {
-            let resp = http.get(format!("{base}?watch=true&resourceVersion={rv}")).send().await?;
+            let resp = http
+                .get(format!("{base}?watch=true&resourceVersion={rv}"))
+                .send()
+                .await?;
             let tx = tx.clone();
             tokio::spawn(async move {
                 let mut stream = resp.bytes_stream();
@@ -53,14 +61,20 @@ pub fn run(args: WatchArgs) -> Result<()> {
         let mut lat = Vec::new();
         for i in 0..args.changes {
             let name = format!("w{i}");
-            let r = http.post(&base).json(&json!({"metadata": {"name": name}, "data": {"k": "v"}})).send().await?;
+            let r = http
+                .post(&base)
+                .json(&json!({"metadata": {"name": name}, "data": {"k": "v"}}))
+                .send()
+                .await?;
             let acked = Instant::now();
             if r.status().as_u16() != 201 {
                 bail!("create failed: {}", r.status());
             }
             let mut got = 0;
             while got < args.watchers {
-                let Ok(Some((n, at))) = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await else { bail!("only {got} of {} watchers saw change {i}", args.watchers) };
+                let Ok(Some((n, at))) = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await else {
+                    bail!("only {got} of {} watchers saw change {i}", args.watchers)
+                };
                 if n == name {
                     got += 1;
                     lat.push(at.saturating_duration_since(acked).as_secs_f64() * 1000.0);
@@ -68,8 +82,18 @@ pub fn run(args: WatchArgs) -> Result<()> {
             }
         }
         lat.sort_by(|a, b| a.total_cmp(b));
-        println!("watchers {}  changes {}  deliveries {}", args.watchers, args.changes, lat.len());
-        println!("delivery after the write is acknowledged: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms", percentile(&lat, 0.5), percentile(&lat, 0.99), percentile(&lat, 1.0));
+        println!(
+            "watchers {}  changes {}  deliveries {}",
+            args.watchers,
+            args.changes,
+            lat.len()
+        );
+        println!(
+            "delivery after the write is acknowledged: p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+            percentile(&lat, 0.5),
+            percentile(&lat, 0.99),
+            percentile(&lat, 1.0)
+        );
         drop(cluster);
         Ok(())
     })

@@ -40,8 +40,17 @@ pub fn free_port() -> std::io::Result<u16> {
 
 /// Finds an executable on PATH.
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| PathBuf::from(d).join(name)).find(|p| p.is_file())
-        .or_else(|| ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/sbin"].iter().map(|d| PathBuf::from(d).join(name)).find(|p| p.is_file()))
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| PathBuf::from(d).join(name))
+        .find(|p| p.is_file())
+        .or_else(|| {
+            ["/usr/sbin", "/usr/bin", "/usr/local/bin", "/sbin"]
+                .iter()
+                .map(|d| PathBuf::from(d).join(name))
+                .find(|p| p.is_file())
+        })
 }
 
 impl NatsServer {
@@ -64,7 +73,10 @@ impl NatsServer {
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             if start.elapsed() > NATS_START_TIMEOUT || server.child.try_wait().ok().flatten().is_some() {
                 server.stop();
-                return Err(Error::NotReady { port, timeout: NATS_START_TIMEOUT });
+                return Err(Error::NotReady {
+                    port,
+                    timeout: NATS_START_TIMEOUT,
+                });
             }
             std::thread::sleep(Duration::from_millis(5));
         }

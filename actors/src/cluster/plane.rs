@@ -66,8 +66,18 @@ impl Plane {
         core.bootstrap().await?;
         let nats = crate::bus::connect(&opts.nats_url, "orca-control-plane").await?;
         let actor = ApiServer::start(core.clone(), nats.clone()).await?;
-        let (http, addrs) = http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen { addr: opts.listen.clone(), source })?;
-        Ok(Plane { core, http, addrs, actor, nats })
+        let (http, addrs) =
+            http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {
+                addr: opts.listen.clone(),
+                source,
+            })?;
+        Ok(Plane {
+            core,
+            http,
+            addrs,
+            actor,
+            nats,
+        })
     }
 
     /// `http://ADDR` of the first listen address.

@@ -1,0 +1,147 @@
+//! The HTTP client orcactl uses: finds the server, sends JSON, turns `Status` errors into messages.
+
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_json::Value;
+
+/// A connection to an orca API server.
+pub struct Client {
+    pub base: String,
+    http: reqwest::blocking::Client,
+}
+
+/// A response: status code, JSON body, warnings.
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+    pub warnings: Vec<String>,
+}
+
+fn orca_home() -> std::path::PathBuf {
+    std::env::var_os("ORCA_HOME").map(Into::into).unwrap_or_else(|| {
+        std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| ".".into())).join(".orca")
+    })
+}
+
+impl Client {
+    /// Finds the server: `--server`, then `ORCA_SERVER`, then `$ORCA_HOME/server`.
+    pub fn connect(flag: Option<&str>) -> Result<Client> {
+        let file = orca_home().join("server");
+        let base = match (flag, std::env::var("ORCA_SERVER").ok().filter(|s| !s.is_empty())) {
+            (Some(s), _) => s.to_string(),
+            (None, Some(s)) => s,
+            (None, None) => std::fs::read_to_string(&file)
+                .map(|s| s.trim().to_string())
+                .map_err(|_| anyhow!("no orca server found: pass --server URL, set ORCA_SERVER, or start a cluster with `orca up` (it writes {})", file.display()))?,
+        };
+        let http = reqwest::blocking::Client::builder()
+            .timeout(None)
+            .user_agent("orcactl")
+            .build()?;
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            http,
+        })
+    }
+
+    fn request(&self, method: &str, path_and_query: &str) -> Result<reqwest::blocking::RequestBuilder> {
+        let m = reqwest::Method::from_bytes(method.as_bytes())?;
+        Ok(self
+            .http
+            .request(m, format!("{}{}", self.base, path_and_query))
+            .header("x-orca-actor", actor()))
+    }
+
+    /// Sends a request with an optional JSON body.
+    pub fn send(&self, method: &str, path_and_query: &str, body: Option<&Value>) -> Result<Reply> {
+        self.send_typed(method, path_and_query, body, "application/json")
+    }
+
+    /// Sends a request with a body of the given content type.
+    pub fn send_typed(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<&Value>,
+        content_type: &str,
+    ) -> Result<Reply> {
+        let mut req = self.request(method, path_and_query)?.timeout(Duration::from_secs(60));
+        if let Some(b) = body {
+            req = req.header("content-type", content_type).body(serde_json::to_vec(b)?);
+        }
+        let resp = req
+            .send()
+            .with_context(|| format!("cannot reach the orca server at {}; is `orca up` running?", self.base))?;
+        let status = resp.status().as_u16();
+        let warnings = resp
+            .headers()
+            .get_all("warning")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(|w| w.trim_start_matches("299 - ").trim_matches('"').to_string())
+            .collect();
+        let text = resp.text()?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(Reply { status, body, warnings })
+    }
+
+    /// A streaming GET (watch).
+    pub fn stream(&self, path_and_query: &str) -> Result<reqwest::blocking::Response> {
+        let resp = self
+            .request("GET", path_and_query)?
+            .send()
+            .with_context(|| format!("cannot reach the orca server at {}", self.base))?;
+        if !resp.status().is_success() {
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().unwrap_or(Value::Null);
+            bail!("{}", error_message(status, &body));
+        }
+        Ok(resp)
+    }
+
+    /// The body of a successful reply (warnings printed), or the server's message as an error.
+    pub fn expect(&self, reply: Reply) -> Result<Value> {
+        print_warnings(&reply.warnings);
+        if (200..300).contains(&reply.status) {
+            Ok(reply.body)
+        } else {
+            bail!("{}", error_message(reply.status, &reply.body))
+        }
+    }
+}
+
+/// Prints server warnings as kubectl does.
+pub fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("Warning: {w}");
+    }
+}
+
+/// The server's message of a `Status`, with every field path on its own line.
+pub fn error_message(status: u16, body: &Value) -> String {
+    let reason = body["reason"].as_str().unwrap_or("");
+    let message = body["message"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| body.to_string());
+    let mut out = format!(
+        "({reason}{}{status}): {message}",
+        if reason.is_empty() { "" } else { " " }
+    );
+    if let Some(causes) = body.pointer("/details/causes").and_then(Value::as_array) {
+        for c in causes {
+            out.push_str(&format!(
+                "\n  * {}: {}",
+                c["field"].as_str().unwrap_or(""),
+                c["message"].as_str().unwrap_or("")
+            ));
+        }
+    }
+    out
+}
+
+fn actor() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    format!("orcactl/{user}")
+}

@@ -1,0 +1,152 @@
+//! `orcactl get KIND [NAME] [-o wide|yaml|json|name] [-l SEL] [--field-selector SEL] [-A] [-w]`.
+
+use std::io::{BufRead, BufReader};
+
+use anyhow::{anyhow, Result};
+use clap::Args;
+use serde_json::Value;
+
+use orca_schemas::ResourceType;
+
+use super::client::Client;
+use super::table;
+
+#[derive(Args, Debug)]
+pub struct GetArgs {
+    /// Kind (pods, po, deploy, svc, ...) or KIND/NAME
+    kind: String,
+    /// Names
+    names: Vec<String>,
+    /// Output format: wide, yaml, json or name
+    #[arg(short = 'o', long)]
+    output: Option<String>,
+    /// Label selector (`app=web,tier in (a,b)`)
+    #[arg(short = 'l', long)]
+    selector: Option<String>,
+    /// Field selector (`status.phase=Running`)
+    #[arg(long)]
+    field_selector: Option<String>,
+    /// All namespaces
+    #[arg(short = 'A', long)]
+    all_namespaces: bool,
+    /// After listing, watch for changes
+    #[arg(short = 'w', long)]
+    watch: bool,
+}
+
+/// Resolves a kind the way kubectl does (plural, singular, short name, Kind).
+pub fn resolve(kind: &str) -> Result<&'static ResourceType> {
+    orca_schemas::lookup(kind).ok_or_else(|| anyhow!("the server doesn't have a resource type \"{kind}\"; try pods, deployments (deploy), services (svc), configmaps (cm), secrets, namespaces (ns), nodes (no)"))
+}
+
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn run(client: &Client, ns_flag: Option<&str>, a: GetArgs) -> Result<i32> {
+    let (kind, mut names) = match a.kind.split_once('/') {
+        Some((k, n)) => (k.to_string(), vec![n.to_string()]),
+        None => (a.kind.clone(), Vec::new()),
+    };
+    names.extend(a.names.iter().cloned());
+    let rt = resolve(&kind)?;
+    let ns = if a.all_namespaces {
+        None
+    } else {
+        Some(ns_flag.unwrap_or("default"))
+    };
+    let mut query = Vec::new();
+    if let Some(l) = &a.selector {
+        query.push(format!("labelSelector={}", encode(l)));
+    }
+    if let Some(f) = &a.field_selector {
+        query.push(format!("fieldSelector={}", encode(f)));
+    }
+    let out = a.output.as_deref().unwrap_or("");
+    let show_ns = a.all_namespaces && rt.namespaced;
+    let (items, list_rv) = if names.is_empty() {
+        let path = format!("{}?{}", rt.collection_path(ns), query.join("&"));
+        let list = client.expect(client.send("GET", &path, None)?)?;
+        let rv = list
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("0")
+            .to_string();
+        (list["items"].as_array().cloned().unwrap_or_default(), rv)
+    } else {
+        let mut items = Vec::new();
+        for n in &names {
+            items.push(client.expect(client.send("GET", &rt.object_path(ns.or(Some("default")), n), None)?)?);
+        }
+        (items, String::new())
+    };
+    match out {
+        "yaml" | "json" => {
+            let v = if names.len() == 1 {
+                items[0].clone()
+            } else {
+                serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": list_rv}, "items": items})
+            };
+            if out == "yaml" {
+                print!("{}", serde_yaml_ng::to_string(&v)?);
+            } else {
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            }
+        }
+        "name" => items
+            .iter()
+            .for_each(|i| println!("{}/{}", rt.singular, i["metadata"]["name"].as_str().unwrap_or(""))),
+        "" | "wide" => {
+            if items.is_empty() && !a.watch {
+                match ns {
+                    Some(n) if rt.namespaced => eprintln!("No resources found in {n} namespace."),
+                    _ => eprintln!("No resources found"),
+                }
+            } else {
+                print!("{}", table::render(rt, &items, out == "wide", show_ns, true));
+            }
+        }
+        other => return Err(anyhow!("unknown output format {other:?}: use wide, yaml, json or name")),
+    }
+    if a.watch {
+        let mut q = query.clone();
+        q.push("watch=true".into());
+        if !list_rv.is_empty() {
+            q.push(format!("resourceVersion={list_rv}"));
+        }
+        let coll = rt.collection_path(ns);
+        if names.len() == 1 {
+            q.push(format!(
+                "fieldSelector={}",
+                encode(&format!("metadata.name={}", names[0]))
+            ));
+        }
+        let resp = client.stream(&format!("{coll}?{}", q.join("&")))?;
+        let mut header = items.is_empty();
+        for line in BufReader::new(resp).lines() {
+            let line = line?;
+            let Ok(ev) = serde_json::from_str::<Value>(&line) else {
+                continue;
+            };
+            let obj = &ev["object"];
+            match out {
+                "yaml" => println!("---\n{}", serde_yaml_ng::to_string(obj)?.trim_end()),
+                "json" => println!("{}", serde_json::to_string_pretty(obj)?),
+                "name" => println!("{}/{}", rt.singular, obj["metadata"]["name"].as_str().unwrap_or("")),
+                _ => {
+                    print!(
+                        "{}",
+                        table::render(rt, std::slice::from_ref(obj), out == "wide", show_ns, header)
+                    );
+                    header = false;
+                }
+            }
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,75 @@
+//! orcactl's verbs, one file each, and the client they share.
+
+mod apply;
+mod client;
+mod delete;
+mod describe;
+mod get;
+mod manifest;
+mod table;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+pub use client::Client;
+
+/// orcactl: drive an orca cluster as you would kubectl.
+#[derive(Parser, Debug)]
+#[command(name = "orcactl", version, about)]
+pub struct Cli {
+    /// API server URL [default: $ORCA_SERVER, else the file `orca up` writes at $ORCA_HOME/server]
+    #[arg(long, global = true)]
+    server: Option<String>,
+    /// Namespace
+    #[arg(short = 'n', long, global = true)]
+    namespace: Option<String>,
+    #[command(subcommand)]
+    command: Verb,
+}
+
+#[derive(Subcommand, Debug)]
+enum Verb {
+    /// Create or update objects from files, directories or stdin (`-f -`)
+    Apply(apply::ApplyArgs),
+    /// List objects, or show one, as a table, YAML, JSON or names
+    Get(get::GetArgs),
+    /// Show an object in detail with its events
+    Describe(describe::DescribeArgs),
+    /// Delete objects by kind and name, or from files
+    Delete(delete::DeleteArgs),
+    /// Create a namespace
+    Create {
+        #[command(subcommand)]
+        what: CreateWhat,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CreateWhat {
+    /// Create a namespace
+    #[command(alias = "ns")]
+    Namespace { name: String },
+}
+
+/// Runs a verb; returns the exit code.
+pub fn run(cli: Cli) -> Result<i32> {
+    let client = Client::connect(cli.server.as_deref())?;
+    let ns = cli.namespace.clone();
+    match cli.command {
+        Verb::Apply(a) => apply::run(&client, ns.as_deref(), a),
+        Verb::Get(a) => get::run(&client, ns.as_deref(), a),
+        Verb::Describe(a) => describe::run(&client, ns.as_deref(), a),
+        Verb::Delete(a) => delete::run(&client, ns.as_deref(), a),
+        Verb::Create {
+            what: CreateWhat::Namespace { name },
+        } => {
+            let body = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+            let obj = client.expect(client.send("POST", "/api/v1/namespaces", Some(&body))?)?;
+            println!(
+                "namespace/{} created",
+                obj["metadata"]["name"].as_str().unwrap_or(&name)
+            );
+            Ok(0)
+        }
+    }
+}
