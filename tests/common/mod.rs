@@ -1,0 +1,146 @@
+//! Test harness: a real nats-server on a free port and real `orca server` processes, stopped on drop.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use orca_actors::cluster::natsd::{free_port, NatsServer};
+use serde_json::Value;
+
+/// Waits for `cond` up to `secs` seconds.
+pub fn wait_for(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running `orca server` process.
+pub struct Orca {
+    pub child: Child,
+    pub url: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub nats_url: String,
+    extra: Vec<String>,
+}
+
+impl Orca {
+    /// Starts `orca server --nats URL` on a free port with a data dir, and waits until ready.
+    pub fn start(nats_url: &str, data_dir: &Path, extra: &[&str]) -> Orca {
+        let port = free_port().expect("free port");
+        Orca::start_on(nats_url, data_dir, port, extra.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn start_on(nats_url: &str, data_dir: &Path, port: u16, extra: Vec<String>) -> Orca {
+        let child = Command::new(env!("CARGO_BIN_EXE_orca"))
+            .args(["server", "--nats", nats_url, "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .arg(data_dir)
+            .args(&extra)
+            .env("ORCA_HOME", data_dir.join("home"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn orca server");
+        let orca = Orca { child, url: format!("http://127.0.0.1:{port}"), port, data_dir: data_dir.to_path_buf(), nats_url: nats_url.to_string(), extra };
+        let probe = format!("{}/readyz", orca.url);
+        wait_for(30, "orca server to become ready", || reqwest::blocking::get(&probe).is_ok_and(|r| r.status().is_success()));
+        orca
+    }
+
+    /// Kills the process with SIGKILL (a crash).
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the process with SIGTERM and waits.
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill9();
+    }
+
+    /// Starts the same server again (same port, data dir, NATS and flags).
+    pub fn restart(&mut self) {
+        self.stop();
+        let again = Orca::start_on(&self.nats_url.clone(), &self.data_dir.clone(), self.port, self.extra.clone());
+        *self = again;
+    }
+}
+
+impl Drop for Orca {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A blocking HTTP helper.
+pub struct Http {
+    pub base: String,
+    client: reqwest::blocking::Client,
+}
+
+/// Status code and parsed JSON body.
+pub struct Resp {
+    pub status: u16,
+    pub body: Value,
+    pub text: String,
+    pub warnings: Vec<String>,
+}
+
+impl Http {
+    pub fn new(base: &str) -> Http {
+        Http { base: base.to_string(), client: reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().expect("client") }
+    }
+
+    pub fn req(&self, method: &str, path: &str, content_type: &str, body: Option<Vec<u8>>) -> Resp {
+        let mut r = self.client.request(reqwest::Method::from_bytes(method.as_bytes()).expect("method"), format!("{}{}", self.base, path));
+        if let Some(b) = body {
+            r = r.header("content-type", content_type).body(b);
+        }
+        let resp = r.send().expect("request");
+        let status = resp.status().as_u16();
+        let warnings = resp.headers().get_all("warning").iter().filter_map(|v| v.to_str().ok().map(str::to_string)).collect();
+        let text = resp.text().expect("body");
+        Resp { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), text, warnings }
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.req("GET", path, "", None)
+    }
+    pub fn post(&self, path: &str, body: &Value) -> Resp {
+        self.req("POST", path, "application/json", Some(serde_json::to_vec(body).expect("json")))
+    }
+    pub fn put(&self, path: &str, body: &Value) -> Resp {
+        self.req("PUT", path, "application/json", Some(serde_json::to_vec(body).expect("json")))
+    }
+    pub fn patch(&self, path: &str, ct: &str, body: &Value) -> Resp {
+        self.req("PATCH", path, ct, Some(serde_json::to_vec(body).expect("json")))
+    }
+    pub fn delete(&self, path: &str) -> Resp {
+        self.req("DELETE", path, "", None)
+    }
+}
+
+/// A ConfigMap manifest.
+pub fn configmap(name: &str, value: &str) -> Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"v": value}})
+}
+
+/// A started NATS plus orca server on a fresh data dir.
+pub fn cluster(extra: &[&str]) -> (NatsServer, Orca, tempfile::TempDir) {
+    let nats = NatsServer::start(None).expect("nats-server must be installed (apt-get install -y nats-server)");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let orca = Orca::start(&nats.url(), dir.path(), extra);
+    (nats, orca, dir)
+}
