@@ -15,7 +15,11 @@ fn create_get_list_update_patch_delete() {
 
     let created = h.post(CMS, &configmap("a", "1"));
     assert_eq!(created.status, 201, "{}", created.text);
-    let rv1: u64 = created.body["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv1: u64 = created.body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(created.body["metadata"]["uid"].as_str().is_some_and(|u| u.len() == 36));
     assert!(created.body["metadata"]["creationTimestamp"].is_string());
 
@@ -26,33 +30,63 @@ fn create_get_list_update_patch_delete() {
     assert_eq!((got.status, got.body["data"]["v"].as_str()), (200, Some("1")));
     assert_eq!(h.get(&format!("{CMS}/nope")).status, 404);
     let nf = h.get(&format!("{CMS}/nope"));
-    assert_eq!((nf.body["kind"].as_str(), nf.body["reason"].as_str()), (Some("Status"), Some("NotFound")));
+    assert_eq!(
+        (nf.body["kind"].as_str(), nf.body["reason"].as_str()),
+        (Some("Status"), Some("NotFound"))
+    );
 
     // PUT with the current resourceVersion succeeds; with a stale one, 409 Conflict.
     let mut update = got.body.clone();
     update["data"]["v"] = json!("2");
     let put = h.put(&format!("{CMS}/a"), &update);
     assert_eq!(put.status, 200, "{}", put.text);
-    let rv2: u64 = put.body["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let rv2: u64 = put.body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(rv2 > rv1);
     let stale = h.put(&format!("{CMS}/a"), &update);
     assert_eq!((stale.status, stale.body["reason"].as_str()), (409, Some("Conflict")));
 
-    let merged = h.patch(&format!("{CMS}/a"), "application/merge-patch+json", &json!({"data": {"w": "x"}, "metadata": {"labels": {"app": "web"}}}));
+    let merged = h.patch(
+        &format!("{CMS}/a"),
+        "application/merge-patch+json",
+        &json!({"data": {"w": "x"}, "metadata": {"labels": {"app": "web"}}}),
+    );
     assert_eq!(merged.status, 200, "{}", merged.text);
     assert_eq!(merged.body["data"], json!({"v": "2", "w": "x"}));
-    let jp = h.patch(&format!("{CMS}/a"), "application/json-patch+json", &json!([{"op": "replace", "path": "/data/v", "value": "3"}, {"op": "remove", "path": "/data/w"}]));
+    let jp = h.patch(
+        &format!("{CMS}/a"),
+        "application/json-patch+json",
+        &json!([{"op": "replace", "path": "/data/v", "value": "3"}, {"op": "remove", "path": "/data/w"}]),
+    );
     assert_eq!(jp.status, 200, "{}", jp.text);
     assert_eq!(jp.body["data"], json!({"v": "3"}));
-    let bad_patch = h.patch(&format!("{CMS}/a"), "application/json-patch+json", &json!([{"op": "remove", "path": "/data/missing"}]));
+    let bad_patch = h.patch(
+        &format!("{CMS}/a"),
+        "application/json-patch+json",
+        &json!([{"op": "remove", "path": "/data/missing"}]),
+    );
     assert_eq!(bad_patch.status, 422, "{}", bad_patch.text);
 
-    h.post(CMS, &json!({"metadata": {"name": "b", "labels": {"app": "db", "tier": "back"}}, "data": {}}));
-    h.post(CMS, &json!({"metadata": {"name": "c", "labels": {"app": "web", "tier": "front"}}}));
+    h.post(
+        CMS,
+        &json!({"metadata": {"name": "b", "labels": {"app": "db", "tier": "back"}}, "data": {}}),
+    );
+    h.post(
+        CMS,
+        &json!({"metadata": {"name": "c", "labels": {"app": "web", "tier": "front"}}}),
+    );
     let names = |q: &str| -> Vec<String> {
         let l = h.get(&format!("{CMS}?{q}"));
         assert_eq!(l.status, 200, "{q}: {}", l.text);
-        l.body["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_string()).collect()
+        l.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["metadata"]["name"].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(names(""), ["a", "b", "c"]);
     assert_eq!(names("labelSelector=app%3Dweb"), ["a", "c"]);
@@ -62,11 +96,18 @@ fn create_get_list_update_patch_delete() {
     assert_eq!(names("labelSelector=tier"), ["b", "c"]);
     assert_eq!(names("labelSelector=!tier"), ["a"]);
     assert_eq!(names("fieldSelector=metadata.name%3Db"), ["b"]);
-    assert_eq!(names("fieldSelector=metadata.namespace%3Ddefault,metadata.name!%3Db"), ["a", "c"]);
+    assert_eq!(
+        names("fieldSelector=metadata.namespace%3Ddefault,metadata.name!%3Db"),
+        ["a", "c"]
+    );
     assert_eq!(h.get(&format!("{CMS}?fieldSelector=data.v%3D1")).status, 400);
     let list = h.get(CMS);
     assert_eq!(list.body["kind"], "ConfigMapList");
-    let head: u64 = list.body["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let head: u64 = list.body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(head >= rv2);
     let all = h.get("/api/v1/configmaps");
     assert_eq!(all.body["items"].as_array().unwrap().len(), 3);
@@ -85,26 +126,60 @@ fn validation_size_and_namespace_errors() {
         "/api/v1/namespaces/default/pods",
         &json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}, {"name": "c", "image": "x", "ports": [{"containerPort": 0}]}]}}),
     );
-    assert_eq!((bad.status, bad.body["reason"].as_str()), (422, Some("Invalid")), "{}", bad.text);
-    let mut fields: Vec<&str> = bad.body["details"]["causes"].as_array().unwrap().iter().map(|c| c["field"].as_str().unwrap()).collect();
+    assert_eq!(
+        (bad.status, bad.body["reason"].as_str()),
+        (422, Some("Invalid")),
+        "{}",
+        bad.text
+    );
+    let mut fields: Vec<&str> = bad.body["details"]["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["field"].as_str().unwrap())
+        .collect();
     fields.sort();
-    assert_eq!(fields, ["spec.containers[0].image", "spec.containers[1].name", "spec.containers[1].ports[0].containerPort"]);
+    assert_eq!(
+        fields,
+        [
+            "spec.containers[0].image",
+            "spec.containers[1].name",
+            "spec.containers[1].ports[0].containerPort"
+        ]
+    );
 
     let big = "x".repeat(3 * 1024 * 1024 + 10);
     let too_large = h.post(CMS, &configmap("big", &big));
-    assert_eq!((too_large.status, too_large.body["reason"].as_str()), (413, Some("RequestEntityTooLarge")));
+    assert_eq!(
+        (too_large.status, too_large.body["reason"].as_str()),
+        (413, Some("RequestEntityTooLarge"))
+    );
 
     let no_ns = h.post("/api/v1/namespaces/missing/configmaps", &configmap("x", "1"));
     assert_eq!(no_ns.status, 404, "{}", no_ns.text);
-    assert!(no_ns.body["message"].as_str().unwrap().contains("namespaces \"missing\" not found"));
+    assert!(no_ns.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("namespaces \"missing\" not found"));
     let mismatch = h.post(CMS, &json!({"metadata": {"name": "x", "namespace": "other"}}));
     assert_eq!(mismatch.status, 400);
-    assert_eq!(h.req("POST", CMS, "application/json", Some(b"{not json".to_vec())).status, 400);
+    assert_eq!(
+        h.req("POST", CMS, "application/json", Some(b"{not json".to_vec()))
+            .status,
+        400
+    );
     assert_eq!(h.get("/api/v1/widgets").status, 404);
 
-    let unknown = h.post(CMS, &json!({"metadata": {"name": "u"}, "data": {}, "extraField": {"kept": true}}));
+    let unknown = h.post(
+        CMS,
+        &json!({"metadata": {"name": "u"}, "data": {}, "extraField": {"kept": true}}),
+    );
     assert_eq!(unknown.status, 201);
-    assert!(unknown.warnings.iter().any(|w| w.contains("extraField")), "{:?}", unknown.warnings);
+    assert!(
+        unknown.warnings.iter().any(|w| w.contains("extraField")),
+        "{:?}",
+        unknown.warnings
+    );
     assert_eq!(h.get(&format!("{CMS}/u")).body["extraField"]["kept"], true);
 }
 
@@ -113,13 +188,30 @@ fn yaml_both_ways_generate_name_and_namespaces() {
     let (_nats, orca, _dir) = cluster(&[]);
     let h = Http::new(&orca.url);
     let yaml = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n";
-    let ns = h.req("POST", "/api/v1/namespaces", "application/yaml", Some(yaml.as_bytes().to_vec()));
+    let ns = h.req(
+        "POST",
+        "/api/v1/namespaces",
+        "application/yaml",
+        Some(yaml.as_bytes().to_vec()),
+    );
     assert_eq!(ns.status, 201, "{}", ns.text);
     let client = reqwest::blocking::Client::new();
-    let text = client.get(format!("{}/api/v1/namespaces/team-a", orca.url)).header("accept", "application/yaml").send().unwrap().text().unwrap();
-    assert!(text.contains("name: team-a") && text.contains("phase: Active"), "{text}");
+    let text = client
+        .get(format!("{}/api/v1/namespaces/team-a", orca.url))
+        .header("accept", "application/yaml")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        text.contains("name: team-a") && text.contains("phase: Active"),
+        "{text}"
+    );
 
-    let gen = h.post("/api/v1/namespaces/team-a/configmaps", &json!({"metadata": {"generateName": "cfg-"}, "data": {"a": "b"}}));
+    let gen = h.post(
+        "/api/v1/namespaces/team-a/configmaps",
+        &json!({"metadata": {"generateName": "cfg-"}, "data": {"a": "b"}}),
+    );
     assert_eq!(gen.status, 201, "{}", gen.text);
     let name = gen.body["metadata"]["name"].as_str().unwrap();
     assert!(name.starts_with("cfg-") && name.len() == 9, "{name}");
@@ -138,13 +230,22 @@ fn yaml_both_ways_generate_name_and_namespaces() {
     let s = h.put(&format!("{path}/status"), &with_status);
     assert_eq!(s.status, 200, "{}", s.text);
     assert_eq!(s.body["status"]["readyReplicas"], 1);
-    assert_eq!(s.body["metadata"]["generation"], 1, "status writes do not bump generation");
+    assert_eq!(
+        s.body["metadata"]["generation"], 1,
+        "status writes do not bump generation"
+    );
     let mut scaled = s.body.clone();
     scaled["spec"]["replicas"] = json!(3);
     scaled["status"] = json!({});
     let u = h.put(path, &scaled);
     assert_eq!(u.status, 200, "{}", u.text);
-    assert_eq!((u.body["spec"]["replicas"].as_i64(), u.body["metadata"]["generation"].as_i64()), (Some(3), Some(2)));
+    assert_eq!(
+        (
+            u.body["spec"]["replicas"].as_i64(),
+            u.body["metadata"]["generation"].as_i64()
+        ),
+        (Some(3), Some(2))
+    );
     assert_eq!(u.body["status"]["readyReplicas"], 1, "main updates keep status");
     let mut reselect = u.body.clone();
     reselect["spec"]["selector"] = json!({"matchLabels": {"app": "other"}});
@@ -161,14 +262,21 @@ fn yaml_both_ways_generate_name_and_namespaces() {
 fn finalizers_hold_deletion_until_removed() {
     let (_nats, orca, _dir) = cluster(&[]);
     let h = Http::new(&orca.url);
-    let created = h.post(CMS, &json!({"metadata": {"name": "f", "finalizers": ["example.com/cleanup"]}, "data": {}}));
+    let created = h.post(
+        CMS,
+        &json!({"metadata": {"name": "f", "finalizers": ["example.com/cleanup"]}, "data": {}}),
+    );
     assert_eq!(created.status, 201);
     let del = h.delete(&format!("{CMS}/f"));
     assert_eq!(del.status, 200);
     let held = h.get(&format!("{CMS}/f"));
     assert_eq!(held.status, 200, "still there while a finalizer remains");
     assert!(held.body["metadata"]["deletionTimestamp"].is_string());
-    let cleared = h.patch(&format!("{CMS}/f"), "application/merge-patch+json", &json!({"metadata": {"finalizers": null}}));
+    let cleared = h.patch(
+        &format!("{CMS}/f"),
+        "application/merge-patch+json",
+        &json!({"metadata": {"finalizers": null}}),
+    );
     assert_eq!(cleared.status, 200, "{}", cleared.text);
     assert_eq!(h.get(&format!("{CMS}/f")).status, 404, "gone once no finalizer remains");
 }
@@ -181,13 +289,35 @@ fn watch_below_the_horizon_is_gone() {
         assert_eq!(h.post(CMS, &configmap(&format!("c{i}"), "v")).status, 201);
     }
     let gone = h.get(&format!("{CMS}?watch=true&resourceVersion=2"));
-    assert_eq!((gone.status, gone.body["reason"].as_str()), (410, Some("Expired")), "{}", gone.text);
+    assert_eq!(
+        (gone.status, gone.body["reason"].as_str()),
+        (410, Some("Expired")),
+        "{}",
+        gone.text
+    );
     assert!(gone.body["message"].as_str().unwrap().contains("oldest revision held"));
-    let head: u64 = h.get(CMS).body["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+    let head: u64 = h.get(CMS).body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     // A watch from within the horizon works: it ends at timeoutSeconds and carries the recent events.
-    let recent = h.get(&format!("{CMS}?watch=true&resourceVersion={}&timeoutSeconds=1", head - 5));
+    let recent = h.get(&format!(
+        "{CMS}?watch=true&resourceVersion={}&timeoutSeconds=1",
+        head - 5
+    ));
     assert_eq!(recent.status, 200);
-    let revs: Vec<u64> = recent.text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["object"]["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap()).collect();
+    let revs: Vec<u64> = recent
+        .text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["object"]["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        })
+        .collect();
     assert_eq!(revs, ((head - 4)..=head).collect::<Vec<_>>());
 }
 

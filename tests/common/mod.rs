@@ -36,7 +36,14 @@ impl Orca {
 
     fn start_on(nats_url: &str, data_dir: &Path, port: u16, extra: Vec<String>) -> Orca {
         let child = Command::new(env!("CARGO_BIN_EXE_orca"))
-            .args(["server", "--nats", nats_url, "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([
+                "server",
+                "--nats",
+                nats_url,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(data_dir)
             .args(&extra)
             .env("ORCA_HOME", data_dir.join("home"))
@@ -45,9 +52,18 @@ impl Orca {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn orca server");
-        let orca = Orca { child, url: format!("http://127.0.0.1:{port}"), port, data_dir: data_dir.to_path_buf(), nats_url: nats_url.to_string(), extra };
+        let orca = Orca {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            data_dir: data_dir.to_path_buf(),
+            nats_url: nats_url.to_string(),
+            extra,
+        };
         let probe = format!("{}/readyz", orca.url);
-        wait_for(30, "orca server to become ready", || reqwest::blocking::get(&probe).is_ok_and(|r| r.status().is_success()));
+        wait_for(30, "orca server to become ready", || {
+            reqwest::blocking::get(&probe).is_ok_and(|r| r.status().is_success())
+        });
         orca
     }
 
@@ -73,7 +89,12 @@ impl Orca {
     /// Starts the same server again (same port, data dir, NATS and flags).
     pub fn restart(&mut self) {
         self.stop();
-        let again = Orca::start_on(&self.nats_url.clone(), &self.data_dir.clone(), self.port, self.extra.clone());
+        let again = Orca::start_on(
+            &self.nats_url.clone(),
+            &self.data_dir.clone(),
+            self.port,
+            self.extra.clone(),
+        );
         *self = again;
     }
 }
@@ -100,29 +121,58 @@ pub struct Resp {
 
 impl Http {
     pub fn new(base: &str) -> Http {
-        Http { base: base.to_string(), client: reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().expect("client") }
+        Http {
+            base: base.to_string(),
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+        }
     }
 
     pub fn req(&self, method: &str, path: &str, content_type: &str, body: Option<Vec<u8>>) -> Resp {
-        let mut r = self.client.request(reqwest::Method::from_bytes(method.as_bytes()).expect("method"), format!("{}{}", self.base, path));
+        let mut r = self.client.request(
+            reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
+            format!("{}{}", self.base, path),
+        );
         if let Some(b) = body {
             r = r.header("content-type", content_type).body(b);
         }
         let resp = r.send().expect("request");
         let status = resp.status().as_u16();
-        let warnings = resp.headers().get_all("warning").iter().filter_map(|v| v.to_str().ok().map(str::to_string)).collect();
+        let warnings = resp
+            .headers()
+            .get_all("warning")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
         let text = resp.text().expect("body");
-        Resp { status, body: serde_json::from_str(&text).unwrap_or(Value::Null), text, warnings }
+        Resp {
+            status,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            text,
+            warnings,
+        }
     }
 
     pub fn get(&self, path: &str) -> Resp {
         self.req("GET", path, "", None)
     }
     pub fn post(&self, path: &str, body: &Value) -> Resp {
-        self.req("POST", path, "application/json", Some(serde_json::to_vec(body).expect("json")))
+        self.req(
+            "POST",
+            path,
+            "application/json",
+            Some(serde_json::to_vec(body).expect("json")),
+        )
     }
     pub fn put(&self, path: &str, body: &Value) -> Resp {
-        self.req("PUT", path, "application/json", Some(serde_json::to_vec(body).expect("json")))
+        self.req(
+            "PUT",
+            path,
+            "application/json",
+            Some(serde_json::to_vec(body).expect("json")),
+        )
     }
     pub fn patch(&self, path: &str, ct: &str, body: &Value) -> Resp {
         self.req("PATCH", path, ct, Some(serde_json::to_vec(body).expect("json")))
