@@ -41,6 +41,9 @@ pub struct UpArgs {
     /// Join this NATS server instead of starting a private one
     #[arg(long)]
     nats: Option<String>,
+    /// Apply the embedded sample (Namespace, ConfigMap, Secret, Deployment, Service) once ready
+    #[arg(long)]
+    sample: bool,
 }
 
 /// `orca server`.
@@ -64,16 +67,16 @@ pub fn up(args: UpArgs) -> Result<()> {
         .clone()
         .or_else(|| nats.as_ref().map(NatsServer::url))
         .unwrap_or_default();
-    let result = run(args.common, url, true, started);
+    let result = run(args.common, url, true, args.sample, started);
     drop(nats);
     result
 }
 
 pub fn server(args: ServerArgs) -> Result<()> {
-    run(args.common, args.nats, false, Instant::now())
+    run(args.common, args.nats, false, false, Instant::now())
 }
 
-fn run(common: CommonArgs, nats_url: String, write_server_file: bool, started: Instant) -> Result<()> {
+fn run(common: CommonArgs, nats_url: String, write_server_file: bool, sample: bool, started: Instant) -> Result<()> {
     let data_dir = common.data_dir.unwrap_or_else(|| orca_home().join("data"));
     let opts = PlaneOptions {
         data_dir: data_dir.clone(),
@@ -101,6 +104,9 @@ fn run(common: CommonArgs, nats_url: String, write_server_file: bool, started: I
         );
         if write_server_file {
             println!("orcactl finds this server through {}", server_file.display());
+        }
+        if sample {
+            apply_sample(&plane.core).await?;
         }
         let handle = plane.http.handle();
         let http = plane.http;
@@ -130,4 +136,41 @@ async fn shutdown_signal() {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
+}
+
+/// The sample `orca up --sample` applies.
+const SAMPLE: &str = include_str!("../tests/manifests/quickstart.yaml");
+
+async fn apply_sample(core: &orca_actors::api_server::ApiCore) -> Result<()> {
+    use orca_actors::api_server::{ApiRequest, Reply};
+    use serde::Deserialize;
+    println!("applying the sample:");
+    for doc in serde_yaml_ng::Deserializer::from_str(SAMPLE) {
+        let obj = serde_json::Value::deserialize(doc).context("the embedded sample is not valid YAML")?;
+        let kind = obj["kind"].as_str().unwrap_or_default();
+        let rt =
+            orca_schemas::registry::by_kind(kind).with_context(|| format!("sample kind {kind} is not registered"))?;
+        let ns = obj.pointer("/metadata/namespace").and_then(|v| v.as_str());
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let req = ApiRequest {
+            method: "POST".into(),
+            path: rt.collection_path(ns),
+            content_type: "application/json".into(),
+            actor: "orca-sample".into(),
+            body: serde_json::to_vec(&obj)?.into(),
+            ..Default::default()
+        };
+        let outcome = match core.handle(req).await {
+            Reply::Done(r) if r.status == 201 => "created".to_string(),
+            Reply::Done(r) if r.status == 409 => "unchanged".to_string(),
+            Reply::Done(r) => format!("failed: {}", String::from_utf8_lossy(&r.body)),
+            Reply::Watch(_) => "failed: unexpected watch".to_string(),
+        };
+        println!("  {}/{name} {outcome}", rt.singular);
+    }
+    println!("see it with: cargo run --release --bin orcactl -- get deploy,svc,cm,secret -n demo");
+    Ok(())
 }

@@ -23,7 +23,11 @@ fn orcactl(server: &str, args: &[&str], stdin: Option<&str>) -> (i32, String, St
     }
     drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -32,7 +36,13 @@ fn apply_get_describe_delete() {
     let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/manifests/quickstart.yaml");
     let (code, out, err) = orcactl(&orca.url, &["apply", "-f", manifest], None);
     assert_eq!(code, 0, "{out}{err}");
-    for line in ["namespace/demo created", "configmap/web-config created", "secret/web-secret created", "deployment/web created", "service/web created"] {
+    for line in [
+        "namespace/demo created",
+        "configmap/web-config created",
+        "secret/web-secret created",
+        "deployment/web created",
+        "service/web created",
+    ] {
         assert!(out.contains(line), "missing {line:?} in {out}");
     }
     let (_, again, _) = orcactl(&orca.url, &["apply", "-f", manifest], None);
@@ -41,16 +51,36 @@ fn apply_get_describe_delete() {
     let (code, out, _) = orcactl(&orca.url, &["get", "deploy", "-n", "demo", "-o", "wide"], None);
     assert_eq!(code, 0);
     let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
-    assert_eq!(header, ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"]);
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
     assert!(out.lines().nth(1).unwrap().starts_with("web "), "{out}");
     let (_, out, _) = orcactl(&orca.url, &["get", "svc", "-n", "demo"], None);
     assert!(out.contains("ClusterIP") && out.contains("80/TCP"), "{out}");
     let (_, out, _) = orcactl(&orca.url, &["get", "cm", "-A"], None);
     assert!(out.starts_with("NAMESPACE") && out.contains("web-config"), "{out}");
-    let (_, out, _) = orcactl(&orca.url, &["get", "secret", "web-secret", "-n", "demo", "-o", "json"], None);
+    let (_, out, _) = orcactl(
+        &orca.url,
+        &["get", "secret", "web-secret", "-n", "demo", "-o", "json"],
+        None,
+    );
     let secret: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(secret["data"]["password"], "czNjcjN0");
-    let (_, out, _) = orcactl(&orca.url, &["get", "configmap/web-config", "-n", "demo", "-o", "yaml"], None);
+    let (_, out, _) = orcactl(
+        &orca.url,
+        &["get", "configmap/web-config", "-n", "demo", "-o", "yaml"],
+        None,
+    );
     assert!(out.contains("greeting: hello from orca"), "{out}");
     let (_, out, _) = orcactl(&orca.url, &["get", "ns", "-o", "name"], None);
     assert!(out.lines().any(|l| l == "namespace/demo"), "{out}");
@@ -58,7 +88,10 @@ fn apply_get_describe_delete() {
     assert!(out.is_empty());
     let (code, out, _) = orcactl(&orca.url, &["describe", "deployment", "web", "-n", "demo"], None);
     assert_eq!(code, 0);
-    assert!(out.contains("Name:         web") && out.contains("replicas: 2"), "{out}");
+    assert!(
+        out.contains("Name:         web") && out.contains("replicas: 2"),
+        "{out}"
+    );
 
     let (code, out, _) = orcactl(&orca.url, &["delete", "svc", "web", "-n", "demo"], None);
     assert_eq!((code, out.trim()), (0, "service \"web\" deleted"));
@@ -73,7 +106,11 @@ fn errors_name_every_field_and_exit_non_zero() {
     let bad = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: Bad\nspec:\n  containers:\n  - name: c\n    ports:\n    - containerPort: 99999\n";
     let (code, _, err) = orcactl(&orca.url, &["apply", "-f", "-"], Some(bad));
     assert_eq!(code, 1);
-    for field in ["metadata.name", "spec.containers[0].image", "spec.containers[0].ports[0].containerPort"] {
+    for field in [
+        "metadata.name",
+        "spec.containers[0].image",
+        "spec.containers[0].ports[0].containerPort",
+    ] {
         assert!(err.contains(field), "missing {field} in {err}");
     }
     let (code, _, err) = orcactl(&orca.url, &["get", "widgets"], None);

@@ -177,19 +177,17 @@ pub fn admit(rt: &ResourceType, mut value: Value) -> Result<Admitted, Vec<FieldE
 pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Vec<FieldError> {
     let mut errs = Errors::default();
     match rt.kind {
-        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" => {
-            if old.pointer("/spec/selector") != new.pointer("/spec/selector") {
-                errs.invalid(
-                    &Path::new("spec").child("selector"),
-                    compact(new.pointer("/spec/selector")),
-                    "field is immutable",
-                );
-            }
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet"
+            if old.pointer("/spec/selector") != new.pointer("/spec/selector") =>
+        {
+            errs.invalid(
+                &Path::new("spec").child("selector"),
+                compact(new.pointer("/spec/selector")),
+                "field is immutable",
+            );
         }
-        "Job" => {
-            if old.pointer("/spec/template") != new.pointer("/spec/template") {
-                errs.invalid(&Path::new("spec").child("template"), "...", "field is immutable");
-            }
+        "Job" if old.pointer("/spec/template") != new.pointer("/spec/template") => {
+            errs.invalid(&Path::new("spec").child("template"), "...", "field is immutable");
         }
         "Pod" => {
             let strip = |v: &Value| {
@@ -220,12 +218,11 @@ pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Vec<Field
                 errs.forbidden(&Path::new("spec"), "pod updates may not change fields other than `spec.containers[*].image`, `spec.activeDeadlineSeconds`, `spec.tolerations` (only additions to existing tolerations) or setting an unset `spec.nodeName`");
             }
         }
-        "ConfigMap" | "Secret" => {
+        "ConfigMap" | "Secret"
             if old.get("immutable") == Some(&Value::Bool(true))
-                && (old.get("data") != new.get("data") || old.get("binaryData") != new.get("binaryData"))
-            {
-                errs.forbidden(&Path::new("data"), "field is immutable when `immutable` is set");
-            }
+                && (old.get("data") != new.get("data") || old.get("binaryData") != new.get("binaryData")) =>
+        {
+            errs.forbidden(&Path::new("data"), "field is immutable when `immutable` is set");
         }
         _ => {}
     }

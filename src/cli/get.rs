@@ -49,6 +49,34 @@ fn encode(q: &str) -> String {
 }
 
 pub fn run(client: &Client, ns_flag: Option<&str>, a: GetArgs) -> Result<i32> {
+    if a.kind.contains(',') && !a.watch {
+        let kinds: Vec<String> = a
+            .kind
+            .split(',')
+            .filter(|k| !k.is_empty())
+            .map(str::to_string)
+            .collect();
+        for (i, kind) in kinds.iter().enumerate() {
+            if i > 0 && !matches!(a.output.as_deref(), Some("name")) {
+                println!();
+            }
+            let one = GetArgs {
+                kind: kind.clone(),
+                names: a.names.clone(),
+                output: a.output.clone(),
+                selector: a.selector.clone(),
+                field_selector: a.field_selector.clone(),
+                all_namespaces: a.all_namespaces,
+                watch: false,
+            };
+            run_one(client, ns_flag, one)?;
+        }
+        return Ok(0);
+    }
+    run_one(client, ns_flag, a)
+}
+
+fn run_one(client: &Client, ns_flag: Option<&str>, a: GetArgs) -> Result<i32> {
     let (kind, mut names) = match a.kind.split_once('/') {
         Some((k, n)) => (k.to_string(), vec![n.to_string()]),
         None => (a.kind.clone(), Vec::new()),
