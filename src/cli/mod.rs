@@ -2,6 +2,7 @@
 
 mod apply;
 mod client;
+mod columns;
 mod delete;
 mod describe;
 mod get;

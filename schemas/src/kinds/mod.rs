@@ -4,6 +4,7 @@ pub mod cluster;
 pub mod config;
 pub mod network;
 pub mod pod;
+pub mod status;
 pub mod workloads;
 
 /// Declares a top-level kind with `apiVersion`, `kind`, `metadata`, `spec`, `status`.
