@@ -95,6 +95,15 @@ pub fn create(st: &mut Staging, rt: &'static ResourceType, mut obj: Value, actor
     }))
 }
 
+/// The object as staged, with the resource's qualified plural for messages; 404 when missing.
+fn current(st: &Staging, rt: &ResourceType, ns: &str, name: &str) -> ApiResult<(String, Arc<Event>)> {
+    let plural = format!("{}{}", rt.plural, group_suffix(rt));
+    let cur = st
+        .get(rt.kind, ns, name)
+        .ok_or_else(|| ApiError::not_found(&plural, name))?;
+    Ok((plural, cur))
+}
+
 fn group_suffix(rt: &ResourceType) -> String {
     if rt.group.is_empty() {
         String::new()
@@ -113,10 +122,7 @@ pub fn update(
     status_only: bool,
     actor: String,
 ) -> ApiResult<Arc<Event>> {
-    let plural = format!("{}{}", rt.plural, group_suffix(rt));
-    let cur = st
-        .get(rt.kind, ns, name)
-        .ok_or_else(|| ApiError::not_found(&plural, name))?;
+    let (plural, cur) = current(st, rt, ns, name)?;
     if let Some(rv) = meta_str(&new, "resourceVersion").filter(|rv| !rv.is_empty()) {
         if rv != cur.revision.to_string() {
             return Err(ApiError::conflict(&plural, name));
@@ -216,10 +222,7 @@ pub fn patch(
     status_only: bool,
     actor: String,
 ) -> ApiResult<(Arc<Event>, Vec<String>)> {
-    let plural = format!("{}{}", rt.plural, group_suffix(rt));
-    let cur = st
-        .get(rt.kind, ns, name)
-        .ok_or_else(|| ApiError::not_found(&plural, name))?;
+    let (_, cur) = current(st, rt, ns, name)?;
     let mut doc = cur.object.as_ref().clone();
     match kind {
         PatchType::Merge => patch::merge_patch(&mut doc, body),
@@ -255,10 +258,7 @@ pub fn delete(
     grace: Option<u64>,
     actor: String,
 ) -> ApiResult<Arc<Event>> {
-    let plural = format!("{}{}", rt.plural, group_suffix(rt));
-    let cur = st
-        .get(rt.kind, ns, name)
-        .ok_or_else(|| ApiError::not_found(&plural, name))?;
+    let (_, cur) = current(st, rt, ns, name)?;
     let mut obj = cur.object.as_ref().clone();
     let has_finalizers = obj
         .pointer("/metadata/finalizers")
