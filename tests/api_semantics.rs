@@ -329,3 +329,45 @@ fn health_and_version() {
     assert_eq!(h.get("/readyz").status, 200);
     assert!(h.get("/version").body["gitVersion"].as_str().unwrap().contains("orca"));
 }
+
+#[test]
+fn services_get_cluster_ips_that_stay() {
+    let (_nats, orca, _dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let svc = |name: &str, ip: Option<&str>| {
+        let mut v = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}});
+        if let Some(ip) = ip {
+            v["spec"]["clusterIP"] = json!(ip);
+        }
+        v
+    };
+    const SVCS: &str = "/api/v1/namespaces/default/services";
+    let a = h.post(SVCS, &svc("a", None));
+    let b = h.post(SVCS, &svc("b", None));
+    let (ip_a, ip_b) = (
+        a.body["spec"]["clusterIP"].as_str().unwrap().to_string(),
+        b.body["spec"]["clusterIP"].as_str().unwrap().to_string(),
+    );
+    assert!(
+        ip_a.starts_with("10.96.") && ip_b.starts_with("10.96.") && ip_a != ip_b,
+        "{ip_a} {ip_b}"
+    );
+    assert_eq!(a.body["spec"]["clusterIPs"], json!([ip_a]));
+    let taken = h.post(SVCS, &svc("c", Some(&ip_a)));
+    assert_eq!(taken.status, 422, "{}", taken.text);
+    assert_eq!(taken.body["details"]["causes"][0]["field"], "spec.clusterIP");
+    let headless = h.post(SVCS, &svc("d", Some("None")));
+    assert_eq!(headless.body["spec"]["clusterIP"], "None");
+    // An update that leaves the ClusterIP out keeps it; one that changes it is refused.
+    let mut update = svc("a", None);
+    update["spec"]["ports"] = json!([{"port": 8080}]);
+    let kept = h.put(&format!("{SVCS}/a"), &update);
+    assert_eq!(
+        (kept.status, kept.body["spec"]["clusterIP"].as_str()),
+        (200, Some(ip_a.as_str())),
+        "{}",
+        kept.text
+    );
+    let moved = h.put(&format!("{SVCS}/a"), &svc("a", Some("10.96.9.9")));
+    assert_eq!(moved.status, 422, "{}", moved.text);
+}

@@ -186,6 +186,19 @@ pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Vec<Field
                 "field is immutable",
             );
         }
+        "Service"
+            if old
+                .pointer("/spec/clusterIP")
+                .and_then(Value::as_str)
+                .is_some_and(|ip| !ip.is_empty())
+                && old.pointer("/spec/clusterIP") != new.pointer("/spec/clusterIP") =>
+        {
+            errs.invalid(
+                &Path::new("spec").child("clusterIP"),
+                compact(new.pointer("/spec/clusterIP")),
+                "field is immutable",
+            );
+        }
         "Job" if old.pointer("/spec/template") != new.pointer("/spec/template") => {
             errs.invalid(&Path::new("spec").child("template"), "...", "field is immutable");
         }

@@ -1,5 +1,6 @@
 //! The API server: Kubernetes verbs over the event log, served over HTTP and over NATS.
 
+pub mod cluster_ip;
 pub mod http;
 pub mod patch;
 pub mod read;

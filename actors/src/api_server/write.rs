@@ -81,6 +81,9 @@ pub fn create(st: &mut Staging, rt: &'static ResourceType, mut obj: Value, actor
             &name,
         ));
     }
+    if rt.kind == "Service" {
+        super::cluster_ip::allocate(st, &mut obj)?;
+    }
     set_meta(&mut obj, "creationTimestamp", Value::String(rfc3339(st.time_ms())));
     if has_status(rt.kind) && obj.get("spec").is_some() {
         set_meta(&mut obj, "generation", json!(1));
@@ -173,6 +176,9 @@ pub fn update(
         }
         m
     };
+    if rt.kind == "Service" {
+        super::cluster_ip::carry_over(old, &mut merged);
+    }
     set_meta(&mut merged, "resourceVersion", Value::String(cur.revision.to_string()));
     let errs = validate_update(rt, old, &merged);
     if !errs.is_empty() {

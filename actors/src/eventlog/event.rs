@@ -1,6 +1,6 @@
 //! One event of the log and the stored form of an object's current state.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde_json::Value;
@@ -54,11 +54,17 @@ pub struct Event {
     pub object: Arc<Value>,
     /// The object encoded once as JSON; shared by every reader and watcher.
     pub json: Bytes,
+    /// The watch line, built on first use and shared by every watcher.
+    pub line: OnceLock<Bytes>,
 }
 
 impl Event {
-    /// The watch line `{"type":..,"object":..}\n`, built from the shared encoding.
+    /// The watch line `{"type":..,"object":..}\n`, built once from the shared encoding.
     pub fn watch_line(&self) -> Bytes {
+        self.line.get_or_init(|| self.build_line()).clone()
+    }
+
+    fn build_line(&self) -> Bytes {
         let kind = self.event_type.as_watch_type();
         let mut out = Vec::with_capacity(self.json.len() + 32);
         out.extend_from_slice(b"{\"type\":\"");

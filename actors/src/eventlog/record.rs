@@ -1,6 +1,6 @@
 //! The on-disk record: a version byte, flags, a CRC-32 and a bincode body carrying the object as JSON.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -118,6 +118,7 @@ pub fn decode(bytes: &[u8], hint: u64, secrets: &SecretBox) -> Result<Event> {
         prev_revision: body.prev_revision,
         object: Arc::new(object),
         json: Bytes::from(json),
+        line: OnceLock::new(),
     })
 }
 
@@ -139,6 +140,7 @@ mod tests {
             create_revision: 7,
             prev_revision: 0,
             json: Bytes::from(serde_json::to_vec(&obj).unwrap()),
+            line: Default::default(),
             object: Arc::new(obj),
         }
     }

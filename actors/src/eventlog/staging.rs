@@ -1,7 +1,7 @@
 //! A batch being built by the writer: changes see earlier changes of the same batch, and roll back as a unit.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use parking_lot::RwLock;
@@ -129,6 +129,7 @@ impl Staging {
             prev_revision: current.as_ref().map_or(0, |c| c.revision),
             object: Arc::new(change.object),
             json,
+            line: OnceLock::new(),
         });
         let key = (ev.kind.clone(), ev.namespace.clone(), ev.name.clone());
         let value = if ev.event_type == EventType::Deleted {
