@@ -5,3 +5,4 @@ pub mod api_server;
 pub mod bus;
 pub mod cluster;
 pub mod eventlog;
+pub mod scheduler;

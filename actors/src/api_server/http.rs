@@ -30,6 +30,12 @@ fn respond(resp: ApiResponse, yaml: bool) -> HttpResponse {
             b.append_header((header::WARNING, v));
         }
     }
+    if let Some(offset) = resp.offset {
+        return b
+            .content_type("text/plain; charset=utf-8")
+            .insert_header(("x-orca-log-offset", offset.to_string()))
+            .body(resp.body);
+    }
     if yaml {
         let text = serde_json::from_slice::<Value>(&resp.body)
             .ok()

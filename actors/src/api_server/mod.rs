@@ -3,6 +3,7 @@
 pub mod cluster_ip;
 pub mod http;
 pub mod patch;
+pub mod pods;
 pub mod read;
 pub mod request;
 pub mod routes;
@@ -38,6 +39,7 @@ pub enum Reply {
 #[derive(Clone)]
 pub struct ApiCore {
     log: EventLog,
+    nats: Option<async_nats::Client>,
     /// Interval between watch bookmarks.
     pub bookmark_interval: Duration,
 }
@@ -50,8 +52,15 @@ impl ApiCore {
     pub fn new(log: EventLog) -> ApiCore {
         ApiCore {
             log,
+            nats: None,
             bookmark_interval: watch::BOOKMARK_INTERVAL,
         }
+    }
+
+    /// Gives the API the NATS connection it proxies pod logs and exec through.
+    pub fn with_nats(mut self, nats: async_nats::Client) -> ApiCore {
+        self.nats = Some(nats);
+        self
     }
 
     /// The log behind the API.
@@ -102,6 +111,37 @@ impl ApiCore {
             req.actor.clone()
         };
         let done = |status: u16, body: Bytes| Ok(Reply::Done(ApiResponse::json(status, body)));
+        let sub = route.subresource.as_deref();
+        match (req.method.as_str(), route.name.clone(), sub) {
+            ("POST", Some(name), Some("binding")) => {
+                let body = request::decode_body(&req.content_type, &req.body)?;
+                let node = body
+                    .pointer("/target/name")
+                    .and_then(Value::as_str)
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(|| ApiError::bad_request("a Binding needs target.name"))?
+                    .to_string();
+                let ev = self
+                    .log
+                    .write(move |st| pods::bind(st, &ns, &name, &node, actor))
+                    .await??;
+                return done(201, ev.json.clone());
+            }
+            ("GET", Some(name), Some("log")) => {
+                let (text, offset) = pods::logs(&self.log, self.nats.as_ref(), &ns, &name, &q).await?;
+                let mut resp = ApiResponse::json(200, text);
+                resp.warnings.clear();
+                resp.offset = Some(offset);
+                return Ok(Reply::Done(resp));
+            }
+            ("POST", Some(name), Some("exec")) => {
+                let body = request::decode_body(&req.content_type, &req.body)?;
+                let out = pods::exec(&self.log, self.nats.as_ref(), &ns, &name, &body).await?;
+                return done(200, Bytes::from(serde_json::to_vec(&out).unwrap_or_default()));
+            }
+            (_, _, Some("binding" | "log" | "exec")) => return Err(ApiError::method_not_allowed(&req.method)),
+            _ => {}
+        }
         match (req.method.as_str(), route.name.clone()) {
             ("GET", None) | ("GET", Some(_)) if q.flag("watch") => {
                 let spec = watch::WatchSpec {
@@ -139,6 +179,7 @@ impl ApiCore {
                     status: 201,
                     body: ev.json.clone(),
                     warnings,
+                    offset: None,
                 }))
             }
             ("PUT", Some(name)) => {
@@ -157,6 +198,7 @@ impl ApiCore {
                     status: 200,
                     body: ev.json.clone(),
                     warnings,
+                    offset: None,
                 }))
             }
             ("PATCH", Some(name)) => {
@@ -187,6 +229,7 @@ impl ApiCore {
                     status: 200,
                     body: ev.json.clone(),
                     warnings,
+                    offset: None,
                 }))
             }
             ("DELETE", Some(name)) => {

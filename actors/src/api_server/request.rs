@@ -34,6 +34,8 @@ pub struct ApiResponse {
     pub body: Bytes,
     /// Warnings for the client (fields kept but not acted on).
     pub warnings: Vec<String>,
+    /// For pod logs: the byte offset the text ends at (sent as `X-Orca-Log-Offset`).
+    pub offset: Option<u64>,
 }
 
 impl ApiResponse {
@@ -43,6 +45,7 @@ impl ApiResponse {
             status,
             body,
             warnings: Vec::new(),
+            offset: None,
         }
     }
     /// The `Status` response of an error.

@@ -71,6 +71,10 @@ impl ApiError {
         e.details = Some(json!({"name": name, "kind": plural}));
         e
     }
+    /// 409 Conflict with a specific message.
+    pub fn conflict_message(message: impl Into<String>) -> ApiError {
+        ApiError::new(409, "Conflict", message)
+    }
     /// 403.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(403, "Forbidden", message)

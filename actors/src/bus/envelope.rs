@@ -62,6 +62,51 @@ pub struct WatchFrame {
     pub end: bool,
 }
 
+/// Asks a node agent for a container's log.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LogRequest {
+    /// Pod namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub pod: String,
+    /// Container name (empty: the pod's only or first container).
+    pub container: String,
+    /// Only the last N lines.
+    pub tail_lines: Option<u64>,
+    /// The log of the previous run of the container.
+    pub previous: bool,
+    /// Start at this byte offset of the current log (for following).
+    pub since_bytes: Option<u64>,
+}
+
+/// Runs a command in a pod's container.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExecRequest {
+    /// Pod namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub pod: String,
+    /// Container name (empty: the first container).
+    pub container: String,
+    /// Command and arguments.
+    pub command: Vec<String>,
+}
+
+/// What a node agent answers to a log or exec request.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NodeReply {
+    /// Empty on success; otherwise what went wrong.
+    pub error: String,
+    /// Log bytes, or the command's stdout.
+    pub stdout: Vec<u8>,
+    /// The command's stderr.
+    pub stderr: Vec<u8>,
+    /// The command's exit code.
+    pub exit_code: i32,
+    /// For logs: the byte offset the returned text ends at.
+    pub offset: u64,
+}
+
 /// Encodes a message: version byte then bincode.
 pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
     let mut out = vec![VERSION];

@@ -62,10 +62,14 @@ impl Plane {
         let mut log_opts = LogOptions::new(&opts.data_dir);
         log_opts.retain_events = opts.retain_events;
         let log = EventLog::open(&log_opts)?;
-        let core = ApiCore::new(log);
-        core.bootstrap().await?;
         let nats = crate::bus::connect(&opts.nats_url, "orca-control-plane").await?;
+        let core = ApiCore::new(log).with_nats(nats.clone());
+        core.bootstrap().await?;
         let actor = ApiServer::start(core.clone(), nats.clone()).await?;
+        actix::spawn(crate::scheduler::run(crate::bus::client::ApiClient::new(
+            nats.clone(),
+            "orca-scheduler",
+        )));
         let (http, addrs) =
             http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {
                 addr: opts.listen.clone(),

@@ -1,0 +1,158 @@
+//! Pod subresources: `binding` (the scheduler's placement), and `log` and `exec`, proxied over NATS to
+//! the node agent that runs the pod.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+
+use super::request::Query;
+use super::status::{ApiError, ApiResult};
+use crate::bus::envelope::{self, ExecRequest, LogRequest, NodeReply};
+use crate::bus::subjects;
+use crate::eventlog::{Change, Event, EventLog, EventType, Staging};
+
+/// How long a node agent has to answer a log or exec request.
+pub const NODE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Binds a pod to a node: `spec.nodeName` and the PodScheduled condition in one event.
+pub fn bind(st: &mut Staging, ns: &str, name: &str, node: &str, actor: String) -> ApiResult<Arc<Event>> {
+    let cur = st
+        .get("Pod", ns, name)
+        .ok_or_else(|| ApiError::not_found("pods", name))?;
+    let mut obj = cur.object.as_ref().clone();
+    match obj.pointer("/spec/nodeName").and_then(Value::as_str) {
+        Some(n) if !n.is_empty() && n == node => return Ok(cur),
+        Some(n) if !n.is_empty() => {
+            return Err(ApiError::conflict_message(format!(
+                "pod {name} is already assigned to node \"{n}\""
+            )))
+        }
+        _ => {}
+    }
+    if obj.pointer("/metadata/deletionTimestamp").is_some() {
+        return Err(ApiError::conflict_message(format!(
+            "pod {name} is being deleted, cannot be assigned to a host"
+        )));
+    }
+    obj["spec"]["nodeName"] = json!(node);
+    let now = super::write::rfc3339(st.time_ms());
+    set_condition(
+        &mut obj,
+        json!({"type": "PodScheduled", "status": "True", "lastTransitionTime": now}),
+    );
+    Ok(st.put(Change {
+        kind: "Pod".into(),
+        namespace: ns.into(),
+        name: name.into(),
+        event_type: EventType::Modified,
+        object: obj,
+        actor,
+    }))
+}
+
+/// Replaces (or adds) a condition of the same type in `status.conditions`.
+pub fn set_condition(obj: &mut Value, cond: Value) {
+    if !obj.get("status").is_some_and(Value::is_object) {
+        obj["status"] = json!({});
+    }
+    let conds = obj["status"]
+        .as_object_mut()
+        .map(|s| s.entry("conditions").or_insert_with(|| json!([])));
+    if let Some(Value::Array(list)) = conds {
+        list.retain(|c| c.get("type") != cond.get("type"));
+        list.push(cond);
+    }
+}
+
+fn node_of(log: &EventLog, ns: &str, name: &str) -> ApiResult<String> {
+    let pod = log
+        .projection()
+        .get("Pod", ns, name)
+        .ok_or_else(|| ApiError::not_found("pods", name))?;
+    pod.object
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "pod {name} is not scheduled to a node yet; its logs appear once it runs"
+            ))
+        })
+}
+
+async fn ask_node(nats: &async_nats::Client, subject: String, payload: Vec<u8>, node: &str) -> ApiResult<NodeReply> {
+    let req = async_nats::client::Request::new()
+        .payload(payload.into())
+        .timeout(Some(NODE_TIMEOUT));
+    let msg = nats.send_request(subject, req).await.map_err(|e| {
+        ApiError::unavailable(format!(
+            "node {node} did not answer ({e}); is its agent running? (`orcactl get nodes`)"
+        ))
+    })?;
+    let reply: NodeReply = envelope::decode(&msg.payload)
+        .map_err(|e| ApiError::internal(format!("node {node} sent a malformed reply: {e}")))?;
+    if reply.error.is_empty() {
+        Ok(reply)
+    } else {
+        Err(ApiError::bad_request(reply.error))
+    }
+}
+
+/// `GET pods/NAME/log`: the container's log from its node (`container`, `tailLines`, `previous`,
+/// `sinceBytes`). The byte offset reached comes back in the `X-Orca-Log-Offset` sense as the reply's
+/// second element.
+pub async fn logs(
+    log: &EventLog,
+    nats: Option<&async_nats::Client>,
+    ns: &str,
+    name: &str,
+    q: &Query,
+) -> ApiResult<(Bytes, u64)> {
+    let nats = nats.ok_or_else(|| ApiError::unavailable("logs need the NATS connection of the API server"))?;
+    let node = node_of(log, ns, name)?;
+    let req = LogRequest {
+        namespace: ns.into(),
+        pod: name.into(),
+        container: q.get("container").unwrap_or("").into(),
+        tail_lines: q.number("tailLines")?,
+        previous: q.flag("previous"),
+        since_bytes: q.number("sinceBytes")?,
+    };
+    let reply = ask_node(nats, subjects::node_logs(&node), envelope::encode(&req), &node).await?;
+    Ok((Bytes::from(reply.stdout), reply.offset))
+}
+
+/// `POST pods/NAME/exec` with `{"command": [...], "container": ".."}`: runs the command where the
+/// container runs and returns `{"stdout","stderr","exitCode"}`.
+pub async fn exec(
+    log: &EventLog,
+    nats: Option<&async_nats::Client>,
+    ns: &str,
+    name: &str,
+    body: &Value,
+) -> ApiResult<Value> {
+    let nats = nats.ok_or_else(|| ApiError::unavailable("exec needs the NATS connection of the API server"))?;
+    let node = node_of(log, ns, name)?;
+    let command: Vec<String> = body["command"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default();
+    if command.is_empty() {
+        return Err(ApiError::bad_request(
+            "exec needs a command: {\"command\": [\"ls\", \"/\"]}",
+        ));
+    }
+    let req = ExecRequest {
+        namespace: ns.into(),
+        pod: name.into(),
+        container: body["container"].as_str().unwrap_or("").into(),
+        command,
+    };
+    let reply = ask_node(nats, subjects::node_exec(&node), envelope::encode(&req), &node).await?;
+    Ok(
+        json!({"stdout": String::from_utf8_lossy(&reply.stdout), "stderr": String::from_utf8_lossy(&reply.stderr), "exitCode": reply.exit_code}),
+    )
+}
