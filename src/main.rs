@@ -1,6 +1,7 @@
 //! The `orca` binary: `up` (one-machine cluster), `server` (control plane on an existing NATS), `bench`.
 #![forbid(unsafe_code)]
 
+mod agent;
 mod bench;
 mod serve;
 
@@ -20,6 +21,11 @@ enum Command {
     Up(serve::UpArgs),
     /// Run the control plane against an existing NATS server or cluster.
     Server(serve::ServerArgs),
+    /// Run a node agent joined through NATS.
+    Agent(agent::AgentArgs),
+    /// Keep one container process (started by the agent).
+    #[command(hide = true)]
+    Shim(agent::ShimArgs),
     /// Measure orca: API writes, watch fan-out, start-up.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -35,6 +41,8 @@ fn main() {
         Command::Up(args) => serve::up(args),
         Command::Server(args) => serve::server(args),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Agent(args) => agent::agent(args),
+        Command::Shim(args) => agent::shim(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -44,6 +44,14 @@ pub struct UpArgs {
     /// Apply the embedded sample (Namespace, ConfigMap, Secret, Deployment, Service) once ready
     #[arg(long)]
     sample: bool,
+    /// Name of the node agent `orca up` runs
+    #[arg(long, default_value = "orca-node")]
+    node_name: String,
+    /// Run no node agent in this process
+    #[arg(long)]
+    no_agent: bool,
+    #[command(flatten)]
+    node: crate::agent::NodeArgs,
 }
 
 /// `orca server`.
@@ -67,16 +75,34 @@ pub fn up(args: UpArgs) -> Result<()> {
         .clone()
         .or_else(|| nats.as_ref().map(NatsServer::url))
         .unwrap_or_default();
-    let result = run(args.common, url, true, args.sample, started);
+    let agent = if args.no_agent {
+        None
+    } else {
+        let dir = args
+            .common
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| orca_home().join("data"))
+            .join("agent");
+        Some(crate::agent::options(&args.node_name, dir, &args.node)?)
+    };
+    let result = run(args.common, url, true, args.sample, agent, started);
     drop(nats);
     result
 }
 
 pub fn server(args: ServerArgs) -> Result<()> {
-    run(args.common, args.nats, false, false, Instant::now())
+    run(args.common, args.nats, false, false, None, Instant::now())
 }
 
-fn run(common: CommonArgs, nats_url: String, write_server_file: bool, sample: bool, started: Instant) -> Result<()> {
+fn run(
+    common: CommonArgs,
+    nats_url: String,
+    write_server_file: bool,
+    sample: bool,
+    agent: Option<orca_actors::node::AgentOptions>,
+    started: Instant,
+) -> Result<()> {
     let data_dir = common.data_dir.unwrap_or_else(|| orca_home().join("data"));
     let opts = PlaneOptions {
         data_dir: data_dir.clone(),
@@ -91,6 +117,14 @@ fn run(common: CommonArgs, nats_url: String, write_server_file: bool, sample: bo
             .await
             .with_context(|| format!("failed to start the control plane (data dir {})", data_dir.display()))?;
         let url = plane.url();
+        if let Some(opts) = agent {
+            let nats = plane.nats.clone();
+            actix::spawn(async move {
+                if let Err(e) = orca_actors::node::run(nats, opts).await {
+                    eprintln!("node agent stopped: {e}");
+                }
+            });
+        }
         let server_file = orca_home().join("server");
         if write_server_file {
             std::fs::create_dir_all(orca_home()).ok();
@@ -124,7 +158,7 @@ fn run(common: CommonArgs, nats_url: String, write_server_file: bool, sample: bo
     })
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
         Ok(s) => s,
         Err(_) => {

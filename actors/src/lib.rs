@@ -5,4 +5,6 @@ pub mod api_server;
 pub mod bus;
 pub mod cluster;
 pub mod eventlog;
+pub mod node;
+pub mod pod;
 pub mod scheduler;

@@ -5,6 +5,6 @@ pub mod cache;
 pub mod decide;
 pub mod plugins;
 pub mod pod_info;
-pub mod scheduler;
+pub mod queue;
 
-pub use scheduler::run;
+pub use queue::run;

@@ -1,4 +1,4 @@
-//! The scheduler loop: keeps its cache from watches of nodes and pods, places pending pods, binds them
+//! The scheduling queue and loop: keeps its cache from watches of nodes and pods, places pending pods, binds them
 //! through the API (many in flight at once, so the log's group commit batches them), and reports
 //! unschedulable pods with PodScheduled=False until a change in the cluster lets them fit.
 

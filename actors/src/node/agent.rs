@@ -1,0 +1,213 @@
+//! The node agent loop: register, heartbeat, follow the pods bound to this node, run a pod actor per
+//! pod, clean up what no longer belongs here.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::register::{self, Capacity};
+use super::runtime::process::ProcessRuntime;
+use super::runtime::ContainerRuntime;
+use super::serve::{self, PodEntry, Registry};
+use crate::bus::client::ApiClient;
+use crate::bus::subjects;
+use crate::pod::actor::{self, PodCtx, PodMsg};
+
+/// Interval between heartbeats on NATS.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+/// Pause between registration attempts.
+pub const REGISTER_RETRY: Duration = Duration::from_millis(500);
+
+/// How an agent runs.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// Node name.
+    pub name: String,
+    /// Where pod state and logs live.
+    pub data_dir: PathBuf,
+    /// Extra node labels.
+    pub labels: BTreeMap<String, String>,
+    /// What the node offers.
+    pub capacity: Capacity,
+    /// First crash-loop back-off delay (Kubernetes: 10 s).
+    pub backoff_base: Duration,
+    /// The `orca` binary that provides `orca shim`.
+    pub orca_bin: PathBuf,
+    /// The node's address.
+    pub host_ip: String,
+}
+
+struct Running {
+    tx: mpsc::Sender<PodMsg>,
+    deleting: bool,
+}
+
+/// Runs the agent until the API watch ends.
+pub async fn run(nats: async_nats::Client, opts: AgentOptions) -> Result<(), String> {
+    let api = ApiClient::new(nats.clone(), &format!("node/{}", opts.name));
+    let runtime: Arc<dyn ContainerRuntime> = Arc::new(ProcessRuntime {
+        orca_bin: opts.orca_bin.clone(),
+    });
+    let status = register::node_status(&opts.capacity, &opts.name, &opts.host_ip, runtime.name());
+    while let Err(e) = register::register(&api, &opts.name, &opts.labels, &status).await {
+        tracing::warn!("{e}; retrying");
+        tokio::time::sleep(REGISTER_RETRY).await;
+    }
+    let (hb_nats, hb_subject) = (nats.clone(), subjects::node_heartbeat(&opts.name));
+    tokio::spawn(async move {
+        loop {
+            let _ = hb_nats
+                .publish(hb_subject.clone(), crate::eventlog::now_ms().to_string().into())
+                .await;
+            tokio::time::sleep(HEARTBEAT_INTERVAL).await;
+        }
+    });
+    let registry: Registry = Default::default();
+    {
+        let (nats, node, reg) = (nats.clone(), opts.name.clone(), registry.clone());
+        tokio::spawn(async move {
+            if let Err(e) = serve::serve(nats, node, reg).await {
+                tracing::warn!("serving logs and exec: {e}");
+            }
+        });
+    }
+    let pods_dir = opts.data_dir.join("pods");
+    let _ = std::fs::create_dir_all(&pods_dir);
+    let selector = format!("fieldSelector=spec.nodeName%3D{}", opts.name);
+    let (pods, rv) = loop {
+        match api.call("GET", "/api/v1/pods", &selector, None).await {
+            Ok(a) if a.status == 200 => {
+                let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
+                let rv = v
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                break (v["items"].as_array().cloned().unwrap_or_default(), rv);
+            }
+            _ => tokio::time::sleep(REGISTER_RETRY).await,
+        }
+    };
+    let mut running: HashMap<String, Running> = HashMap::new();
+    cleanup_orphans(&pods_dir, &pods, runtime.as_ref());
+    for p in &pods {
+        on_pod(&api, &opts, &runtime, &registry, &mut running, "ADDED", p);
+    }
+    let mut events = api.watch("/api/v1/pods", &selector, rv);
+    while let Some(ev) = events.recv().await {
+        on_pod(
+            &api,
+            &opts,
+            &runtime,
+            &registry,
+            &mut running,
+            &ev.event_type,
+            &ev.object,
+        );
+    }
+    Ok(())
+}
+
+fn on_pod(
+    api: &ApiClient,
+    opts: &AgentOptions,
+    runtime: &Arc<dyn ContainerRuntime>,
+    registry: &Registry,
+    running: &mut HashMap<String, Running>,
+    event_type: &str,
+    pod: &Value,
+) {
+    let uid = pod
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let ns = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let key = format!("{ns}/{name}");
+    if uid.is_empty() {
+        return;
+    }
+    if event_type == "DELETED" {
+        if let Some(r) = running.remove(&uid) {
+            let _ = r.tx.try_send(PodMsg::Kill);
+        }
+        registry.lock().remove(&key);
+        return;
+    }
+    if !running.contains_key(&uid) {
+        let dir = opts.data_dir.join("pods").join(&uid);
+        let containers = pod
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .map(|cs| {
+                cs.iter()
+                    .filter_map(|c| c["name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        registry.lock().insert(
+            key,
+            PodEntry {
+                dir: dir.clone(),
+                containers,
+            },
+        );
+        let (tx, rx) = mpsc::channel(8);
+        let ctx = PodCtx {
+            api: api.clone(),
+            pod: pod.clone(),
+            dir,
+            host_ip: opts.host_ip.clone(),
+            runtime: runtime.clone(),
+            backoff_base: opts.backoff_base,
+        };
+        tokio::spawn(actor::run(ctx, rx));
+        running.insert(uid.clone(), Running { tx, deleting: false });
+    }
+    if pod.pointer("/metadata/deletionTimestamp").is_some() {
+        if let Some(r) = running.get_mut(&uid) {
+            if !r.deleting {
+                r.deleting = true;
+                let grace = pod
+                    .pointer("/metadata/deletionGracePeriodSeconds")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(30);
+                let _ = r.tx.try_send(PodMsg::Delete(grace));
+            }
+        }
+    }
+}
+
+/// Stops and removes the containers of pods that are no longer bound to this node.
+fn cleanup_orphans(pods_dir: &std::path::Path, pods: &[Value], runtime: &dyn ContainerRuntime) {
+    let keep: std::collections::HashSet<&str> = pods
+        .iter()
+        .filter_map(|p| p.pointer("/metadata/uid").and_then(Value::as_str))
+        .collect();
+    let Ok(entries) = std::fs::read_dir(pods_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let uid = e.file_name().to_string_lossy().into_owned();
+        if keep.contains(uid.as_str()) {
+            continue;
+        }
+        for c in std::fs::read_dir(e.path()).into_iter().flatten().flatten() {
+            let state: Option<crate::pod::container::SavedState> = std::fs::read(c.path().join("state.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            if let Some(pid) = state.and_then(|s| s.pid) {
+                let started = super::runtime::Started { pid };
+                if runtime.alive(started) {
+                    runtime.signal(started, true);
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(e.path());
+    }
+}

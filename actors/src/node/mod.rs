@@ -1,0 +1,10 @@
+//! The node agent: registers its Node, heartbeats, runs a pod actor per pod bound to it, serves logs
+//! and exec, and adopts what it started before a restart.
+
+pub mod agent;
+pub mod register;
+pub mod runtime;
+pub mod serve;
+pub mod shim;
+
+pub use agent::{run, AgentOptions};

@@ -1,0 +1,191 @@
+//! Requests a node agent serves over NATS: container logs (tail, previous, follow offsets) and exec.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use parking_lot::Mutex;
+
+use crate::bus::envelope::{self, ExecRequest, LogRequest, NodeReply};
+use crate::pod::container::{log_path, previous_log_path};
+
+/// How long an exec may run.
+pub const EXEC_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest log answer.
+pub const MAX_LOG_REPLY: u64 = 512 * 1024;
+
+/// What the agent knows of a running pod, for logs and exec.
+#[derive(Debug, Clone)]
+pub struct PodEntry {
+    /// Pod directory.
+    pub dir: PathBuf,
+    /// Container names in order.
+    pub containers: Vec<String>,
+}
+
+/// Pods by `namespace/name`.
+pub type Registry = Arc<Mutex<HashMap<String, PodEntry>>>;
+
+fn reply_err(msg: String) -> NodeReply {
+    NodeReply {
+        error: msg,
+        stdout: Vec::new(),
+        stderr: Vec::new(),
+        exit_code: 0,
+        offset: 0,
+    }
+}
+
+fn container_dir(reg: &Registry, ns: &str, pod: &str, container: &str) -> Result<PathBuf, String> {
+    let reg = reg.lock();
+    let entry = reg
+        .get(&format!("{ns}/{pod}"))
+        .ok_or_else(|| format!("pod {ns}/{pod} is not running on this node"))?;
+    let name = if container.is_empty() {
+        entry
+            .containers
+            .first()
+            .cloned()
+            .ok_or_else(|| "the pod has no containers".to_string())?
+    } else if entry.containers.iter().any(|c| c == container) {
+        container.to_string()
+    } else {
+        return Err(format!(
+            "container {container} is not valid for pod {pod}; choose one of: {}",
+            entry.containers.join(", ")
+        ));
+    };
+    Ok(entry.dir.join(name))
+}
+
+fn read_log(reg: &Registry, req: &LogRequest) -> NodeReply {
+    let dir = match container_dir(reg, &req.namespace, &req.pod, &req.container) {
+        Ok(d) => d,
+        Err(e) => return reply_err(e),
+    };
+    let path = if req.previous {
+        previous_log_path(&dir)
+    } else {
+        log_path(&dir)
+    };
+    let data = match std::fs::read(&path) {
+        Ok(d) => d,
+        Err(_) if req.previous => {
+            return reply_err(format!(
+                "previous terminated container \"{}\" in pod \"{}\" not found",
+                req.container, req.pod
+            ))
+        }
+        Err(_) => Vec::new(),
+    };
+    let total = data.len() as u64;
+    let mut start = req.since_bytes.unwrap_or(0).min(total) as usize;
+    if let Some(n) = req.tail_lines {
+        let mut count = 0;
+        let mut idx = data.len();
+        let body = if data.ends_with(b"\n") {
+            &data[..data.len() - 1]
+        } else {
+            &data[..]
+        };
+        for (i, b) in body.iter().enumerate().rev() {
+            if *b == b'\n' {
+                count += 1;
+                if count == n {
+                    idx = i + 1;
+                    break;
+                }
+            }
+            idx = i;
+        }
+        if n == 0 {
+            idx = data.len();
+        }
+        start = start.max(idx);
+    }
+    let end = (start as u64 + MAX_LOG_REPLY).min(total) as usize;
+    NodeReply {
+        error: String::new(),
+        stdout: data[start..end].to_vec(),
+        stderr: Vec::new(),
+        exit_code: 0,
+        offset: end as u64,
+    }
+}
+
+async fn exec(reg: &Registry, req: &ExecRequest) -> NodeReply {
+    let dir = match container_dir(reg, &req.namespace, &req.pod, &req.container) {
+        Ok(d) => d,
+        Err(e) => return reply_err(e),
+    };
+    let Some((cmd, args)) = req.command.split_first() else {
+        return reply_err("exec needs a command".into());
+    };
+    let env: Vec<(String, String)> = std::fs::read(dir.join("env.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let work = std::fs::read_to_string(dir.join("workdir"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| dir.join("work"));
+    let out = tokio::time::timeout(
+        EXEC_TIMEOUT,
+        tokio::process::Command::new(cmd)
+            .args(args)
+            .envs(env)
+            .current_dir(&work)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await;
+    match out {
+        Ok(Ok(o)) => NodeReply {
+            error: String::new(),
+            stdout: o.stdout,
+            stderr: o.stderr,
+            exit_code: o.status.code().unwrap_or(128),
+            offset: 0,
+        },
+        Ok(Err(e)) => reply_err(format!("exec {cmd}: {e}")),
+        Err(_) => reply_err(format!("exec {cmd}: timed out after {}s", EXEC_TIMEOUT.as_secs())),
+    }
+}
+
+/// Serves logs and exec for this node until the subscriptions end.
+pub async fn serve(nats: async_nats::Client, node: String, reg: Registry) -> Result<(), crate::bus::Error> {
+    let sub = |s: String| {
+        let nats = nats.clone();
+        async move {
+            nats.subscribe(s.clone())
+                .await
+                .map_err(|e| crate::bus::Error::Subscribe {
+                    subject: s,
+                    reason: e.to_string(),
+                })
+        }
+    };
+    let logs = sub(crate::bus::subjects::node_logs(&node)).await?;
+    let execs = sub(crate::bus::subjects::node_exec(&node)).await?;
+    let mut all = futures::stream::select(logs, execs);
+    while let Some(msg) = all.next().await {
+        let Some(reply) = msg.reply.clone() else { continue };
+        let (nats, reg) = (nats.clone(), reg.clone());
+        tokio::spawn(async move {
+            let answer = if msg.subject.as_str().ends_with(".logs") {
+                match envelope::decode::<LogRequest>(&msg.payload) {
+                    Ok(r) => read_log(&reg, &r),
+                    Err(e) => reply_err(e.to_string()),
+                }
+            } else {
+                match envelope::decode::<ExecRequest>(&msg.payload) {
+                    Ok(r) => exec(&reg, &r).await,
+                    Err(e) => reply_err(e.to_string()),
+                }
+            };
+            let _ = nats.publish(reply, envelope::encode(&answer).into()).await;
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,38 @@
+//! The container shim (`orca shim`): runs one container command as its child, survives the agent, and
+//! records the exit code in a file so that a restarted agent can still read it.
+
+use std::path::Path;
+use std::process::Command;
+
+use nix::sys::signal::{SigSet, Signal};
+
+/// The exit code of a status, or 128 + signal when killed by a signal.
+pub fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(sig)) => 128 + sig,
+        (None, None) => 255,
+    }
+}
+
+/// Runs `argv` and writes its exit code to `exit_file`; returns the code. SIGTERM, SIGINT and SIGHUP
+/// reach the child through the process group; the shim blocks them and waits for the child.
+pub fn run(exit_file: &Path, argv: &[String]) -> std::io::Result<i32> {
+    let Some((cmd, args)) = argv.split_first() else {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command"));
+    };
+    let mut child = Command::new(cmd).args(args).spawn()?;
+    // The child started with the default mask; from here on the shim ignores termination requests.
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        set.add(s);
+    }
+    let _ = set.thread_block();
+    let status = child.wait()?;
+    let code = exit_code(status);
+    let tmp = exit_file.with_extension("tmp");
+    std::fs::write(&tmp, code.to_string())?;
+    std::fs::rename(&tmp, exit_file)?;
+    Ok(code)
+}

@@ -1,0 +1,253 @@
+//! The pod actor: resolves each container's environment, runs a supervisor per container, reports the
+//! pod's status through the API, and on deletion terminates gracefully and confirms the delete.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch};
+
+use orca_schemas::kinds::pod::PodSpec;
+
+use super::container::{self, ContainerCtx};
+use super::env;
+use super::status::{pod_status, ContainerView};
+use crate::bus::client::ApiClient;
+use crate::node::runtime::ContainerRuntime;
+
+/// Messages from the node agent.
+#[derive(Debug)]
+pub enum PodMsg {
+    /// The pod is being deleted: terminate with this grace period, then confirm.
+    Delete(u64),
+    /// The pod object is gone: stop at once.
+    Kill,
+}
+
+/// What a pod actor needs.
+pub struct PodCtx {
+    /// API client (over NATS).
+    pub api: ApiClient,
+    /// The pod as first seen.
+    pub pod: Value,
+    /// Directory of the pod's files.
+    pub dir: PathBuf,
+    /// The node's address (host network).
+    pub host_ip: String,
+    /// The runtime.
+    pub runtime: Arc<dyn ContainerRuntime>,
+    /// First crash-loop back-off delay.
+    pub backoff_base: Duration,
+}
+
+/// Pause between attempts to build a container's environment.
+pub const CONFIG_RETRY: Duration = Duration::from_secs(2);
+
+/// Runs the pod until it is deleted.
+pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
+    let ns = ctx
+        .pod
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("default")
+        .to_string();
+    let name = ctx
+        .pod
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let spec: PodSpec = ctx
+        .pod
+        .get("spec")
+        .cloned()
+        .and_then(|s| serde_json::from_value(s).ok())
+        .unwrap_or_default();
+    let policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
+    let _ = std::fs::create_dir_all(&ctx.dir);
+    let _ = std::fs::write(
+        ctx.dir.join("pod.json"),
+        json!({"namespace": ns, "name": name}).to_string(),
+    );
+    let start_file = ctx.dir.join("start_time");
+    let start_time = std::fs::read_to_string(&start_file).unwrap_or_else(|_| {
+        let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let _ = std::fs::write(&start_file, &t);
+        t
+    });
+    let status_path = format!("/api/v1/namespaces/{ns}/pods/{name}/status");
+    let (up_tx, mut up_rx) = mpsc::channel::<ContainerView>(64);
+    let (stop_tx, stop_rx) = watch::channel::<Option<u64>>(None);
+    let mut views: BTreeMap<String, ContainerView> = BTreeMap::new();
+    let mut last_sent = Value::Null;
+    let mut delete_requested = false;
+    let mut tasks = Vec::new();
+    let finished = matches!(
+        ctx.pod.pointer("/status/phase").and_then(Value::as_str),
+        Some("Succeeded" | "Failed")
+    );
+
+    for c in &spec.containers {
+        let cdir = ctx.dir.join(&c.name);
+        let mut argv: Vec<String> = c.command.clone().unwrap_or_default();
+        argv.extend(c.args.clone().unwrap_or_default());
+        let image = c.image.clone().unwrap_or_default();
+        views.insert(
+            c.name.clone(),
+            ContainerView {
+                name: c.name.clone(),
+                state: json!({"waiting": {"reason": "ContainerCreating"}}),
+                image: image.clone(),
+                ..Default::default()
+            },
+        );
+        // A finished pod found again (agent restart) is not run again.
+        if finished && !cdir.join("state.json").exists() {
+            continue;
+        }
+        let (api, pod, host_ip, c2, runtime, up, stop) = (
+            ctx.api.clone(),
+            ctx.pod.clone(),
+            ctx.host_ip.clone(),
+            c.clone(),
+            ctx.runtime.clone(),
+            up_tx.clone(),
+            stop_rx.clone(),
+        );
+        let base = ctx.backoff_base;
+        let policy = policy.clone();
+        tasks.push(tokio::spawn(async move {
+            let env = loop {
+                match env::resolve(&api, &pod, &c2, &host_ip).await {
+                    Ok(e) => break e,
+                    Err(env::EnvError(msg)) => {
+                        let view = ContainerView {
+                            name: c2.name.clone(),
+                            state: json!({"waiting": {"reason": "CreateContainerConfigError", "message": msg}}),
+                            image: image.clone(),
+                            ..Default::default()
+                        };
+                        let _ = up.send(view).await;
+                        let mut stop = stop.clone();
+                        tokio::select! {
+                            _ = tokio::time::sleep(CONFIG_RETRY) => {}
+                            _ = stop.changed() => return,
+                        }
+                    }
+                }
+            };
+            let working_dir = c2
+                .working_dir
+                .clone()
+                .map(PathBuf::from)
+                .unwrap_or_else(|| cdir.join("work"));
+            remember_for_exec(&cdir, &env, &working_dir);
+            let cctx = ContainerCtx {
+                name: c2.name.clone(),
+                image,
+                dir: cdir,
+                argv,
+                env,
+                working_dir,
+                restart_policy: policy,
+                backoff_base: base,
+                runtime,
+                updates: up,
+                stop,
+            };
+            container::supervise(cctx).await;
+        }));
+    }
+    drop(up_tx);
+
+    let mut all_done = tasks.is_empty();
+    loop {
+        tokio::select! {
+            msg = rx.recv() => match msg {
+                Some(PodMsg::Delete(grace)) => {
+                    delete_requested = true;
+                    let _ = stop_tx.send(Some(grace));
+                }
+                Some(PodMsg::Kill) | None => {
+                    let _ = stop_tx.send(Some(0));
+                    for t in tasks.drain(..) {
+                        let _ = t.await;
+                    }
+                    let _ = std::fs::remove_dir_all(&ctx.dir);
+                    return;
+                }
+            },
+            view = up_rx.recv(), if !all_done => match view {
+                Some(v) => {
+                    views.insert(v.name.clone(), v);
+                    while let Ok(v) = up_rx.try_recv() {
+                        views.insert(v.name.clone(), v);
+                    }
+                    if !delete_requested {
+                        let list: Vec<ContainerView> = views.values().cloned().collect();
+                        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+                        let status = pod_status(&list, &policy, &ctx.host_ip, &start_time, &now);
+                        if strip_times(&status) != strip_times(&last_sent) {
+                            let patch = json!({"status": status});
+                            if ctx.api.call("PATCH", &status_path, "", Some(&patch)).await.is_ok() {
+                                last_sent = patch["status"].clone();
+                            }
+                        }
+                    }
+                }
+                None => all_done = true,
+            },
+        }
+        if delete_requested && (all_done || tasks.iter().all(|t| t.is_finished())) {
+            for t in tasks.drain(..) {
+                let _ = t.await;
+            }
+            let path = format!("/api/v1/namespaces/{ns}/pods/{name}");
+            for _ in 0..20 {
+                match ctx.api.call("DELETE", &path, "gracePeriodSeconds=0", None).await {
+                    Ok(a) if a.status == 200 || a.status == 404 => break,
+                    _ => tokio::time::sleep(Duration::from_millis(250)).await,
+                }
+            }
+            let _ = std::fs::remove_dir_all(&ctx.dir);
+            // Wait for the agent to drop us once the object is gone.
+            while let Some(msg) = rx.recv().await {
+                if matches!(msg, PodMsg::Kill) {
+                    break;
+                }
+            }
+            return;
+        }
+    }
+}
+
+fn strip_times(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(conds) = v.get_mut("conditions").and_then(Value::as_array_mut) {
+        for c in conds {
+            if let Some(o) = c.as_object_mut() {
+                o.remove("lastTransitionTime");
+            }
+        }
+    }
+    v
+}
+
+/// Keeps the container's environment (0600) and working directory for `exec`.
+fn remember_for_exec(dir: &std::path::Path, env: &[(String, String)], work: &std::path::Path) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::create_dir_all(dir);
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(dir.join("env.json"))
+    {
+        let _ = f.write_all(&serde_json::to_vec(env).unwrap_or_default());
+    }
+    let _ = std::fs::write(dir.join("workdir"), work.display().to_string());
+}

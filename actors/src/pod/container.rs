@@ -1,0 +1,283 @@
+//! A container supervisor: starts (or adopts) the container, waits for it, applies the restart policy
+//! with back-off, rotates its log, and terminates it gracefully when told to.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch};
+
+use super::backoff;
+use super::status::ContainerView;
+use crate::node::runtime::{ContainerConfig, ContainerRuntime, Started};
+
+/// How often a running container is checked.
+pub const POLL: Duration = Duration::from_millis(50);
+/// A log file past this size is rotated to `current.log.1`.
+pub const MAX_LOG_BYTES: u64 = 10 * 1024 * 1024;
+/// How long a killed container has to disappear.
+pub const KILL_WAIT: Duration = Duration::from_secs(5);
+
+/// What is kept on disk so that a restarted agent adopts the container instead of running it twice.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SavedState {
+    /// Shim pid of the current run, if one was started.
+    pub pid: Option<i32>,
+    /// Restarts so far.
+    pub restart_count: u32,
+    /// When the current run started.
+    pub started_at: String,
+    /// The previous run's terminated state.
+    pub last_state: Value,
+    /// Whether the container will not run again.
+    pub done: bool,
+    /// The final state when done.
+    pub final_state: Value,
+}
+
+/// Everything a supervisor needs.
+pub struct ContainerCtx {
+    /// Container name.
+    pub name: String,
+    /// Image (recorded).
+    pub image: String,
+    /// Directory of this container's files.
+    pub dir: PathBuf,
+    /// Command and args; empty is an error the status explains.
+    pub argv: Vec<String>,
+    /// Environment.
+    pub env: Vec<(String, String)>,
+    /// Working directory.
+    pub working_dir: PathBuf,
+    /// `Always`, `OnFailure` or `Never`.
+    pub restart_policy: String,
+    /// First back-off delay.
+    pub backoff_base: Duration,
+    /// The runtime.
+    pub runtime: Arc<dyn ContainerRuntime>,
+    /// Where views go.
+    pub updates: mpsc::Sender<ContainerView>,
+    /// `Some(grace seconds)` once the pod is stopping.
+    pub stop: watch::Receiver<Option<u64>>,
+}
+
+fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+fn load(dir: &Path) -> SavedState {
+    std::fs::read(dir.join("state.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+fn save(dir: &Path, st: &SavedState) {
+    let tmp = dir.join("state.json.tmp");
+    if let Ok(bytes) = serde_json::to_vec(st) {
+        if std::fs::write(&tmp, bytes).is_ok() {
+            let _ = std::fs::rename(&tmp, dir.join("state.json"));
+        }
+    }
+}
+
+/// The log file of the current run.
+pub fn log_path(dir: &Path) -> PathBuf {
+    dir.join("current.log")
+}
+
+/// The log file of the previous run.
+pub fn previous_log_path(dir: &Path) -> PathBuf {
+    dir.join("previous.log")
+}
+
+fn rotate_if_large(dir: &Path) {
+    let cur = log_path(dir);
+    if std::fs::metadata(&cur).is_ok_and(|m| m.len() > MAX_LOG_BYTES)
+        && std::fs::copy(&cur, dir.join("current.log.1")).is_ok()
+    {
+        if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&cur) {
+            let _ = f.set_len(0);
+        }
+    }
+}
+
+impl ContainerCtx {
+    async fn send(&self, st: &SavedState, state: Value, done: bool) {
+        let view = ContainerView {
+            name: self.name.clone(),
+            ready: state.get("running").is_some(),
+            state,
+            last_state: st.last_state.clone(),
+            restart_count: st.restart_count,
+            image: self.image.clone(),
+            done,
+        };
+        let _ = self.updates.send(view).await;
+    }
+
+    fn stopping(&self) -> Option<u64> {
+        *self.stop.borrow()
+    }
+
+    /// Waits until the stop signal is raised.
+    async fn wait_stop(&mut self) -> u64 {
+        loop {
+            if let Some(g) = self.stopping() {
+                return g;
+            }
+            if self.stop.changed().await.is_err() {
+                return 0;
+            }
+        }
+    }
+
+    async fn terminate(&self, started: Started, grace: u64) {
+        self.runtime.signal(started, false);
+        let deadline = Instant::now() + Duration::from_secs(grace);
+        while self.runtime.alive(started) && Instant::now() < deadline {
+            tokio::time::sleep(POLL).await;
+        }
+        if self.runtime.alive(started) {
+            self.runtime.signal(started, true);
+            let deadline = Instant::now() + KILL_WAIT;
+            while self.runtime.alive(started) && Instant::now() < deadline {
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
+
+/// Supervises one container until the pod stops (or the container is done for good).
+pub async fn supervise(mut ctx: ContainerCtx) {
+    let _ = std::fs::create_dir_all(&ctx.dir);
+    let mut st = load(&ctx.dir);
+    if st.done {
+        ctx.send(&st, st.final_state.clone(), true).await;
+        ctx.wait_stop().await;
+        return;
+    }
+    if ctx.argv.is_empty() {
+        let msg = format!("container {} has no command: the process runtime runs spec.containers[].command and args (the image is not used)", ctx.name);
+        ctx.send(
+            &st,
+            json!({"waiting": {"reason": "CreateContainerError", "message": msg}}),
+            false,
+        )
+        .await;
+        ctx.wait_stop().await;
+        return;
+    }
+    loop {
+        if ctx.stopping().is_some() {
+            return;
+        }
+        // Adopt a run that survived an agent restart, or start a new one.
+        let adopted = st
+            .pid
+            .map(|pid| Started { pid })
+            .filter(|s| ctx.runtime.alive(*s) && !ctx.dir.join("exit").exists());
+        let started = match adopted {
+            Some(s) => s,
+            None if st.pid.is_some() => Started {
+                pid: st.pid.unwrap_or(0),
+            },
+            None => {
+                if st.restart_count > 0 || st.last_state.is_object() {
+                    let _ = std::fs::rename(log_path(&ctx.dir), previous_log_path(&ctx.dir));
+                }
+                let cfg = ContainerConfig {
+                    dir: ctx.dir.clone(),
+                    argv: ctx.argv.clone(),
+                    env: ctx.env.clone(),
+                    working_dir: ctx.working_dir.clone(),
+                    log_path: log_path(&ctx.dir),
+                };
+                match ctx.runtime.start(&cfg) {
+                    Ok(s) => {
+                        st.pid = Some(s.pid);
+                        st.started_at = now();
+                        save(&ctx.dir, &st);
+                        s
+                    }
+                    Err(e) => {
+                        ctx.send(
+                            &st,
+                            json!({"waiting": {"reason": "CreateContainerError", "message": e.to_string()}}),
+                            false,
+                        )
+                        .await;
+                        tokio::select! {
+                            _ = tokio::time::sleep(ctx.backoff_base) => continue,
+                            _ = ctx.wait_stop() => return,
+                        }
+                    }
+                }
+            }
+        };
+        let run_start = Instant::now();
+        ctx.send(&st, json!({"running": {"startedAt": st.started_at}}), false)
+            .await;
+        let mut stopped_by_us = false;
+        let mut ticks = 0u32;
+        while ctx.runtime.alive(started) {
+            if let Some(grace) = ctx.stopping() {
+                ctx.terminate(started, grace).await;
+                stopped_by_us = true;
+                break;
+            }
+            ticks += 1;
+            if ticks.is_multiple_of(20) {
+                rotate_if_large(&ctx.dir);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(POLL) => {}
+                _ = ctx.stop.changed() => {}
+            }
+        }
+        let code: i64 = std::fs::read_to_string(ctx.dir.join("exit"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(137);
+        let reason = if code == 0 { "Completed" } else { "Error" };
+        let terminated = json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": st.started_at, "finishedAt": now()}});
+        st.pid = None;
+        let restart = match ctx.restart_policy.as_str() {
+            "Always" => true,
+            "OnFailure" => code != 0,
+            _ => false,
+        };
+        if stopped_by_us || ctx.stopping().is_some() || !restart {
+            st.done = true;
+            st.final_state = terminated.clone();
+            save(&ctx.dir, &st);
+            ctx.send(&st, terminated, true).await;
+            if !stopped_by_us {
+                ctx.wait_stop().await;
+            }
+            return;
+        }
+        let delay = backoff::delay(ctx.backoff_base, st.restart_count, run_start.elapsed());
+        st.last_state = terminated;
+        save(&ctx.dir, &st);
+        let msg = format!(
+            "back-off {}s restarting failed container={}",
+            delay.as_secs().max(1),
+            ctx.name
+        );
+        ctx.send(
+            &st,
+            json!({"waiting": {"reason": "CrashLoopBackOff", "message": msg}}),
+            false,
+        )
+        .await;
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = ctx.wait_stop() => return,
+        }
+        st.restart_count += 1;
+        save(&ctx.dir, &st);
+    }
+}

@@ -1,0 +1,8 @@
+//! The pod actor: one per pod on a node; container supervisors with restart policy and back-off,
+//! environment from ConfigMaps, Secrets and the pod's fields, status reports, graceful termination.
+
+pub mod actor;
+pub mod backoff;
+pub mod container;
+pub mod env;
+pub mod status;

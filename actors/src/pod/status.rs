@@ -1,0 +1,115 @@
+//! Pure status computation: pod phase and conditions from the containers' states.
+
+use serde_json::{json, Value};
+
+/// What the pod actor knows of one container.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ContainerView {
+    /// Container name.
+    pub name: String,
+    /// `{"running": {...}}`, `{"waiting": {...}}` or `{"terminated": {...}}`.
+    pub state: Value,
+    /// The previous state, when it restarted.
+    pub last_state: Value,
+    /// Restarts so far.
+    pub restart_count: u32,
+    /// Readiness (probes, or running when there is no readiness probe).
+    pub ready: bool,
+    /// The image recorded from the spec.
+    pub image: String,
+    /// Whether it will not run again.
+    pub done: bool,
+}
+
+impl ContainerView {
+    fn exit_code(&self) -> Option<i64> {
+        self.state.pointer("/terminated/exitCode").and_then(Value::as_i64)
+    }
+    fn running(&self) -> bool {
+        self.state.get("running").is_some()
+    }
+}
+
+/// The pod phase Kubernetes would report.
+pub fn phase(containers: &[ContainerView], restart_policy: &str) -> &'static str {
+    if containers.is_empty() {
+        return "Pending";
+    }
+    let all_done = containers.iter().all(|c| c.done);
+    if all_done {
+        let all_ok = containers.iter().all(|c| c.exit_code() == Some(0));
+        return if all_ok { "Succeeded" } else { "Failed" };
+    }
+    if containers.iter().any(|c| c.running() || c.restart_count > 0 || c.done) {
+        return "Running";
+    }
+    let _ = restart_policy;
+    "Pending"
+}
+
+/// The `status` object: phase, conditions, IPs, start time and container statuses.
+pub fn pod_status(
+    containers: &[ContainerView],
+    restart_policy: &str,
+    host_ip: &str,
+    start_time: &str,
+    now: &str,
+) -> Value {
+    let phase = phase(containers, restart_policy);
+    let ready = !containers.is_empty() && containers.iter().all(|c| c.ready);
+    let initialized = true;
+    let cond =
+        |t: &str, ok: bool| json!({"type": t, "status": if ok { "True" } else { "False" }, "lastTransitionTime": now});
+    let statuses: Vec<Value> = containers
+        .iter()
+        .map(|c| {
+            let mut s = json!({"name": c.name, "state": c.state, "ready": c.ready, "restartCount": c.restart_count, "image": c.image, "started": c.running()});
+            if !c.last_state.is_null() {
+                s["lastState"] = c.last_state.clone();
+            }
+            s
+        })
+        .collect();
+    json!({
+        "phase": phase,
+        "conditions": [cond("PodScheduled", true), cond("Initialized", initialized), cond("ContainersReady", ready), cond("Ready", ready)],
+        "hostIP": host_ip,
+        "podIP": host_ip,
+        "podIPs": [{"ip": host_ip}],
+        "startTime": start_time,
+        "containerStatuses": statuses,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(state: Value, restarts: u32, done: bool) -> ContainerView {
+        ContainerView {
+            name: "c".into(),
+            state,
+            restart_count: restarts,
+            done,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn phases() {
+        let running = json!({"running": {"startedAt": "t"}});
+        let ok = json!({"terminated": {"exitCode": 0}});
+        let bad = json!({"terminated": {"exitCode": 3}});
+        let waiting = json!({"waiting": {"reason": "ContainerCreating"}});
+        assert_eq!(phase(&[c(waiting.clone(), 0, false)], "Always"), "Pending");
+        assert_eq!(phase(&[c(running, 0, false)], "Always"), "Running");
+        assert_eq!(phase(&[c(ok.clone(), 0, true)], "Never"), "Succeeded");
+        assert_eq!(phase(&[c(bad.clone(), 0, true)], "Never"), "Failed");
+        assert_eq!(phase(&[c(ok, 0, true), c(bad, 0, true)], "Never"), "Failed");
+        assert_eq!(
+            phase(&[c(waiting, 2, false)], "Always"),
+            "Running",
+            "crash-looping pods are Running"
+        );
+    }
+}

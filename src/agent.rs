@@ -1,0 +1,114 @@
+//! `orca agent` (a node joined through NATS) and `orca shim` (the per-container process keeper).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use orca_actors::node::register::Capacity;
+use orca_actors::node::AgentOptions;
+
+/// Node settings shared by `orca agent` and the agent inside `orca up`.
+#[derive(Args, Debug, Clone)]
+pub struct NodeArgs {
+    /// Container runtime (process: host processes; the image is recorded but not used)
+    #[arg(long, default_value = "process", value_parser = ["process"])]
+    pub runtime: String,
+    /// Extra node labels, `k=v,k2=v2`
+    #[arg(long, default_value = "")]
+    pub labels: String,
+    /// CPUs the node offers [default: this machine's]
+    #[arg(long)]
+    pub cpu: Option<String>,
+    /// Memory the node offers, e.g. 4Gi [default: this machine's]
+    #[arg(long)]
+    pub memory: Option<String>,
+    /// Pods the node takes
+    #[arg(long, default_value_t = 110)]
+    pub max_pods: u32,
+    /// First crash-loop back-off in milliseconds (Kubernetes uses 10 s)
+    #[arg(long, default_value_t = 10_000)]
+    pub backoff_base_ms: u64,
+}
+
+/// `orca agent`.
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    /// NATS server or cluster to join
+    #[arg(long)]
+    nats: String,
+    /// Node name
+    #[arg(long)]
+    name: String,
+    /// Where pod state and logs live [default: $ORCA_HOME/agent-NAME]
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+/// Builds the agent's options.
+pub fn options(name: &str, data_dir: PathBuf, node: &NodeArgs) -> Result<AgentOptions> {
+    let mut labels = BTreeMap::new();
+    for pair in node.labels.split(',').filter(|p| !p.is_empty()) {
+        let Some((k, v)) = pair.split_once('=') else {
+            bail!("--labels takes k=v pairs separated by commas; got {pair:?}")
+        };
+        labels.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    let mut capacity = Capacity::detect();
+    if let Some(c) = &node.cpu {
+        capacity.cpu = c.clone();
+    }
+    if let Some(m) = &node.memory {
+        capacity.memory = m.clone();
+    }
+    capacity.pods = node.max_pods;
+    Ok(AgentOptions {
+        name: name.to_string(),
+        data_dir,
+        labels,
+        capacity,
+        backoff_base: Duration::from_millis(node.backoff_base_ms),
+        orca_bin: std::env::current_exe().context("cannot find the orca binary for the container shim")?,
+        host_ip: "127.0.0.1".into(),
+    })
+}
+
+pub fn agent(args: AgentArgs) -> Result<()> {
+    let data_dir = args
+        .data_dir
+        .unwrap_or_else(|| crate::serve::orca_home().join(format!("agent-{}", args.name)));
+    let opts = options(&args.name, data_dir, &args.node)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let nats = orca_actors::bus::connect(&args.nats, &format!("orca-agent-{}", args.name)).await?;
+        println!("orca agent {} joined {}", args.name, args.nats);
+        tokio::select! {
+            r = orca_actors::node::run(nats, opts) => r.map_err(anyhow::Error::msg),
+            _ = crate::serve::shutdown_signal() => Ok(()),
+        }
+    })
+}
+
+/// `orca shim`: keeps one container process and records its exit code.
+#[derive(Args, Debug)]
+pub struct ShimArgs {
+    /// File that receives the exit code
+    #[arg(long)]
+    exit_file: PathBuf,
+    /// Command and arguments
+    #[arg(last = true, required = true)]
+    argv: Vec<String>,
+}
+
+pub fn shim(args: ShimArgs) -> Result<()> {
+    let code = orca_actors::node::shim::run(&args.exit_file, &args.argv)
+        .with_context(|| format!("failed to run {:?}", args.argv.first()))?;
+    std::process::exit(code.clamp(0, 255));
+}
