@@ -5,6 +5,7 @@ pub mod api_server;
 pub mod bus;
 pub mod cluster;
 pub mod eventlog;
+pub mod events;
 pub mod node;
 pub mod pod;
 pub mod scheduler;

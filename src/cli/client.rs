@@ -86,6 +86,28 @@ impl Client {
         Ok(Reply { status, body, warnings })
     }
 
+    /// A plain-text GET (pod logs): status, text (or the server's error message), and the log offset.
+    pub fn get_text(&self, path_and_query: &str) -> Result<(u16, String, u64)> {
+        let resp = self
+            .request("GET", path_and_query)?
+            .send()
+            .with_context(|| format!("cannot reach the orca server at {}", self.base))?;
+        let status = resp.status().as_u16();
+        let offset = resp
+            .headers()
+            .get("x-orca-log-offset")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let text = resp.text()?;
+        if (200..300).contains(&status) {
+            Ok((status, text, offset))
+        } else {
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            Ok((status, error_message(status, &body), offset))
+        }
+    }
+
     /// A streaming GET (watch).
     pub fn stream(&self, path_and_query: &str) -> Result<reqwest::blocking::Response> {
         let resp = self

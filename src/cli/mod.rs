@@ -3,9 +3,12 @@
 mod apply;
 mod client;
 mod columns;
+mod cordon;
 mod delete;
 mod describe;
+mod exec;
 mod get;
+mod logs;
 mod manifest;
 mod table;
 
@@ -38,6 +41,14 @@ enum Verb {
     Describe(describe::DescribeArgs),
     /// Delete objects by kind and name, or from files
     Delete(delete::DeleteArgs),
+    /// Print a container's log
+    Logs(logs::LogsArgs),
+    /// Run a command in a container (non-interactive)
+    Exec(exec::ExecArgs),
+    /// Mark a node unschedulable
+    Cordon { node: String },
+    /// Mark a node schedulable again
+    Uncordon { node: String },
     /// Create a namespace
     Create {
         #[command(subcommand)]
@@ -61,6 +72,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         Verb::Get(a) => get::run(&client, ns.as_deref(), a),
         Verb::Describe(a) => describe::run(&client, ns.as_deref(), a),
         Verb::Delete(a) => delete::run(&client, ns.as_deref(), a),
+        Verb::Logs(a) => logs::run(&client, ns.as_deref(), a),
+        Verb::Exec(a) => exec::run(&client, ns.as_deref(), a),
+        Verb::Cordon { node } => cordon::run(&client, &node, true),
+        Verb::Uncordon { node } => cordon::run(&client, &node, false),
         Verb::Create {
             what: CreateWhat::Namespace { name },
         } => {

@@ -194,3 +194,113 @@ pub fn cluster(extra: &[&str]) -> (NatsServer, Orca, tempfile::TempDir) {
     let orca = Orca::start(&nats.url(), dir.path(), extra);
     (nats, orca, dir)
 }
+
+/// A running `orca agent` process.
+pub struct Agent {
+    pub child: Child,
+    pub name: String,
+    args: Vec<String>,
+}
+
+impl Agent {
+    /// Starts `orca agent --nats URL --name NAME --data-dir DIR` with extra flags (fast back-off).
+    pub fn start(nats_url: &str, name: &str, data_dir: &Path, extra: &[&str]) -> Agent {
+        let mut args: Vec<String> = vec![
+            "agent".into(),
+            "--nats".into(),
+            nats_url.into(),
+            "--name".into(),
+            name.into(),
+            "--data-dir".into(),
+            data_dir.display().to_string(),
+            "--backoff-base-ms".into(),
+            "300".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Command::new(env!("CARGO_BIN_EXE_orca"))
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn orca agent");
+        Agent {
+            child,
+            name: name.to_string(),
+            args,
+        }
+    }
+
+    /// Kills the agent with SIGKILL (its containers keep running under their shims).
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the agent again with the same flags.
+    pub fn restart(&mut self) {
+        self.kill9();
+        self.child = Command::new(env!("CARGO_BIN_EXE_orca"))
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("respawn orca agent");
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Waits until the node is registered and Ready.
+pub fn wait_node_ready(h: &Http, name: &str) {
+    wait_for(30, &format!("node {name} Ready"), || {
+        let n = h.get(&format!("/api/v1/nodes/{name}"));
+        n.status == 200
+            && n.body
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    });
+}
+
+/// Creates a pod from a JSON manifest in `default`.
+pub fn create_pod(h: &Http, pod: &Value) -> Value {
+    let r = h.post("/api/v1/namespaces/default/pods", pod);
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body
+}
+
+/// Reads a pod in `default`.
+pub fn pod(h: &Http, name: &str) -> Resp {
+    h.get(&format!("/api/v1/namespaces/default/pods/{name}"))
+}
+
+/// Waits until `check` holds for the pod and returns it.
+pub fn wait_pod(h: &Http, name: &str, secs: u64, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let r = pod(h, name);
+        if r.status == 200 && check(&r.body) {
+            return r.body;
+        }
+        last = r.body;
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for pod {name} to be {what}; last seen: {last}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A pod running `sh -c SCRIPT`.
+pub fn sh_pod(name: &str, script: &str, restart: &str) -> Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+        "spec": {"restartPolicy": restart, "terminationGracePeriodSeconds": 5,
+            "containers": [{"name": "main", "image": "busybox", "command": ["sh", "-c", script]}]}})
+}

@@ -168,6 +168,9 @@ pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
             msg = rx.recv() => match msg {
                 Some(PodMsg::Delete(grace)) => {
                     delete_requested = true;
+                    for c in &spec.containers {
+                        crate::events::record(&ctx.api, &ctx.pod, "Pod", "Normal", "Killing", &format!("Stopping container {}", c.name), "orca-agent").await;
+                    }
                     let _ = stop_tx.send(Some(grace));
                 }
                 Some(PodMsg::Kill) | None => {
@@ -181,8 +184,12 @@ pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
             },
             view = up_rx.recv(), if !all_done => match view {
                 Some(v) => {
-                    views.insert(v.name.clone(), v);
+                    let mut batch = vec![v];
                     while let Ok(v) = up_rx.try_recv() {
+                        batch.push(v);
+                    }
+                    for v in batch {
+                        announce(&ctx, views.get(&v.name), &v).await;
                         views.insert(v.name.clone(), v);
                     }
                     if !delete_requested {
@@ -250,4 +257,48 @@ fn remember_for_exec(dir: &std::path::Path, env: &[(String, String)], work: &std
         let _ = f.write_all(&serde_json::to_vec(env).unwrap_or_default());
     }
     let _ = std::fs::write(dir.join("workdir"), work.display().to_string());
+}
+
+/// Records Started, BackOff and failure events when a container's state changes kind.
+async fn announce(ctx: &PodCtx, before: Option<&ContainerView>, after: &ContainerView) {
+    let kind = |v: &ContainerView| {
+        v.state
+            .as_object()
+            .and_then(|o| o.keys().next().cloned())
+            .unwrap_or_default()
+    };
+    let reason = |v: &ContainerView| {
+        v.state
+            .pointer("/waiting/reason")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let changed = before
+        .is_none_or(|b| kind(b) != kind(after) || reason(b) != reason(after) || b.restart_count != after.restart_count);
+    if !changed {
+        return;
+    }
+    let (t, r, m) = match (kind(after).as_str(), reason(after).as_str()) {
+        ("running", _) => ("Normal", "Started", format!("Started container {}", after.name)),
+        ("waiting", "CrashLoopBackOff") => (
+            "Warning",
+            "BackOff",
+            format!("Back-off restarting failed container {}", after.name),
+        ),
+        ("waiting", r @ ("CreateContainerConfigError" | "CreateContainerError")) => (
+            "Warning",
+            "Failed",
+            format!(
+                "Error: {r}: {}",
+                after
+                    .state
+                    .pointer("/waiting/message")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            ),
+        ),
+        _ => return,
+    };
+    crate::events::record(&ctx.api, &ctx.pod, "Pod", t, r, &m, "orca-agent").await;
 }

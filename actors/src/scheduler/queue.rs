@@ -138,7 +138,21 @@ pub async fn run(api: ApiClient) {
                         let path = format!("/api/v1/namespaces/{}/pods/{}/binding", info.namespace, info.name);
                         let body = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": info.name}, "target": {"kind": "Node", "name": node}});
                         let outcome = match api.call("POST", &path, "", Some(&body)).await {
-                            Ok(a) if a.status == 201 => Outcome::Bound(info.key),
+                            Ok(a) if a.status == 201 => {
+                                let pod: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
+                                let msg = format!("Successfully assigned {} to {node}", info.key);
+                                crate::events::record(
+                                    &api,
+                                    &pod,
+                                    "Pod",
+                                    "Normal",
+                                    "Scheduled",
+                                    &msg,
+                                    "default-scheduler",
+                                )
+                                .await;
+                                Outcome::Bound(info.key)
+                            }
                             Ok(a) => Outcome::Failed(info.key, String::from_utf8_lossy(&a.body).into_owned()),
                             Err(e) => Outcome::Failed(info.key, e.to_string()),
                         };
@@ -163,8 +177,22 @@ async fn report_unschedulable(api: &ApiClient, pod: &PodInfo, message: &str) {
     let path = format!("/api/v1/namespaces/{}/pods/{}/status", pod.namespace, pod.name);
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let patch = json!({"status": {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message, "lastTransitionTime": now}]}});
-    if let Err(e) = api.call("PATCH", &path, "", Some(&patch)).await {
-        tracing::debug!("reporting {} unschedulable failed: {e}", pod.key);
+    match api.call("PATCH", &path, "", Some(&patch)).await {
+        Ok(a) if a.status == 200 => {
+            let obj: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
+            crate::events::record(
+                api,
+                &obj,
+                "Pod",
+                "Warning",
+                "FailedScheduling",
+                message,
+                "default-scheduler",
+            )
+            .await;
+        }
+        Ok(a) => tracing::debug!("reporting {} unschedulable: status {}", pod.key, a.status),
+        Err(e) => tracing::debug!("reporting {} unschedulable failed: {e}", pod.key),
     }
 }
 
