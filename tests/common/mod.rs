@@ -282,17 +282,16 @@ pub fn pod(h: &Http, name: &str) -> Resp {
 
 /// Waits until `check` holds for the pod and returns it.
 pub fn wait_pod(h: &Http, name: &str, secs: u64, what: &str, check: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
     let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let r = pod(h, name);
         if r.status == 200 && check(&r.body) {
             return r.body;
         }
-        last = r.body;
         assert!(
             Instant::now() < deadline,
-            "timed out waiting for pod {name} to be {what}; last seen: {last}"
+            "timed out waiting for pod {name} to be {what}; last seen: {}",
+            r.body
         );
         std::thread::sleep(Duration::from_millis(50));
     }
