@@ -55,13 +55,16 @@ pub fn run(client: &Client, ns: Option<&str>, a: LogsArgs) -> Result<i32> {
     let mut out = std::io::stdout();
     out.write_all(text.as_bytes())?;
     out.flush()?;
-    while a.follow {
+    if !a.follow {
+        return Ok(0);
+    }
+    loop {
         std::thread::sleep(FOLLOW_POLL);
         let mut next = q.clone();
         next.push(format!("sinceBytes={offset}"));
         let (status, text, off) = client.get_text(&format!("{base}?{}", next.join("&")))?;
         if status == 404 {
-            break;
+            return Ok(0);
         }
         if status != 200 {
             continue;
@@ -75,5 +78,4 @@ pub fn run(client: &Client, ns: Option<&str>, a: LogsArgs) -> Result<i32> {
         out.write_all(text.as_bytes())?;
         out.flush()?;
     }
-    Ok(0)
 }
