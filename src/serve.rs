@@ -118,12 +118,27 @@ fn run(
             .with_context(|| format!("failed to start the control plane (data dir {})", data_dir.display()))?;
         let url = plane.url();
         if let Some(opts) = agent {
-            let nats = plane.nats.clone();
-            actix::spawn(async move {
-                if let Err(e) = orca_actors::node::run(nats, opts).await {
-                    eprintln!("node agent stopped: {e}");
-                }
-            });
+            // The agent gets its own runtime, as it would in its own process.
+            let nats_url = nats_url.clone();
+            std::thread::Builder::new().name("orca-agent".into()).spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => return eprintln!("node agent: {e}"),
+                };
+                rt.block_on(async move {
+                    let nats = match orca_actors::bus::connect(&nats_url, &format!("orca-agent-{}", opts.name)).await {
+                        Ok(n) => n,
+                        Err(e) => return eprintln!("node agent: {e}"),
+                    };
+                    if let Err(e) = orca_actors::node::run(nats, opts).await {
+                        eprintln!("node agent stopped: {e}");
+                    }
+                });
+            })?;
         }
         let server_file = orca_home().join("server");
         if write_server_file {

@@ -2,6 +2,7 @@
 
 mod api;
 mod cluster;
+mod pods;
 mod startup;
 mod watch;
 
@@ -15,6 +16,8 @@ pub enum BenchCommand {
     Api(api::ApiArgs),
     /// One change delivered to many watchers: delivery latency.
     Watch(watch::WatchArgs),
+    /// Pod startup latency, create -> Running, on one node.
+    Pods(pods::PodsArgs),
     /// `orca up` start to ready, and idle resident memory.
     Startup(startup::StartupArgs),
 }
@@ -24,6 +27,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Api(a) => api::run(a),
         BenchCommand::Watch(a) => watch::run(a),
         BenchCommand::Startup(a) => startup::run(a),
+        BenchCommand::Pods(a) => pods::run(a),
     }
 }
 

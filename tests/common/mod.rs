@@ -253,6 +253,32 @@ impl Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         self.kill9();
+        // Containers outlive their agent by design; a test stops the ones it started.
+        let dir = self
+            .args
+            .iter()
+            .position(|a| a == "--data-dir")
+            .and_then(|i| self.args.get(i + 1))
+            .map(PathBuf::from);
+        for pod in dir
+            .map(|d| d.join("pods"))
+            .and_then(|d| std::fs::read_dir(d).ok())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            for c in std::fs::read_dir(pod.path()).into_iter().flatten().flatten() {
+                let state: Option<Value> = std::fs::read(c.path().join("state.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok());
+                if let Some(pid) = state.and_then(|s| s["pid"].as_i64()) {
+                    let _ = Command::new("kill")
+                        .args(["-KILL", "--", &format!("-{pid}")])
+                        .stderr(Stdio::null())
+                        .status();
+                }
+            }
+        }
     }
 }
 

@@ -195,7 +195,11 @@ pub async fn supervise(mut ctx: ContainerCtx) {
                     working_dir: ctx.working_dir.clone(),
                     log_path: log_path(&ctx.dir),
                 };
-                match ctx.runtime.start(&cfg) {
+                let runtime = ctx.runtime.clone();
+                let spawned = tokio::task::spawn_blocking(move || runtime.start(&cfg))
+                    .await
+                    .unwrap_or_else(|e| Err(crate::node::runtime::Error::Start(e.to_string())));
+                match spawned {
                     Ok(s) => {
                         st.pid = Some(s.pid);
                         st.started_at = now();
