@@ -72,8 +72,8 @@ pub fn run(args: PodsArgs) -> Result<()> {
             bail!("create {name}: {}", r.text()?);
         }
         created.insert(name, t);
-        if args.rate > 0 {
-            std::thread::sleep(Duration::from_micros(1_000_000 / args.rate));
+        if let Some(gap) = 1_000_000u64.checked_div(args.rate) {
+            std::thread::sleep(Duration::from_micros(gap));
         }
     }
     let deadline = Instant::now() + Duration::from_secs(60);
