@@ -116,6 +116,7 @@ pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
             up_tx.clone(),
             stop_rx.clone(),
         );
+        let grace = spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64;
         let base = ctx.backoff_base;
         let policy = policy.clone();
         tasks.push(tokio::spawn(async move {
@@ -144,6 +145,17 @@ pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| cdir.join("work"));
             remember_for_exec(&cdir, &env, &working_dir);
+            let ports = c2
+                .ports
+                .iter()
+                .flatten()
+                .filter_map(|p| p.name.clone().map(|n| (n, p.container_port)))
+                .collect();
+            let probes = [
+                c2.startup_probe.clone(),
+                c2.liveness_probe.clone(),
+                c2.readiness_probe.clone(),
+            ];
             let cctx = ContainerCtx {
                 name: c2.name.clone(),
                 image,
@@ -156,6 +168,9 @@ pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
                 runtime,
                 updates: up,
                 stop,
+                probes,
+                ports,
+                grace,
             };
             container::supervise(cctx).await;
         }));

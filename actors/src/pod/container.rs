@@ -9,7 +9,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 
+use std::collections::HashMap;
+
+use orca_schemas::kinds::pod::Probe;
+
 use super::backoff;
+use super::probe::{ProbeTarget, Probes, Verdict};
 use super::status::ContainerView;
 use crate::node::runtime::{ContainerConfig, ContainerRuntime, Started};
 
@@ -61,6 +66,12 @@ pub struct ContainerCtx {
     pub updates: mpsc::Sender<ContainerView>,
     /// `Some(grace seconds)` once the pod is stopping.
     pub stop: watch::Receiver<Option<u64>>,
+    /// Startup, liveness and readiness probes.
+    pub probes: [Option<Probe>; 3],
+    /// Named container ports, for probes.
+    pub ports: HashMap<String, i64>,
+    /// Grace period when a liveness failure kills the container.
+    pub grace: u64,
 }
 
 fn now() -> String {
@@ -106,9 +117,13 @@ fn rotate_if_large(dir: &Path) {
 
 impl ContainerCtx {
     async fn send(&self, st: &SavedState, state: Value, done: bool) {
+        self.send_ready(st, state, false, done).await
+    }
+
+    async fn send_ready(&self, st: &SavedState, state: Value, ready: bool, done: bool) {
         let view = ContainerView {
             name: self.name.clone(),
-            ready: state.get("running").is_some(),
+            ready: ready && state.get("running").is_some(),
             state,
             last_state: st.last_state.clone(),
             restart_count: st.restart_count,
@@ -222,8 +237,16 @@ pub async fn supervise(mut ctx: ContainerCtx) {
             }
         };
         let run_start = Instant::now();
-        ctx.send(&st, json!({"running": {"startedAt": st.started_at}}), false)
-            .await;
+        let [startup, liveness, readiness] = &ctx.probes;
+        let mut probes = Probes::new(startup.as_ref(), liveness.as_ref(), readiness.as_ref(), run_start);
+        let target = ProbeTarget {
+            host: "127.0.0.1".into(),
+            ports: ctx.ports.clone(),
+            env: ctx.env.clone(),
+            cwd: ctx.working_dir.clone(),
+        };
+        let running = json!({"running": {"startedAt": st.started_at}});
+        ctx.send_ready(&st, running.clone(), probes.ready(), false).await;
         let mut stopped_by_us = false;
         let mut ticks = 0u32;
         while ctx.runtime.alive(started) {
@@ -231,6 +254,15 @@ pub async fn supervise(mut ctx: ContainerCtx) {
                 ctx.terminate(started, grace).await;
                 stopped_by_us = true;
                 break;
+            }
+            match probes.tick(&target).await {
+                Verdict::Nothing => {}
+                Verdict::Ready(r) => ctx.send_ready(&st, running.clone(), r, false).await,
+                Verdict::Restart(why) => {
+                    tracing::info!("container {}: {why}, restarting", ctx.name);
+                    ctx.terminate(started, ctx.grace).await;
+                    break;
+                }
             }
             ticks += 1;
             if ticks.is_multiple_of(20) {

@@ -5,4 +5,5 @@ pub mod actor;
 pub mod backoff;
 pub mod container;
 pub mod env;
+pub mod probe;
 pub mod status;
