@@ -31,6 +31,9 @@ pub struct CommonArgs {
     /// Keep at most this many events in the log (default: the whole history)
     #[arg(long)]
     retain_events: Option<u64>,
+    /// Seconds without a heartbeat before a node's Ready condition becomes Unknown
+    #[arg(long, default_value_t = 20)]
+    node_grace_seconds: u64,
 }
 
 /// `orca up`.
@@ -110,6 +113,7 @@ fn run(
         nats_url: nats_url.clone(),
         retain_events: common.retain_events,
         http_workers: 2,
+        node_grace: std::time::Duration::from_secs(common.node_grace_seconds),
     };
     let system = actix::System::new();
     system.block_on(async move {

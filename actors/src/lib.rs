@@ -4,6 +4,7 @@
 pub mod api_server;
 pub mod bus;
 pub mod cluster;
+pub mod controllers;
 pub mod eventlog;
 pub mod events;
 pub mod node;

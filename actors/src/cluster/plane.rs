@@ -20,6 +20,8 @@ pub struct PlaneOptions {
     pub retain_events: Option<u64>,
     /// HTTP worker threads.
     pub http_workers: usize,
+    /// A node silent this long is marked Ready=Unknown.
+    pub node_grace: std::time::Duration,
 }
 
 /// Failures starting the control plane.
@@ -70,6 +72,12 @@ impl Plane {
             nats.clone(),
             "orca-scheduler",
         )));
+        let lifecycle = crate::bus::client::ApiClient::new(nats.clone(), "orca-node-lifecycle");
+        actix::spawn(crate::controllers::node_lifecycle::run(
+            lifecycle,
+            nats.clone(),
+            opts.node_grace,
+        ));
         let (http, addrs) =
             http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {
                 addr: opts.listen.clone(),

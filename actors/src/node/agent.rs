@@ -18,7 +18,7 @@ use crate::bus::subjects;
 use crate::pod::actor::{self, PodCtx, PodMsg};
 
 /// Interval between heartbeats on NATS.
-pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(5);
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
 /// Pause between registration attempts.
 pub const REGISTER_RETRY: Duration = Duration::from_millis(500);
 

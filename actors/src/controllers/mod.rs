@@ -1,0 +1,3 @@
+//! Controllers: reconcilers driven by watches and NATS, one file each.
+
+pub mod node_lifecycle;

@@ -1,0 +1,45 @@
+//! Node liveness travels on NATS only: heartbeats write nothing to the log; a silent node becomes
+//! Ready=Unknown and comes back to True when its agent returns.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{cluster, wait_for, wait_node_ready, Agent, Http};
+use serde_json::Value;
+
+fn ready(h: &Http, node: &str) -> String {
+    let n = h.get(&format!("/api/v1/nodes/{node}")).body;
+    n.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
+        .and_then(|c| c["status"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn head(h: &Http) -> u64 {
+    h.get("/api/v1/nodes").body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn heartbeats_stay_off_the_log_and_silence_turns_a_node_unknown() {
+    let (nats, orca, dir) = cluster(&["--node-grace-seconds", "3"]);
+    let h = Http::new(&orca.url);
+    let mut agent = Agent::start(&nats.url(), "node-1", &dir.path().join("agent"), &[]);
+    wait_node_ready(&h, "node-1");
+    std::thread::sleep(Duration::from_secs(4));
+    let before = head(&h);
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(head(&h), before, "heartbeats must not be written to the log");
+    assert_eq!(ready(&h, "node-1"), "True");
+
+    agent.kill9();
+    wait_for(20, "node-1 Ready=Unknown", || ready(&h, "node-1") == "Unknown");
+    agent.restart();
+    wait_for(20, "node-1 Ready=True again", || ready(&h, "node-1") == "True");
+}
