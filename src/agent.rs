@@ -13,9 +13,13 @@ use orca_actors::node::AgentOptions;
 /// Node settings shared by `orca agent` and the agent inside `orca up`.
 #[derive(Args, Debug, Clone)]
 pub struct NodeArgs {
-    /// Container runtime (process: host processes; the image is recorded but not used)
-    #[arg(long, default_value = "process", value_parser = ["process"])]
+    /// Container runtime: process (host processes; the image is recorded but not used) or runc (OCI
+    /// containers from the node's image store, each pod with its own network namespace and IP; root)
+    #[arg(long, default_value = "process", value_parser = ["process", "runc"])]
     pub runtime: String,
+    /// The node's image store, filled by `orcactl image load` [default: $ORCA_HOME/images]
+    #[arg(long)]
+    pub image_dir: Option<PathBuf>,
     /// Extra node labels, `k=v,k2=v2`
     #[arg(long, default_value = "")]
     pub labels: String,
@@ -74,6 +78,11 @@ pub fn options(name: &str, data_dir: PathBuf, node: &NodeArgs) -> Result<AgentOp
         backoff_base: Duration::from_millis(node.backoff_base_ms),
         orca_bin: std::env::current_exe().context("cannot find the orca binary for the container shim")?,
         host_ip: "127.0.0.1".into(),
+        runtime: node.runtime.clone(),
+        image_dir: node
+            .image_dir
+            .clone()
+            .unwrap_or_else(|| crate::serve::orca_home().join("images")),
     })
 }
 

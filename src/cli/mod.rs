@@ -8,6 +8,7 @@ mod delete;
 mod describe;
 mod exec;
 mod get;
+mod image;
 mod logs;
 mod manifest;
 mod table;
@@ -45,6 +46,8 @@ enum Verb {
     Logs(logs::LogsArgs),
     /// Run a command in a container (non-interactive)
     Exec(exec::ExecArgs),
+    /// Load and list the images of this machine's store (runc runtime)
+    Image(image::ImageArgs),
     /// Mark a node unschedulable
     Cordon { node: String },
     /// Mark a node schedulable again
@@ -65,6 +68,9 @@ enum CreateWhat {
 
 /// Runs a verb; returns the exit code.
 pub fn run(cli: Cli) -> Result<i32> {
+    if let Verb::Image(a) = cli.command {
+        return image::run(a);
+    }
     let client = Client::connect(cli.server.as_deref())?;
     let ns = cli.namespace.clone();
     match cli.command {
@@ -72,6 +78,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Verb::Get(a) => get::run(&client, ns.as_deref(), a),
         Verb::Describe(a) => describe::run(&client, ns.as_deref(), a),
         Verb::Delete(a) => delete::run(&client, ns.as_deref(), a),
+        Verb::Image(_) => Ok(0),
         Verb::Logs(a) => logs::run(&client, ns.as_deref(), a),
         Verb::Exec(a) => exec::run(&client, ns.as_deref(), a),
         Verb::Cordon { node } => cordon::run(&client, &node, true),

@@ -260,6 +260,49 @@ impl Drop for Agent {
             .position(|a| a == "--data-dir")
             .and_then(|i| self.args.get(i + 1))
             .map(PathBuf::from);
+        if let Some(runc_root) = dir.as_ref().map(|d| d.join("runc")).filter(|r| r.is_dir()) {
+            let ids = Command::new("runc")
+                .arg("--root")
+                .arg(&runc_root)
+                .args(["list", "-q"])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            for id in ids.lines().filter(|l| !l.is_empty()) {
+                let _ = Command::new("runc")
+                    .arg("--root")
+                    .arg(&runc_root)
+                    .args(["kill", "--all", id, "KILL"])
+                    .stderr(Stdio::null())
+                    .status();
+                let _ = Command::new("runc")
+                    .arg("--root")
+                    .arg(&runc_root)
+                    .args(["delete", "-f", id])
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+        for pod in dir
+            .as_ref()
+            .map(|d| d.join("pods"))
+            .and_then(|d| std::fs::read_dir(d).ok())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let uid: String = pod
+                .file_name()
+                .to_string_lossy()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .take(8)
+                .collect();
+            let _ = Command::new("ip")
+                .args(["netns", "del", &format!("orca-{uid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
         for pod in dir
             .map(|d| d.join("pods"))
             .and_then(|d| std::fs::read_dir(d).ok())

@@ -9,8 +9,10 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::images::ImageStore;
 use super::register::{self, Capacity};
 use super::runtime::process::ProcessRuntime;
+use super::runtime::runc::RuncRuntime;
 use super::runtime::ContainerRuntime;
 use super::serve::{self, PodEntry, Registry};
 use crate::bus::client::ApiClient;
@@ -39,6 +41,10 @@ pub struct AgentOptions {
     pub orca_bin: PathBuf,
     /// The node's address.
     pub host_ip: String,
+    /// `process` or `runc`.
+    pub runtime: String,
+    /// The node's image store (runc).
+    pub image_dir: PathBuf,
 }
 
 struct Running {
@@ -49,9 +55,7 @@ struct Running {
 /// Runs the agent until the API watch ends.
 pub async fn run(nats: async_nats::Client, opts: AgentOptions) -> Result<(), String> {
     let api = ApiClient::new(nats.clone(), &format!("node/{}", opts.name));
-    let runtime: Arc<dyn ContainerRuntime> = Arc::new(ProcessRuntime {
-        orca_bin: opts.orca_bin.clone(),
-    });
+    let runtime = make_runtime(&opts)?;
     let status = register::node_status(&opts.capacity, &opts.name, &opts.host_ip, runtime.name());
     while let Err(e) = register::register(&api, &opts.name, &opts.labels, &status).await {
         tracing::warn!("{e}; retrying");
@@ -68,9 +72,9 @@ pub async fn run(nats: async_nats::Client, opts: AgentOptions) -> Result<(), Str
     });
     let registry: Registry = Default::default();
     {
-        let (nats, node, reg) = (nats.clone(), opts.name.clone(), registry.clone());
+        let (nats, node, reg, rt) = (nats.clone(), opts.name.clone(), registry.clone(), runtime.clone());
         tokio::spawn(async move {
-            if let Err(e) = serve::serve(nats, node, reg).await {
+            if let Err(e) = serve::serve(nats, node, reg, rt).await {
                 tracing::warn!("serving logs and exec: {e}");
             }
         });
@@ -204,10 +208,35 @@ fn cleanup_orphans(pods_dir: &std::path::Path, pods: &[Value], runtime: &dyn Con
             if let Some(pid) = state.and_then(|s| s.pid) {
                 let started = super::runtime::Started { pid };
                 if runtime.alive(started) {
-                    runtime.signal(started, true);
+                    runtime.signal(started, &c.path(), true);
                 }
+                runtime.cleanup(&c.path());
             }
         }
+        super::network::teardown(&uid);
         let _ = std::fs::remove_dir_all(e.path());
+    }
+}
+
+/// The runtime the options ask for; runc needs root and the runc binary.
+fn make_runtime(opts: &AgentOptions) -> Result<Arc<dyn ContainerRuntime>, String> {
+    match opts.runtime.as_str() {
+        "process" => Ok(Arc::new(ProcessRuntime {
+            orca_bin: opts.orca_bin.clone(),
+        })),
+        "runc" => {
+            if !nix::unistd::geteuid().is_root() {
+                return Err("the runc runtime needs root (network namespaces, bridges and mounts); run the agent as root or use --runtime process".into());
+            }
+            let runc_bin = crate::cluster::natsd::find_on_path("runc")
+                .ok_or("runc was not found on PATH; install it with `apt-get install -y runc`")?;
+            Ok(Arc::new(RuncRuntime {
+                orca_bin: opts.orca_bin.clone(),
+                runc_bin,
+                store: ImageStore::new(opts.image_dir.clone()),
+                state_root: opts.data_dir.join("runc"),
+            }))
+        }
+        other => Err(format!("unknown runtime {other:?}: use process or runc")),
     }
 }

@@ -2,6 +2,8 @@
 //! and exec, and adopts what it started before a restart.
 
 pub mod agent;
+pub mod images;
+pub mod network;
 pub mod register;
 pub mod runtime;
 pub mod serve;

@@ -115,21 +115,25 @@ fn read_log(reg: &Registry, req: &LogRequest) -> NodeReply {
     }
 }
 
-async fn exec(reg: &Registry, req: &ExecRequest) -> NodeReply {
+async fn exec(reg: &Registry, req: &ExecRequest, runtime: &dyn crate::node::runtime::ContainerRuntime) -> NodeReply {
     let dir = match container_dir(reg, &req.namespace, &req.pod, &req.container) {
         Ok(d) => d,
         Err(e) => return reply_err(e),
     };
-    let Some((cmd, args)) = req.command.split_first() else {
+    let argv = runtime.exec_argv(&dir, &req.command);
+    let Some((cmd, args)) = argv.split_first() else {
         return reply_err("exec needs a command".into());
     };
     let env: Vec<(String, String)> = std::fs::read(dir.join("env.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
+    // The host working directory of a process container; runc containers exec in their own.
     let work = std::fs::read_to_string(dir.join("workdir"))
         .map(PathBuf::from)
-        .unwrap_or_else(|_| dir.join("work"));
+        .ok()
+        .filter(|w| w.is_dir())
+        .unwrap_or_else(|| dir.clone());
     let out = tokio::time::timeout(
         EXEC_TIMEOUT,
         tokio::process::Command::new(cmd)
@@ -154,7 +158,12 @@ async fn exec(reg: &Registry, req: &ExecRequest) -> NodeReply {
 }
 
 /// Serves logs and exec for this node until the subscriptions end.
-pub async fn serve(nats: async_nats::Client, node: String, reg: Registry) -> Result<(), crate::bus::Error> {
+pub async fn serve(
+    nats: async_nats::Client,
+    node: String,
+    reg: Registry,
+    runtime: std::sync::Arc<dyn crate::node::runtime::ContainerRuntime>,
+) -> Result<(), crate::bus::Error> {
     let sub = |s: String| {
         let nats = nats.clone();
         async move {
@@ -171,7 +180,7 @@ pub async fn serve(nats: async_nats::Client, node: String, reg: Registry) -> Res
     let mut all = futures::stream::select(logs, execs);
     while let Some(msg) = all.next().await {
         let Some(reply) = msg.reply.clone() else { continue };
-        let (nats, reg) = (nats.clone(), reg.clone());
+        let (nats, reg, runtime) = (nats.clone(), reg.clone(), runtime.clone());
         tokio::spawn(async move {
             let answer = if msg.subject.as_str().ends_with(".logs") {
                 match envelope::decode::<LogRequest>(&msg.payload) {
@@ -180,7 +189,7 @@ pub async fn serve(nats: async_nats::Client, node: String, reg: Registry) -> Res
                 }
             } else {
                 match envelope::decode::<ExecRequest>(&msg.payload) {
-                    Ok(r) => exec(&reg, &r).await,
+                    Ok(r) => exec(&reg, &r, runtime.as_ref()).await,
                     Err(e) => reply_err(e.to_string()),
                 }
             };

@@ -15,7 +15,8 @@ use super::container::{self, ContainerCtx};
 use super::env;
 use super::status::{pod_status, ContainerView};
 use crate::bus::client::ApiClient;
-use crate::node::runtime::ContainerRuntime;
+use crate::node::network;
+use crate::node::runtime::{ContainerConfig, ContainerRuntime};
 
 /// Messages from the node agent.
 #[derive(Debug)]
@@ -89,10 +90,22 @@ pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
         Some("Succeeded" | "Failed")
     );
 
+    let uid = ctx
+        .pod
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let (pod_ip, netns) = if ctx.runtime.pod_network() {
+        match pod_network(&ctx, &uid, &status_path, &mut rx).await {
+            Some(ip) => (ip, Some(network::netns_path(&uid))),
+            None => return,
+        }
+    } else {
+        (ctx.host_ip.clone(), None)
+    };
     for c in &spec.containers {
         let cdir = ctx.dir.join(&c.name);
-        let mut argv: Vec<String> = c.command.clone().unwrap_or_default();
-        argv.extend(c.args.clone().unwrap_or_default());
         let image = c.image.clone().unwrap_or_default();
         views.insert(
             c.name.clone(),
@@ -107,10 +120,9 @@ pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
         if finished && !cdir.join("state.json").exists() {
             continue;
         }
-        let (api, pod, host_ip, c2, runtime, up, stop) = (
+        let (api, pod, c2, runtime, up, stop) = (
             ctx.api.clone(),
             ctx.pod.clone(),
-            ctx.host_ip.clone(),
             c.clone(),
             ctx.runtime.clone(),
             up_tx.clone(),
@@ -118,10 +130,11 @@ pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
         );
         let grace = spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64;
         let base = ctx.backoff_base;
+        let (netns, pod_name, pod_ip2, pod_ip3) = (netns.clone(), name.clone(), pod_ip.clone(), pod_ip.clone());
         let policy = policy.clone();
         tasks.push(tokio::spawn(async move {
             let env = loop {
-                match env::resolve(&api, &pod, &c2, &host_ip).await {
+                match env::resolve(&api, &pod, &c2, &pod_ip3).await {
                     Ok(e) => break e,
                     Err(env::EnvError(msg)) => {
                         let view = ContainerView {
@@ -156,13 +169,25 @@ pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
                 c2.liveness_probe.clone(),
                 c2.readiness_probe.clone(),
             ];
+            let config = ContainerConfig {
+                dir: cdir.clone(),
+                command: c2.command.clone().unwrap_or_default(),
+                args: c2.args.clone().unwrap_or_default(),
+                env: env.clone(),
+                working_dir: c2.working_dir.clone(),
+                log_path: container::log_path(&cdir),
+                image: image.clone(),
+                netns: netns.clone(),
+                hostname: pod_name.clone(),
+            };
             let cctx = ContainerCtx {
                 name: c2.name.clone(),
                 image,
                 dir: cdir,
-                argv,
+                config,
                 env,
                 working_dir,
+                pod_ip: pod_ip2,
                 restart_policy: policy,
                 backoff_base: base,
                 runtime,
@@ -193,7 +218,7 @@ pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
                     for t in tasks.drain(..) {
                         let _ = t.await;
                     }
-                    let _ = std::fs::remove_dir_all(&ctx.dir);
+                    release(&ctx, &uid);
                     return;
                 }
             },
@@ -210,7 +235,7 @@ pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
                     if !delete_requested {
                         let list: Vec<ContainerView> = views.values().cloned().collect();
                         let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-                        let status = pod_status(&list, &policy, &ctx.host_ip, &start_time, &now);
+                        let status = pod_status(&list, &policy, &ctx.host_ip, &pod_ip, &start_time, &now);
                         if strip_times(&status) != strip_times(&last_sent) {
                             let patch = json!({"status": status});
                             if ctx.api.call("PATCH", &status_path, "", Some(&patch)).await.is_ok() {
@@ -233,7 +258,7 @@ pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
                     _ => tokio::time::sleep(Duration::from_millis(250)).await,
                 }
             }
-            let _ = std::fs::remove_dir_all(&ctx.dir);
+            release(&ctx, &uid);
             // Wait for the agent to drop us once the object is gone.
             while let Some(msg) = rx.recv().await {
                 if matches!(msg, PodMsg::Kill) {
@@ -316,4 +341,45 @@ async fn announce(ctx: &PodCtx, before: Option<&ContainerView>, after: &Containe
         _ => return,
     };
     crate::events::record(&ctx.api, &ctx.pod, "Pod", t, r, &m, "orca-agent").await;
+}
+
+/// Removes the pod's files and, for runc pods, its network namespace.
+fn release(ctx: &PodCtx, uid: &str) {
+    if ctx.runtime.pod_network() {
+        network::teardown(uid);
+    }
+    let _ = std::fs::remove_dir_all(&ctx.dir);
+}
+
+/// Sets up the pod's network namespace, reporting failures in the status and retrying; `None` when
+/// the pod went away meanwhile.
+async fn pod_network(ctx: &PodCtx, uid: &str, status_path: &str, rx: &mut mpsc::Receiver<PodMsg>) -> Option<String> {
+    let pods_dir = ctx.dir.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    loop {
+        let (dir, id) = (pods_dir.clone(), uid.to_string());
+        let outcome = tokio::task::spawn_blocking(move || network::setup(&dir, &id))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        match outcome {
+            Ok(ip) => return Some(ip.to_string()),
+            Err(e) => {
+                let patch = json!({"status": {"phase": "Pending", "reason": "CreatePodSandboxError", "message": format!("failed to set up the pod network: {e}")}});
+                let _ = ctx.api.call("PATCH", status_path, "", Some(&patch)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(CONFIG_RETRY) => {}
+                    msg = rx.recv() => {
+                        if !matches!(msg, Some(PodMsg::Delete(_))) {
+                            release(ctx, uid);
+                            return None;
+                        }
+                        let ns = ctx.pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
+                        let name = ctx.pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+                        let _ = ctx.api.call("DELETE", &format!("/api/v1/namespaces/{ns}/pods/{name}"), "gracePeriodSeconds=0", None).await;
+                        release(ctx, uid);
+                        return None;
+                    }
+                }
+            }
+        }
+    }
 }

@@ -50,12 +50,14 @@ pub struct ContainerCtx {
     pub image: String,
     /// Directory of this container's files.
     pub dir: PathBuf,
-    /// Command and args; empty is an error the status explains.
-    pub argv: Vec<String>,
+    /// What the runtime needs to start a run (command, args, image, env, netns, ...).
+    pub config: ContainerConfig,
     /// Environment.
     pub env: Vec<(String, String)>,
-    /// Working directory.
+    /// Host working directory (exec probes of the process runtime).
     pub working_dir: PathBuf,
+    /// Pod IP that probes connect to.
+    pub pod_ip: String,
     /// `Always`, `OnFailure` or `Never`.
     pub restart_policy: String,
     /// First back-off delay.
@@ -150,13 +152,13 @@ impl ContainerCtx {
     }
 
     async fn terminate(&self, started: Started, grace: u64) {
-        self.runtime.signal(started, false);
+        self.runtime.signal(started, &self.dir, false);
         let deadline = Instant::now() + Duration::from_secs(grace);
         while self.runtime.alive(started) && Instant::now() < deadline {
             tokio::time::sleep(POLL).await;
         }
         if self.runtime.alive(started) {
-            self.runtime.signal(started, true);
+            self.runtime.signal(started, &self.dir, true);
             let deadline = Instant::now() + KILL_WAIT;
             while self.runtime.alive(started) && Instant::now() < deadline {
                 tokio::time::sleep(POLL).await;
@@ -171,17 +173,6 @@ pub async fn supervise(mut ctx: ContainerCtx) {
     let mut st = load(&ctx.dir);
     if st.done {
         ctx.send(&st, st.final_state.clone(), true).await;
-        ctx.wait_stop().await;
-        return;
-    }
-    if ctx.argv.is_empty() {
-        let msg = format!("container {} has no command: the process runtime runs spec.containers[].command and args (the image is not used)", ctx.name);
-        ctx.send(
-            &st,
-            json!({"waiting": {"reason": "CreateContainerError", "message": msg}}),
-            false,
-        )
-        .await;
         ctx.wait_stop().await;
         return;
     }
@@ -203,13 +194,7 @@ pub async fn supervise(mut ctx: ContainerCtx) {
                 if st.restart_count > 0 || st.last_state.is_object() {
                     let _ = std::fs::rename(log_path(&ctx.dir), previous_log_path(&ctx.dir));
                 }
-                let cfg = ContainerConfig {
-                    dir: ctx.dir.clone(),
-                    argv: ctx.argv.clone(),
-                    env: ctx.env.clone(),
-                    working_dir: ctx.working_dir.clone(),
-                    log_path: log_path(&ctx.dir),
-                };
+                let cfg = ctx.config.clone();
                 let runtime = ctx.runtime.clone();
                 let spawned = tokio::task::spawn_blocking(move || runtime.start(&cfg))
                     .await
@@ -222,9 +207,13 @@ pub async fn supervise(mut ctx: ContainerCtx) {
                         s
                     }
                     Err(e) => {
+                        let reason = match e {
+                            crate::node::runtime::Error::ImageMissing(_) => "ErrImageNeverPull",
+                            _ => "CreateContainerError",
+                        };
                         ctx.send(
                             &st,
-                            json!({"waiting": {"reason": "CreateContainerError", "message": e.to_string()}}),
+                            json!({"waiting": {"reason": reason, "message": e.to_string()}}),
                             false,
                         )
                         .await;
@@ -240,10 +229,11 @@ pub async fn supervise(mut ctx: ContainerCtx) {
         let [startup, liveness, readiness] = &ctx.probes;
         let mut probes = Probes::new(startup.as_ref(), liveness.as_ref(), readiness.as_ref(), run_start);
         let target = ProbeTarget {
-            host: "127.0.0.1".into(),
+            host: ctx.pod_ip.clone(),
             ports: ctx.ports.clone(),
             env: ctx.env.clone(),
             cwd: ctx.working_dir.clone(),
+            exec_prefix: ctx.runtime.exec_argv(&ctx.dir, &[]),
         };
         let running = json!({"running": {"startedAt": st.started_at}});
         ctx.send_ready(&st, running.clone(), probes.ready(), false).await;
@@ -273,6 +263,7 @@ pub async fn supervise(mut ctx: ContainerCtx) {
                 _ = ctx.stop.changed() => {}
             }
         }
+        ctx.runtime.cleanup(&ctx.dir);
         let code: i64 = std::fs::read_to_string(ctx.dir.join("exit"))
             .ok()
             .and_then(|s| s.trim().parse().ok())

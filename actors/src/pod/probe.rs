@@ -21,6 +21,8 @@ pub struct ProbeTarget {
     pub env: Vec<(String, String)>,
     /// Working directory for exec probes.
     pub cwd: PathBuf,
+    /// Host command that runs a command inside the container (empty: run it on the host).
+    pub exec_prefix: Vec<String>,
 }
 
 fn port(p: &IntOrString, t: &ProbeTarget) -> Option<u16> {
@@ -41,7 +43,11 @@ pub async fn probe_once(p: &Probe, t: &ProbeTarget) -> bool {
             let out = tokio::process::Command::new(cmd)
                 .args(args)
                 .envs(t.env.iter().cloned())
-                .current_dir(&t.cwd)
+                .current_dir(if t.cwd.is_dir() {
+                    t.cwd.as_path()
+                } else {
+                    std::path::Path::new("/")
+                })
                 .kill_on_drop(true)
                 .output()
                 .await;
@@ -215,6 +221,7 @@ mod tests {
             ports: HashMap::new(),
             env: vec![("X".into(), "1".into())],
             cwd: std::env::temp_dir(),
+            exec_prefix: Vec::new(),
         }
     }
 

@@ -52,6 +52,7 @@ pub fn pod_status(
     containers: &[ContainerView],
     restart_policy: &str,
     host_ip: &str,
+    pod_ip: &str,
     start_time: &str,
     now: &str,
 ) -> Value {
@@ -74,8 +75,8 @@ pub fn pod_status(
         "phase": phase,
         "conditions": [cond("PodScheduled", true), cond("Initialized", initialized), cond("ContainersReady", ready), cond("Ready", ready)],
         "hostIP": host_ip,
-        "podIP": host_ip,
-        "podIPs": [{"ip": host_ip}],
+        "podIP": pod_ip,
+        "podIPs": [{"ip": pod_ip}],
         "startTime": start_time,
         "containerStatuses": statuses,
     })

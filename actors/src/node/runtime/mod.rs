@@ -1,22 +1,31 @@
-//! Container runtimes behind one trait.
+//! Container runtimes behind one trait: `process` (host processes) and `runc` (OCI containers).
 
 pub mod process;
+pub mod runc;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// What a runtime needs to start a container.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ContainerConfig {
-    /// Directory of this container's state (exit file, logs, working dir).
+    /// Directory of this container's state (exit file, logs, bundle).
     pub dir: PathBuf,
-    /// Command and arguments.
-    pub argv: Vec<String>,
+    /// `command` of the spec (overrides the image's entrypoint).
+    pub command: Vec<String>,
+    /// `args` of the spec (overrides the image's cmd).
+    pub args: Vec<String>,
     /// Environment.
     pub env: Vec<(String, String)>,
-    /// Working directory (created when missing).
-    pub working_dir: PathBuf,
+    /// `workingDir` of the spec.
+    pub working_dir: Option<String>,
     /// Log file (stdout and stderr, appended).
     pub log_path: PathBuf,
+    /// Image reference.
+    pub image: String,
+    /// Network namespace to join (runc pods).
+    pub netns: Option<PathBuf>,
+    /// Hostname (the pod name).
+    pub hostname: String,
 }
 
 /// A started (or adopted) container.
@@ -32,6 +41,12 @@ pub enum Error {
     /// The container could not be started.
     #[error("failed to start container: {0}")]
     Start(String),
+    /// The image is not in the node's store.
+    #[error("{0}")]
+    ImageMissing(String),
+    /// The spec lacks what the runtime needs.
+    #[error("{0}")]
+    Config(String),
     /// I/O on the container's files failed.
     #[error("container files: {0}")]
     Io(#[from] std::io::Error),
@@ -43,8 +58,32 @@ pub trait ContainerRuntime: Send + Sync {
     fn start(&self, cfg: &ContainerConfig) -> Result<Started, Error>;
     /// Whether the container's process still runs.
     fn alive(&self, started: Started) -> bool;
-    /// Sends SIGTERM (or SIGKILL when `kill`) to the container's process group.
-    fn signal(&self, started: Started, kill: bool);
+    /// Sends SIGTERM (or SIGKILL when `hard`) to the container in `dir`.
+    fn signal(&self, started: Started, dir: &Path, hard: bool);
+    /// Releases what the runtime keeps for an exited container.
+    fn cleanup(&self, _dir: &Path) {}
+    /// The host command that runs `argv` inside the container in `dir` (exec and exec probes).
+    fn exec_argv(&self, _dir: &Path, argv: &[String]) -> Vec<String> {
+        argv.to_vec()
+    }
+    /// Whether containers get their own network namespace and pod IP.
+    fn pod_network(&self) -> bool {
+        false
+    }
     /// The name of the runtime.
     fn name(&self) -> &'static str;
+}
+
+/// The id a container of the pod directory `dir` has in runtimes that name containers.
+pub fn container_id(dir: &Path) -> String {
+    let container = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let pod = dir
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    format!("orca-{pod}-{container}")
 }

@@ -20,7 +20,16 @@ pub struct ProcessRuntime {
 
 impl ContainerRuntime for ProcessRuntime {
     fn start(&self, cfg: &ContainerConfig) -> Result<Started, Error> {
-        std::fs::create_dir_all(&cfg.working_dir)?;
+        if cfg.command.is_empty() {
+            return Err(Error::Config("the process runtime runs spec.containers[].command and args (the image is not used); this container has no command".into()));
+        }
+        let argv: Vec<String> = cfg.command.iter().chain(cfg.args.iter()).cloned().collect();
+        let working_dir = cfg
+            .working_dir
+            .as_ref()
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| cfg.dir.join("work"));
+        std::fs::create_dir_all(&working_dir)?;
         let log = OpenOptions::new().create(true).append(true).open(&cfg.log_path)?;
         let exit_file = cfg.dir.join("exit");
         let _ = std::fs::remove_file(&exit_file);
@@ -29,7 +38,7 @@ impl ContainerRuntime for ProcessRuntime {
             .arg("--exit-file")
             .arg(&exit_file)
             .arg("--")
-            .args(&cfg.argv)
+            .args(&argv)
             .env_clear()
             .env(
                 "PATH",
@@ -37,7 +46,7 @@ impl ContainerRuntime for ProcessRuntime {
                     .unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()),
             )
             .envs(cfg.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .current_dir(&cfg.working_dir)
+            .current_dir(&working_dir)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -64,7 +73,7 @@ impl ContainerRuntime for ProcessRuntime {
             .unwrap_or(false)
     }
 
-    fn signal(&self, started: Started, hard: bool) {
+    fn signal(&self, started: Started, _dir: &std::path::Path, hard: bool) {
         let sig = if hard { Signal::SIGKILL } else { Signal::SIGTERM };
         let _ = killpg(Pid::from_raw(started.pid), sig);
     }

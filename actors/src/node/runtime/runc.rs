@@ -1,0 +1,225 @@
+//! The `runc` runtime: real OCI containers. The bundle's config comes from the pod spec through
+//! oci-spec with runc's hardened defaults (no new privileges, the default capability set, masked and
+//! read-only paths); the rootfs is the image from the node's store, read-only, with a tmpfs on /tmp;
+//! the pod's network namespace is joined. `orca shim` keeps `runc run` and records the exit code.
+
+use std::fs::OpenOptions;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType, MountBuilder, ProcessBuilder, RootBuilder, Spec};
+
+use super::{container_id, ContainerConfig, ContainerRuntime, Error, Started};
+use crate::node::images::ImageStore;
+
+/// Runs containers with runc.
+pub struct RuncRuntime {
+    /// The `orca` binary that provides the shim.
+    pub orca_bin: PathBuf,
+    /// The runc binary.
+    pub runc_bin: PathBuf,
+    /// Images.
+    pub store: ImageStore,
+    /// runc's state directory.
+    pub state_root: PathBuf,
+}
+
+impl RuncRuntime {
+    fn runc(&self) -> Command {
+        let mut c = Command::new(&self.runc_bin);
+        c.arg("--root").arg(&self.state_root);
+        c
+    }
+
+    /// The OCI config for a container.
+    pub fn spec(
+        &self,
+        cfg: &ContainerConfig,
+        rootfs: &Path,
+        image: &crate::node::images::ImageConfig,
+    ) -> Result<Spec, Error> {
+        let err = |e: oci_spec::OciSpecError| Error::Start(format!("building the OCI config: {e}"));
+        let argv: Vec<String> = if !cfg.command.is_empty() {
+            cfg.command.iter().chain(cfg.args.iter()).cloned().collect()
+        } else {
+            let rest = if cfg.args.is_empty() {
+                image.cmd.clone()
+            } else {
+                cfg.args.clone()
+            };
+            image.entrypoint.iter().cloned().chain(rest).collect()
+        };
+        if argv.is_empty() {
+            return Err(Error::Config(format!(
+                "image {} has no entrypoint or cmd, and the container gives no command",
+                cfg.image
+            )));
+        }
+        let mut env: Vec<String> = image.env.clone();
+        if !env.iter().any(|e| e.starts_with("PATH=")) {
+            env.push("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into());
+        }
+        env.push(format!("HOSTNAME={}", cfg.hostname));
+        for (k, v) in &cfg.env {
+            env.retain(|e| !e.starts_with(&format!("{k}=")));
+            env.push(format!("{k}={v}"));
+        }
+        let cwd = cfg
+            .working_dir
+            .clone()
+            .filter(|w| !w.is_empty())
+            .or_else(|| Some(image.working_dir.clone()).filter(|w| !w.is_empty()))
+            .unwrap_or_else(|| "/".into());
+        let mut spec = Spec::default();
+        let defaults = spec.process().clone().unwrap_or_default();
+        let process = ProcessBuilder::default()
+            .terminal(false)
+            .args(argv)
+            .env(env)
+            .cwd(cwd)
+            .no_new_privileges(true)
+            .capabilities(defaults.capabilities().clone().unwrap_or_default())
+            .rlimits(defaults.rlimits().clone().unwrap_or_default())
+            .user(defaults.user().clone())
+            .build()
+            .map_err(err)?;
+        spec.set_process(Some(process));
+        spec.set_root(Some(
+            RootBuilder::default()
+                .path(rootfs.to_path_buf())
+                .readonly(true)
+                .build()
+                .map_err(err)?,
+        ));
+        spec.set_hostname(Some(cfg.hostname.clone()));
+        let mut mounts = spec.mounts().clone().unwrap_or_default();
+        mounts.push(
+            MountBuilder::default()
+                .destination("/tmp")
+                .typ("tmpfs")
+                .source("tmpfs")
+                .options(vec!["nosuid".into(), "nodev".into(), "mode=1777".into()])
+                .build()
+                .map_err(err)?,
+        );
+        spec.set_mounts(Some(mounts));
+        if let Some(linux) = spec.linux_mut() {
+            let mut namespaces: Vec<_> = linux
+                .namespaces()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|n| n.typ() != LinuxNamespaceType::Network && n.typ() != LinuxNamespaceType::Cgroup)
+                .collect();
+            let mut net = LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::Network);
+            if let Some(path) = &cfg.netns {
+                net = net.path(path.clone());
+            }
+            namespaces.push(net.build().map_err(err)?);
+            linux.set_namespaces(Some(namespaces));
+        }
+        Ok(spec)
+    }
+}
+
+impl ContainerRuntime for RuncRuntime {
+    fn start(&self, cfg: &ContainerConfig) -> Result<Started, Error> {
+        let image = self
+            .store
+            .get(&cfg.image)
+            .map_err(|e| Error::Start(e.to_string()))?
+            .ok_or_else(|| Error::ImageMissing(format!("image {} is not in this node's image store ({}); load it with `orcactl image load FILE` (busybox is built in)", cfg.image, self.store.root.display())))?;
+        let bundle = cfg.dir.join("bundle");
+        std::fs::create_dir_all(&bundle)?;
+        let spec = self.spec(cfg, &image.rootfs, &image.config)?;
+        spec.save(bundle.join("config.json"))
+            .map_err(|e| Error::Start(format!("writing config.json: {e}")))?;
+        let id = container_id(&cfg.dir);
+        let _ = self
+            .runc()
+            .args(["delete", "-f", &id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let log = OpenOptions::new().create(true).append(true).open(&cfg.log_path)?;
+        let exit_file = cfg.dir.join("exit");
+        let _ = std::fs::remove_file(&exit_file);
+        std::fs::create_dir_all(&self.state_root)?;
+        let child = Command::new(&self.orca_bin)
+            .arg("shim")
+            .arg("--exit-file")
+            .arg(&exit_file)
+            .arg("--")
+            .arg(&self.runc_bin)
+            .arg("--root")
+            .arg(&self.state_root)
+            .args(["run", "--bundle"])
+            .arg(&bundle)
+            .arg(&id)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .map_err(|e| Error::Start(format!("{}: {e}", self.orca_bin.display())))?;
+        let pid = child.id() as i32;
+        std::thread::spawn(move || {
+            let mut child = child;
+            let _ = child.wait();
+        });
+        Ok(Started { pid })
+    }
+
+    fn alive(&self, started: Started) -> bool {
+        kill(Pid::from_raw(started.pid), None).is_ok()
+            && std::fs::read_to_string(format!("/proc/{}/stat", started.pid))
+                .map(|s| s.rsplit(')').next().and_then(|r| r.split_whitespace().next()) != Some("Z"))
+                .unwrap_or(false)
+    }
+
+    fn signal(&self, started: Started, dir: &Path, hard: bool) {
+        let id = container_id(dir);
+        let sig = if hard { "KILL" } else { "TERM" };
+        let _ = self
+            .runc()
+            .args(["kill", "--all", &id, sig])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        if hard {
+            let _ = killpg(Pid::from_raw(started.pid), Signal::SIGKILL);
+        }
+    }
+
+    fn cleanup(&self, dir: &Path) {
+        let _ = self
+            .runc()
+            .args(["delete", "-f", &container_id(dir)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    fn exec_argv(&self, dir: &Path, argv: &[String]) -> Vec<String> {
+        let mut out = vec![
+            self.runc_bin.display().to_string(),
+            "--root".into(),
+            self.state_root.display().to_string(),
+            "exec".into(),
+            container_id(dir),
+        ];
+        out.extend(argv.iter().cloned());
+        out
+    }
+
+    fn pod_network(&self) -> bool {
+        true
+    }
+
+    fn name(&self) -> &'static str {
+        "runc"
+    }
+}
