@@ -16,6 +16,11 @@ pub struct BenchCluster {
 impl BenchCluster {
     /// Starts `orca up` and waits for `/readyz`; returns it and the time to ready.
     pub fn start() -> Result<(BenchCluster, Duration)> {
+        BenchCluster::start_with(&[])
+    }
+
+    /// Starts `orca up` with extra flags.
+    pub fn start_with(extra: &[&str]) -> Result<(BenchCluster, Duration)> {
         let dir = std::env::temp_dir().join(format!("orca-bench-{}", uuid_like()));
         std::fs::create_dir_all(&dir)?;
         let port = orca_actors::cluster::natsd::free_port()?;
@@ -25,6 +30,7 @@ impl BenchCluster {
         let child = Command::new(exe)
             .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(dir.join("data"))
+            .args(extra)
             .env("ORCA_HOME", &dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -21,10 +21,13 @@ pub struct PodsArgs {
     /// Pods created per second (0: all at once)
     #[arg(long, default_value_t = 20)]
     rate: u64,
+    /// Runtime of the node agent: process or runc
+    #[arg(long, default_value = "process", value_parser = ["process", "runc"])]
+    runtime: String,
 }
 
 pub fn run(args: PodsArgs) -> Result<()> {
-    let (cluster, _) = BenchCluster::start()?;
+    let (cluster, _) = BenchCluster::start_with(&["--runtime", &args.runtime])?;
     let http = reqwest::blocking::Client::new();
     let base = format!("{}/api/v1/namespaces/default/pods", cluster.url);
     let rv = http.get(&base).send()?.json::<Value>()?["metadata"]["resourceVersion"]
@@ -94,7 +97,8 @@ pub fn run(args: PodsArgs) -> Result<()> {
         .collect();
     lat.sort_by(|a, b| a.total_cmp(b));
     println!(
-        "pods {}  rate {}/s  create -> Running: p50 {:.0} ms  p99 {:.0} ms  max {:.0} ms",
+        "runtime {}  pods {}  rate {}/s  create -> Running: p50 {:.0} ms  p99 {:.0} ms  max {:.0} ms",
+        args.runtime,
         args.pods,
         args.rate,
         percentile(&lat, 0.5),

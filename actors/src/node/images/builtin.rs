@@ -9,6 +9,9 @@ use super::Error;
 
 /// Creates `busybox:latest` in the store when missing.
 pub fn ensure(store: &ImageStore) -> Result<(), Error> {
+    // Pods starting together must not assemble it twice.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     let dir = store.dir("busybox:latest");
     if dir.join("config.json").exists() {
         return Ok(());

@@ -138,12 +138,14 @@ impl ContainerRuntime for RuncRuntime {
         spec.save(bundle.join("config.json"))
             .map_err(|e| Error::Start(format!("writing config.json: {e}")))?;
         let id = container_id(&cfg.dir);
-        let _ = self
-            .runc()
-            .args(["delete", "-f", &id])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        if self.state_root.join(&id).exists() {
+            let _ = self
+                .runc()
+                .args(["delete", "-f", &id])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
         let log = OpenOptions::new().create(true).append(true).open(&cfg.log_path)?;
         let exit_file = cfg.dir.join("exit");
         let _ = std::fs::remove_file(&exit_file);
