@@ -43,9 +43,15 @@ pub struct AgentArgs {
     /// NATS server or cluster to join
     #[arg(long)]
     nats: String,
-    /// Node name
+    /// Node name (with --hollow: the prefix of the node names)
     #[arg(long)]
     name: String,
+    /// Register --count hollow nodes that report their pods Running without running anything
+    #[arg(long)]
+    hollow: bool,
+    /// Number of hollow nodes
+    #[arg(long, default_value_t = 1)]
+    count: usize,
     /// Where pod state and logs live [default: $ORCA_HOME/agent-NAME]
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -91,6 +97,9 @@ pub fn agent(args: AgentArgs) -> Result<()> {
         .data_dir
         .unwrap_or_else(|| crate::serve::orca_home().join(format!("agent-{}", args.name)));
     let opts = options(&args.name, data_dir, &args.node)?;
+    if args.hollow {
+        return hollow(args.nats, args.name, args.count, opts);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -120,4 +129,17 @@ pub fn shim(args: ShimArgs) -> Result<()> {
     let code = orca_actors::node::shim::run(&args.exit_file, &args.argv)
         .with_context(|| format!("failed to run {:?}", args.argv.first()))?;
     std::process::exit(code.clamp(0, 255));
+}
+
+fn hollow(nats_url: String, prefix: String, count: usize, opts: AgentOptions) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async move {
+        let nats = orca_actors::bus::connect(&nats_url, &format!("orca-hollow-{prefix}")).await?;
+        let hollow = orca_actors::node::hollow::HollowOptions { prefix: prefix.clone(), count, capacity: opts.capacity, labels: opts.labels };
+        println!("orca agent: {count} hollow nodes {prefix}-0..{} joining {nats_url}", count.saturating_sub(1));
+        tokio::select! {
+            r = orca_actors::node::hollow::run(nats, hollow) => r.map_err(anyhow::Error::msg),
+            _ = crate::serve::shutdown_signal() => Ok(()),
+        }
+    })
 }

@@ -3,6 +3,8 @@
 mod api;
 mod cluster;
 mod pods;
+mod scheduler;
+mod svg;
 mod startup;
 mod watch;
 
@@ -16,6 +18,8 @@ pub enum BenchCommand {
     Api(api::ApiArgs),
     /// One change delivered to many watchers: delivery latency.
     Watch(watch::WatchArgs),
+    /// Scheduling throughput and latency on hollow nodes, checked against the event log.
+    Scheduler(scheduler::SchedulerArgs),
     /// Pod startup latency, create -> Running, on one node.
     Pods(pods::PodsArgs),
     /// `orca up` start to ready, and idle resident memory.
@@ -28,6 +32,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Watch(a) => watch::run(a),
         BenchCommand::Startup(a) => startup::run(a),
         BenchCommand::Pods(a) => pods::run(a),
+        BenchCommand::Scheduler(a) => scheduler::run(a),
     }
 }
 

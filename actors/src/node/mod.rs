@@ -2,6 +2,7 @@
 //! and exec, and adopts what it started before a restart.
 
 pub mod agent;
+pub mod hollow;
 pub mod images;
 pub mod network;
 pub mod register;

@@ -9,6 +9,8 @@ use std::process::Command;
 pub const BRIDGE: &str = "orca0";
 /// The node's pod range: 10.244.0.0/24, gateway .1 on the bridge.
 pub const POD_NET: [u8; 3] = [10, 244, 0];
+/// The same range as the Node's `spec.podCIDR`.
+pub const POD_CIDR: &str = "10.244.0.0/24";
 
 fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip")

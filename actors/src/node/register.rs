@@ -63,12 +63,17 @@ pub async fn register(
     name: &str,
     labels: &BTreeMap<String, String>,
     status: &Value,
+    pod_cidr: Option<&str>,
 ) -> Result<(), String> {
     let mut all = labels.clone();
     all.insert("kubernetes.io/hostname".into(), name.into());
     all.insert("kubernetes.io/os".into(), "linux".into());
     all.insert("kubernetes.io/arch".into(), std::env::consts::ARCH.into());
     let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": all}, "spec": {}, "status": status});
+    let mut node = node;
+    if let Some(cidr) = pod_cidr {
+        node["spec"]["podCIDR"] = json!(cidr);
+    }
     let created = api
         .call("POST", "/api/v1/nodes", "", Some(&node))
         .await
@@ -76,7 +81,7 @@ pub async fn register(
     match created.status {
         201 => {}
         409 => {
-            let patch = json!({"metadata": {"labels": all}});
+            let patch = json!({"metadata": {"labels": all}, "spec": {"podCIDR": pod_cidr}});
             api.call("PATCH", &format!("/api/v1/nodes/{name}"), "", Some(&patch))
                 .await
                 .map_err(|e| e.to_string())?;

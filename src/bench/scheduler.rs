@@ -1,0 +1,314 @@
+//! `orca bench scheduler`: the real control plane (durable log, API, scheduler over NATS), N hollow
+//! nodes in an agent process, M pods created as a controller would; throughput, latency, control-plane
+//! CPU and memory, and a check from the event log that every pod was bound once to a node that fits.
+
+use std::collections::{BTreeMap, HashMap};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+use orca_actors::cluster::natsd::NatsServer;
+use orca_actors::scheduler::cache::NodeInfo;
+use orca_actors::scheduler::plugins::FILTERS;
+use orca_actors::scheduler::pod_info::PodInfo;
+
+use super::cluster::BenchCluster;
+use super::{percentile, svg};
+
+/// Options of `orca bench scheduler`.
+#[derive(Args, Debug)]
+pub struct SchedulerArgs {
+    /// Hollow nodes
+    #[arg(long, default_value_t = 500)]
+    nodes: usize,
+    /// Pods to schedule
+    #[arg(long, default_value_t = 5000)]
+    pods: usize,
+    /// What the pods ask for: basic, spread, affinity, taints or mixed
+    #[arg(long, default_value = "basic", value_parser = ["basic", "spread", "affinity", "taints", "mixed"])]
+    profile: String,
+    /// Concurrent creating clients
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Write the results as JSON here
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+    /// Write an SVG plot of throughput over time here
+    #[arg(long)]
+    plot: Option<std::path::PathBuf>,
+}
+
+/// The pod a profile creates for index `i`.
+fn pod(profile: &str, i: usize) -> Value {
+    let kind = match profile {
+        "mixed" => ["basic", "spread", "affinity", "taints"][i % 4],
+        p => p,
+    };
+    let mut p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": format!("pod-{i}"), "labels": {"bench": "scheduler"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"], "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}});
+    match kind {
+        "spread" => {
+            let owner = i % 10;
+            p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("rs-{owner}"), "uid": format!("00000000-0000-0000-0000-{owner:012}"), "controller": true}]);
+        }
+        "affinity" => {
+            p["spec"]["affinity"] = json!({"nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["zone-0", "zone-1"]}]}]},
+                "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 50, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["zone-1"]}]}}]}});
+        }
+        "taints" => {
+            if i % 2 == 0 {
+                p["spec"]["tolerations"] = json!([{"key": "dedicated", "operator": "Equal", "value": "bench", "effect": "NoSchedule"}]);
+            }
+        }
+        _ => {}
+    }
+    p
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0) + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok())).unwrap_or(0.0) / 1024.0
+}
+
+fn name_in(line: &[u8]) -> Option<(String, bool)> {
+    const NAME: &[u8] = b"\"name\":\"";
+    let start = line.windows(NAME.len()).position(|w| w == NAME)? + NAME.len();
+    let end = start + line[start..].iter().position(|b| *b == b'"')?;
+    let bound = line.windows(12).any(|w| w == b"\"nodeName\":\"");
+    Some((String::from_utf8_lossy(&line[start..end]).into_owned(), bound))
+}
+
+struct Hollow(Child);
+
+impl Drop for Hollow {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn run(args: SchedulerArgs) -> Result<()> {
+    let nats = NatsServer::start(None).context("the scheduler bench needs nats-server")?;
+    let (cluster, _) = BenchCluster::start_with(&["--nats", &nats.url(), "--no-agent"])?;
+    let exe = std::env::current_exe()?;
+    let hollow = Hollow(
+        Command::new(exe)
+            .args(["agent", "--hollow", "--name", "hollow", "--nats", &nats.url(), "--cpu", "32", "--memory", "256Gi", "--max-pods", "110", "--count", &args.nodes.to_string()])
+            .stdout(Stdio::null())
+            .spawn()?,
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let result = rt.block_on(measure(&cluster, &args));
+    drop(hollow);
+    let report = result?;
+    println!("{}", report.table());
+    if let Some(p) = &args.json {
+        std::fs::write(p, serde_json::to_vec_pretty(&report.json)?)?;
+    }
+    if let Some(p) = &args.plot {
+        std::fs::write(p, svg::line_chart(&format!("orca scheduler: {} pods on {} nodes ({})", args.pods, args.nodes, args.profile), "seconds", "pods bound per second", &report.samples))?;
+    }
+    if !report.errors.is_empty() {
+        bail!("correctness check failed:\n  {}", report.errors.join("\n  "));
+    }
+    Ok(())
+}
+
+struct Report {
+    json: Value,
+    samples: Vec<(f64, f64)>,
+    errors: Vec<String>,
+}
+
+impl Report {
+    fn table(&self) -> String {
+        let j = &self.json;
+        format!(
+            "nodes {}  pods {}  profile {}\nthroughput: average {:.0} pods/s  per-second p50 {:.0}  p90 {:.0}  p99 {:.0}\nlatency created -> bound: p50 {:.0} ms  p90 {:.0} ms  p99 {:.0} ms\ncontrol plane: {:.2} CPU cores, peak RSS {:.0} MB\ncheck: {}",
+            j["nodes"], j["pods"], j["profile"].as_str().unwrap_or(""),
+            j["throughput"]["average"].as_f64().unwrap_or(0.0), j["throughput"]["p50"].as_f64().unwrap_or(0.0), j["throughput"]["p90"].as_f64().unwrap_or(0.0), j["throughput"]["p99"].as_f64().unwrap_or(0.0),
+            j["latency_ms"]["p50"].as_f64().unwrap_or(0.0), j["latency_ms"]["p90"].as_f64().unwrap_or(0.0), j["latency_ms"]["p99"].as_f64().unwrap_or(0.0),
+            j["control_plane"]["cpu_cores"].as_f64().unwrap_or(0.0), j["control_plane"]["peak_rss_mb"].as_f64().unwrap_or(0.0),
+            if self.errors.is_empty() { "every pod bound exactly once, to a node that passes the filters, within capacity".to_string() } else { format!("{} problems", self.errors.len()) }
+        )
+    }
+}
+
+async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report> {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(args.clients + 4).build()?;
+    let base = cluster.url.clone();
+    // Wait for the hollow nodes, then taint a third of them for the taints profiles.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let nodes: Value = http.get(format!("{base}/api/v1/nodes")).send().await?.json().await?;
+        if nodes["items"].as_array().map_or(0, Vec::len) >= args.nodes {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("the hollow nodes did not register in time");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if args.profile == "taints" || args.profile == "mixed" {
+        for i in (0..args.nodes).step_by(3) {
+            http.patch(format!("{base}/api/v1/nodes/hollow-{i}")).header("content-type", "application/merge-patch+json").body(r#"{"spec":{"taints":[{"key":"dedicated","value":"bench","effect":"NoSchedule"}]}}"#).send().await?;
+        }
+    }
+    let pods_url = format!("{base}/api/v1/namespaces/default/pods");
+    let rv = http.get(&pods_url).send().await?.json::<Value>().await?["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
+    let bound: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let watcher = {
+        let (bound, url, http) = (bound.clone(), format!("{pods_url}?watch=true&resourceVersion={rv}"), http.clone());
+        tokio::spawn(async move {
+            let Ok(resp) = http.get(url).send().await else { return };
+            let mut stream = resp.bytes_stream();
+            let mut buf = Vec::new();
+            while let Some(Ok(chunk)) = stream.next().await {
+                buf.extend_from_slice(&chunk);
+                while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = buf.drain(..=pos).collect();
+                    if let Some((name, true)) = name_in(&line) {
+                        bound.lock().unwrap_or_else(|e| e.into_inner()).entry(name).or_insert_with(Instant::now);
+                    }
+                }
+            }
+        })
+    };
+    let pid = cluster.child.id();
+    let cpu0 = cpu_seconds(pid);
+    let start = Instant::now();
+    let created: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut creators = Vec::new();
+    for _ in 0..args.clients {
+        let (http, url, created, next, profile, total) = (http.clone(), pods_url.clone(), created.clone(), next.clone(), args.profile.clone(), args.pods);
+        creators.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                let body = pod(&profile, i);
+                let t = Instant::now();
+                let r = http.post(&url).json(&body).send().await?;
+                if r.status().as_u16() != 201 {
+                    bail!("creating pod-{i}: {}", r.text().await?);
+                }
+                created.lock().unwrap_or_else(|e| e.into_inner()).insert(format!("pod-{i}"), t);
+            }
+        }));
+    }
+    let mut peak_rss: f64 = 0.0;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while bound.lock().unwrap_or_else(|e| e.into_inner()).len() < args.pods {
+        peak_rss = peak_rss.max(rss_mb(pid));
+        if Instant::now() > deadline {
+            bail!("only {} of {} pods bound after 10 minutes", bound.lock().unwrap_or_else(|e| e.into_inner()).len(), args.pods);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for c in creators {
+        c.await??;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let cpu = (cpu_seconds(pid) - cpu0) / elapsed;
+    watcher.abort();
+    let bound = bound.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let created = created.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut lat: Vec<f64> = created.iter().filter_map(|(n, t)| bound.get(n).map(|b| b.saturating_duration_since(*t).as_secs_f64() * 1000.0)).collect();
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let secs = elapsed.ceil().max(1.0) as usize;
+    let mut per_second = vec![0f64; secs];
+    for t in bound.values() {
+        let s = (t.saturating_duration_since(start).as_secs_f64() as usize).min(secs - 1);
+        per_second[s] += 1.0;
+    }
+    let samples: Vec<(f64, f64)> = per_second.iter().enumerate().map(|(i, n)| (i as f64 + 1.0, *n)).collect();
+    let mut sorted = per_second.clone();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    let errors = check(&http, &base, args).await?;
+    let json = json!({
+        "nodes": args.nodes, "pods": args.pods, "profile": args.profile, "seconds": elapsed,
+        "throughput": {"average": args.pods as f64 / elapsed, "p50": percentile(&sorted, 0.5), "p90": percentile(&sorted, 0.9), "p99": percentile(&sorted, 0.99), "per_second": per_second},
+        "latency_ms": {"p50": percentile(&lat, 0.5), "p90": percentile(&lat, 0.9), "p99": percentile(&lat, 0.99)},
+        "control_plane": {"cpu_cores": cpu, "peak_rss_mb": peak_rss},
+        "check": {"passed": errors.is_empty(), "problems": errors},
+    });
+    Ok(Report { json, samples, errors })
+}
+
+/// From the event log (a watch from revision 1): each pod bound exactly once, to a node that passes
+/// the filters, and no node over its capacity.
+async fn check(http: &reqwest::Client, base: &str, args: &SchedulerArgs) -> Result<Vec<String>> {
+    let mut errors = Vec::new();
+    let nodes: Value = http.get(format!("{base}/api/v1/nodes")).send().await?.json().await?;
+    let nodes: HashMap<String, NodeInfo> = nodes["items"].as_array().cloned().unwrap_or_default().iter().map(|n| {
+        let mut info = NodeInfo::from_node(n);
+        info.taints.retain(|t| t.key != "node.kubernetes.io/not-ready");
+        (info.name.clone(), info)
+    }).collect();
+    let text = http.get(format!("{base}/api/v1/namespaces/default/pods?watch=true&resourceVersion=1&timeoutSeconds=3")).send().await?.text().await?;
+    let mut binds: HashMap<String, (usize, Option<Value>)> = HashMap::new();
+    let mut was_bound: HashMap<String, bool> = HashMap::new();
+    for line in text.lines() {
+        let Ok(ev) = serde_json::from_str::<Value>(line) else { continue };
+        let obj = &ev["object"];
+        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let now_bound = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+        let before = was_bound.insert(name.clone(), now_bound).unwrap_or(false);
+        let entry = binds.entry(name).or_insert((0, None));
+        if now_bound && !before {
+            entry.0 += 1;
+        }
+        entry.1 = Some(obj.clone());
+    }
+    let mut used: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
+    for i in 0..args.pods {
+        let name = format!("pod-{i}");
+        match binds.get(&name) {
+            Some((1, Some(obj))) => {
+                let node = obj.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
+                let info = PodInfo::from_pod(obj);
+                match nodes.get(node) {
+                    Some(n) => {
+                        let mut empty = n.clone();
+                        empty.req_cpu = 0;
+                        empty.req_mem = 0;
+                        empty.pods = 0;
+                        if let Some(reason) = FILTERS.iter().find_map(|f| f(&info, &empty).err()) {
+                            errors.push(format!("{name} on {node}: {reason}"));
+                        }
+                        let u = used.entry(node.to_string()).or_default();
+                        u.0 += info.cpu_milli;
+                        u.1 += info.memory;
+                        u.2 += 1;
+                    }
+                    None => errors.push(format!("{name} bound to unknown node {node:?}")),
+                }
+            }
+            Some((n, _)) => errors.push(format!("{name} was bound {n} times")),
+            None => errors.push(format!("{name} has no events")),
+        }
+    }
+    for (node, (cpu, mem, pods)) in used {
+        if let Some(n) = nodes.get(&node) {
+            if cpu > n.alloc_cpu || mem > n.alloc_mem || pods > n.alloc_pods {
+                errors.push(format!("{node} over capacity: cpu {cpu}m/{}m, memory {mem}/{}, pods {pods}/{}", n.alloc_cpu, n.alloc_mem, n.alloc_pods));
+            }
+        }
+    }
+    errors.truncate(20);
+    Ok(errors)
+}
