@@ -1,5 +1,6 @@
 //! The API server: Kubernetes verbs over the event log, served over HTTP and over NATS.
 
+pub mod bindings;
 pub mod cluster_ip;
 pub mod http;
 pub mod patch;
@@ -100,6 +101,15 @@ impl ApiCore {
     }
 
     async fn dispatch(&self, req: ApiRequest) -> ApiResult<Reply> {
+        if req.path == bindings::PATH {
+            if req.method != "POST" {
+                return Err(ApiError::method_not_allowed(&req.method));
+            }
+            let body = request::decode_body(&req.content_type, &req.body)?;
+            let actor = if req.actor.is_empty() { "anonymous".to_string() } else { req.actor.clone() };
+            let out = self.log.write(move |st| bindings::bind_all(st, &body, &actor)).await?;
+            return Ok(Reply::Done(ApiResponse::json(200, Bytes::from(serde_json::to_vec(&out).unwrap_or_default()))));
+        }
         let q = Query::parse(&req.query);
         let route = routes::parse(&req.path)?;
         let rt = route.rt;

@@ -1,8 +1,8 @@
-//! The scheduling queue and loop: keeps its cache from watches of nodes and pods, places pending pods, binds them
-//! through the API (many in flight at once, so the log's group commit batches them), and reports
-//! unschedulable pods with PodScheduled=False until a change in the cluster lets them fit.
+//! The scheduling queue and loop: keeps its cache from watches of nodes and pods, places pending pods,
+//! and binds them in bulk through the API (one request and one log batch for many pods). Pods that fit
+//! nowhere get PodScheduled=False and wait, parked, for a change in the cluster.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -11,24 +11,95 @@ use tokio::sync::mpsc;
 use super::cache::{Cache, NodeInfo};
 use super::decide::schedule;
 use super::pod_info::PodInfo;
+use crate::api_server::bindings;
 use crate::bus::client::{ApiClient, WatchEvent};
 
-/// Most bindings in flight at once.
-pub const MAX_IN_FLIGHT: usize = 256;
-/// Pause before retrying a failed binding.
+/// Most pods in one bulk binding request.
+pub const BATCH: usize = 512;
+/// Most bulk binding requests in flight.
+pub const MAX_IN_FLIGHT: usize = 4;
+/// Pause before retrying pods whose binding failed.
 pub const BIND_RETRY: Duration = Duration::from_millis(500);
 
-struct Pending {
-    info: PodInfo,
-    /// Message last reported as PodScheduled=False, if any.
-    reported: Option<String>,
-    /// Whether it waits for a change in the cluster.
-    parked: bool,
+/// Scheduler state: the cache, what waits, what is parked, what is being bound.
+#[derive(Default)]
+struct State {
+    cache: Cache,
+    pending: HashMap<String, PodInfo>,
+    queue: VecDeque<String>,
+    queued: HashSet<String>,
+    parked: HashMap<String, String>,
+    binding: HashSet<String>,
+    tie: usize,
 }
 
-enum Outcome {
-    Bound(String),
-    Failed(String, String),
+impl State {
+    fn enqueue(&mut self, key: String) {
+        if !self.binding.contains(&key) && self.queued.insert(key.clone()) {
+            self.queue.push_back(key);
+        }
+    }
+
+    /// Something changed in the cluster: parked pods get another try.
+    fn unpark(&mut self) {
+        let keys: Vec<String> = self.parked.keys().cloned().collect();
+        for k in keys {
+            self.enqueue(k);
+        }
+    }
+
+    fn on_node(&mut self, ev: &WatchEvent) {
+        let name = ev.object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        if ev.event_type == "DELETED" {
+            self.cache.remove_node(name);
+        } else {
+            self.cache.upsert_node(NodeInfo::from_node(&ev.object));
+        }
+        self.unpark();
+    }
+
+    fn on_pod(&mut self, event_type: &str, pod: &Value) {
+        let info = PodInfo::from_pod(pod);
+        let key = info.key.clone();
+        let node = pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()).map(str::to_string);
+        let finished = matches!(pod.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        if event_type == "DELETED" || finished {
+            self.pending.remove(&key);
+            self.parked.remove(&key);
+            if self.cache.is_placed(&key) {
+                self.cache.unplace(&key);
+                self.unpark();
+            }
+            return;
+        }
+        match node {
+            Some(n) => {
+                self.pending.remove(&key);
+                self.parked.remove(&key);
+                self.binding.remove(&key);
+                self.cache.place(info, &n);
+            }
+            None if schedulable(pod) => {
+                let reported = pod
+                    .pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .and_then(|c| c.iter().find(|c| c["type"] == "PodScheduled" && c["status"] == "False"))
+                    .and_then(|c| c["message"].as_str())
+                    .map(str::to_string);
+                let known = self.pending.insert(key.clone(), info).is_some();
+                if let Some(msg) = reported {
+                    self.parked.entry(key.clone()).or_insert(msg);
+                }
+                if !known && !self.parked.contains_key(&key) {
+                    self.enqueue(key);
+                }
+            }
+            None => {
+                self.pending.remove(&key);
+                self.parked.remove(&key);
+            }
+        }
+    }
 }
 
 async fn list(api: &ApiClient, path: &str) -> (Vec<Value>, u64) {
@@ -36,18 +107,11 @@ async fn list(api: &ApiClient, path: &str) -> (Vec<Value>, u64) {
         match api.call("GET", path, "", None).await {
             Ok(a) if a.status == 200 => {
                 let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
-                let rv = v
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
+                let rv = v.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0);
                 return (v["items"].as_array().cloned().unwrap_or_default(), rv);
             }
             other => {
-                tracing::debug!(
-                    "scheduler: listing {path} failed: {:?}; retrying",
-                    other.map(|a| a.status)
-                );
+                tracing::debug!("scheduler: listing {path} failed: {:?}; retrying", other.map(|a| a.status));
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
@@ -55,122 +119,128 @@ async fn list(api: &ApiClient, path: &str) -> (Vec<Value>, u64) {
 }
 
 fn schedulable(pod: &Value) -> bool {
-    let unbound = pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty);
-    let ours = pod
-        .pointer("/spec/schedulerName")
-        .and_then(Value::as_str)
-        .is_none_or(|s| s == "default-scheduler");
+    let unbound = pod.pointer("/spec/nodeName").and_then(Value::as_str).is_none_or(str::is_empty);
+    let ours = pod.pointer("/spec/schedulerName").and_then(Value::as_str).is_none_or(|s| s == "default-scheduler");
     let live = pod.pointer("/metadata/deletionTimestamp").is_none();
-    let phase = pod
-        .pointer("/status/phase")
-        .and_then(Value::as_str)
-        .unwrap_or("Pending");
+    let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending");
     unbound && ours && live && phase != "Succeeded" && phase != "Failed"
 }
 
 /// Runs the scheduler until the API client's watches end.
 pub async fn run(api: ApiClient) {
-    let mut cache = Cache::default();
-    let mut pending: BTreeMap<String, Pending> = BTreeMap::new();
+    let mut st = State::default();
     let (nodes, nodes_rv) = list(&api, "/api/v1/nodes").await;
     for n in &nodes {
-        cache.upsert_node(NodeInfo::from_node(n));
+        st.cache.upsert_node(NodeInfo::from_node(n));
     }
     let (pods, pods_rv) = list(&api, "/api/v1/pods").await;
     for p in &pods {
-        on_pod(&mut cache, &mut pending, "ADDED", p);
+        st.on_pod("ADDED", p);
     }
     let mut node_events = api.watch("/api/v1/nodes", "", nodes_rv);
     let mut pod_events = api.watch("/api/v1/pods", "", pods_rv);
-    let (done_tx, mut done_rx) = mpsc::channel::<Outcome>(MAX_IN_FLIGHT);
-    let mut in_flight: HashMap<String, ()> = HashMap::new();
-    let mut tie = 0usize;
+    let (done_tx, mut done_rx) = mpsc::channel::<Vec<(String, bool)>>(MAX_IN_FLIGHT * 2);
+    let mut in_flight = 0usize;
     loop {
-        let mut changed = false;
         tokio::select! {
             ev = node_events.recv() => match ev {
-                Some(ev) => { on_node(&mut cache, &ev); changed = true; }
+                Some(ev) => st.on_node(&ev),
                 None => return,
             },
             ev = pod_events.recv() => match ev {
-                Some(WatchEvent { event_type, object, .. }) => {
-                    changed |= on_pod(&mut cache, &mut pending, &event_type, &object);
-                }
+                Some(ev) => st.on_pod(&ev.event_type, &ev.object),
                 None => return,
             },
-            Some(outcome) = done_rx.recv() => match outcome {
-                Outcome::Bound(key) => { in_flight.remove(&key); }
-                Outcome::Failed(key, reason) => {
-                    in_flight.remove(&key);
-                    cache.unplace(&key);
-                    tracing::debug!("binding {key} failed: {reason}");
-                    if let Some(p) = pending.get_mut(&key) { p.parked = false; }
-                    tokio::time::sleep(BIND_RETRY).await;
-                }
+            Some(results) = done_rx.recv() => {
+                in_flight -= 1;
+                retry_failed(&mut st, results);
             },
         }
-        if changed {
-            for p in pending.values_mut() {
-                p.parked = false;
-            }
+        // Take everything else that is already waiting before deciding.
+        while let Ok(ev) = node_events.try_recv() {
+            st.on_node(&ev);
         }
-        // Place every pending pod that is not parked or already being bound.
-        let keys: Vec<String> = pending
-            .iter()
-            .filter(|(k, p)| !p.parked && !in_flight.contains_key(*k))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in keys {
-            if in_flight.len() >= MAX_IN_FLIGHT {
+        while let Ok(ev) = pod_events.try_recv() {
+            st.on_pod(&ev.event_type, &ev.object);
+        }
+        while let Ok(results) = done_rx.try_recv() {
+            in_flight -= 1;
+            retry_failed(&mut st, results);
+        }
+        while in_flight < MAX_IN_FLIGHT && !st.queue.is_empty() {
+            let batch = place_batch(&mut st, &api);
+            if batch.is_empty() {
                 break;
             }
-            let Some(p) = pending.get_mut(&key) else { continue };
-            tie += 1;
-            match schedule(&p.info, &cache, tie) {
-                Ok(node) => {
-                    cache.place(p.info.clone(), &node);
-                    in_flight.insert(key.clone(), ());
-                    let (api, tx, info) = (api.clone(), done_tx.clone(), p.info.clone());
-                    tokio::spawn(async move {
-                        let path = format!("/api/v1/namespaces/{}/pods/{}/binding", info.namespace, info.name);
-                        let body = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": info.name}, "target": {"kind": "Node", "name": node}});
-                        let outcome = match api.call("POST", &path, "", Some(&body)).await {
-                            Ok(a) if a.status == 201 => {
-                                let pod: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
-                                let msg = format!("Successfully assigned {} to {node}", info.key);
-                                crate::events::record(
-                                    &api,
-                                    &pod,
-                                    "Pod",
-                                    "Normal",
-                                    "Scheduled",
-                                    &msg,
-                                    "default-scheduler",
-                                )
-                                .await;
-                                Outcome::Bound(info.key)
-                            }
-                            Ok(a) => Outcome::Failed(info.key, String::from_utf8_lossy(&a.body).into_owned()),
-                            Err(e) => Outcome::Failed(info.key, e.to_string()),
-                        };
-                        let _ = tx.send(outcome).await;
-                    });
+            in_flight += 1;
+            let (api, tx) = (api.clone(), done_tx.clone());
+            tokio::spawn(async move {
+                let results = bind(&api, &batch).await;
+                let _ = tx.send(results).await;
+            });
+        }
+    }
+}
+
+/// Places up to BATCH queued pods; returns (key, namespace, name, node) of those placed.
+fn place_batch(st: &mut State, api: &ApiClient) -> Vec<(String, String, String, String)> {
+    let mut batch = Vec::new();
+    while batch.len() < BATCH {
+        let Some(key) = st.queue.pop_front() else { break };
+        st.queued.remove(&key);
+        let Some(info) = st.pending.get(&key).cloned() else { continue };
+        st.tie += 1;
+        match schedule(&info, &st.cache, st.tie) {
+            Ok(node) => {
+                st.parked.remove(&key);
+                st.cache.place(info.clone(), &node);
+                st.binding.insert(key.clone());
+                batch.push((key, info.namespace, info.name, node));
+            }
+            Err(fit) => {
+                let message = fit.message();
+                if st.parked.get(&key) != Some(&message) {
+                    let (api, info, m) = (api.clone(), info.clone(), message.clone());
+                    tokio::spawn(async move { report_unschedulable(&api, &info, &m).await });
                 }
-                Err(fit) => {
-                    p.parked = true;
-                    let message = fit.message();
-                    if p.reported.as_deref() != Some(message.as_str()) {
-                        p.reported = Some(message.clone());
-                        let (api, info) = (api.clone(), p.info.clone());
-                        tokio::spawn(async move { report_unschedulable(&api, &info, &message).await });
-                    }
-                }
+                st.parked.insert(key, message);
             }
         }
     }
+    batch
+}
+
+fn retry_failed(st: &mut State, results: Vec<(String, bool)>) {
+    for (key, ok) in results {
+        if !ok {
+            st.binding.remove(&key);
+            st.cache.unplace(&key);
+            if st.pending.contains_key(&key) {
+                st.enqueue(key);
+            }
+        }
+    }
+}
+
+/// Sends one bulk binding; returns each pod's key and whether it was bound.
+async fn bind(api: &ApiClient, batch: &[(String, String, String, String)]) -> Vec<(String, bool)> {
+    let items: Vec<Value> = batch.iter().map(|(_, ns, name, node)| json!({"namespace": ns, "name": name, "node": node})).collect();
+    let outcome = api.call("POST", bindings::PATH, "", Some(&json!({"items": items}))).await;
+    let statuses: HashMap<String, u64> = match &outcome {
+        Ok(a) if a.status == 200 => serde_json::from_slice::<Value>(&a.body)
+            .ok()
+            .and_then(|v| v["results"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|r| (format!("{}/{}", r["namespace"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or("")), r["status"].as_u64().unwrap_or(0)))
+            .collect(),
+        other => {
+            tracing::debug!("bulk binding failed: {:?}", other.as_ref().map(|a| a.status));
+            tokio::time::sleep(BIND_RETRY).await;
+            HashMap::new()
+        }
+    };
+    batch.iter().map(|(key, ..)| (key.clone(), statuses.get(key) == Some(&201))).collect()
 }
 
 async fn report_unschedulable(api: &ApiClient, pod: &PodInfo, message: &str) {
@@ -180,76 +250,9 @@ async fn report_unschedulable(api: &ApiClient, pod: &PodInfo, message: &str) {
     match api.call("PATCH", &path, "", Some(&patch)).await {
         Ok(a) if a.status == 200 => {
             let obj: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
-            crate::events::record(
-                api,
-                &obj,
-                "Pod",
-                "Warning",
-                "FailedScheduling",
-                message,
-                "default-scheduler",
-            )
-            .await;
+            crate::events::record(api, &obj, "Pod", "Warning", "FailedScheduling", message, "default-scheduler").await;
         }
         Ok(a) => tracing::debug!("reporting {} unschedulable: status {}", pod.key, a.status),
         Err(e) => tracing::debug!("reporting {} unschedulable failed: {e}", pod.key),
     }
-}
-
-fn on_node(cache: &mut Cache, ev: &WatchEvent) {
-    let name = ev
-        .object
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if ev.event_type == "DELETED" {
-        cache.remove_node(name);
-    } else {
-        cache.upsert_node(NodeInfo::from_node(&ev.object));
-    }
-}
-
-/// Applies a pod event; returns whether capacity was freed (a reason to retry parked pods).
-fn on_pod(cache: &mut Cache, pending: &mut BTreeMap<String, Pending>, event_type: &str, pod: &Value) -> bool {
-    let info = PodInfo::from_pod(pod);
-    let key = info.key.clone();
-    let node = pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .filter(|n| !n.is_empty())
-        .map(str::to_string);
-    let finished = matches!(
-        pod.pointer("/status/phase").and_then(Value::as_str),
-        Some("Succeeded" | "Failed")
-    );
-    if event_type == "DELETED" || finished {
-        pending.remove(&key);
-        let was = cache.is_placed(&key);
-        cache.unplace(&key);
-        return was;
-    }
-    match node {
-        Some(n) => {
-            pending.remove(&key);
-            cache.place(info, &n);
-        }
-        None if schedulable(pod) => {
-            let reported = pod
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .and_then(|c| c.iter().find(|c| c["type"] == "PodScheduled" && c["status"] == "False"))
-                .and_then(|c| c["message"].as_str())
-                .map(str::to_string);
-            let entry = pending.entry(key).or_insert(Pending {
-                info: info.clone(),
-                reported,
-                parked: false,
-            });
-            entry.info = info;
-        }
-        None => {
-            pending.remove(&key);
-        }
-    }
-    false
 }
