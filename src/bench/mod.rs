@@ -2,6 +2,7 @@
 
 mod api;
 mod cluster;
+mod etcd;
 mod pods;
 mod scheduler;
 mod svg;

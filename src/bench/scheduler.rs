@@ -259,20 +259,34 @@ async fn check(http: &reqwest::Client, base: &str, args: &SchedulerArgs) -> Resu
         info.taints.retain(|t| t.key != "node.kubernetes.io/not-ready");
         (info.name.clone(), info)
     }).collect();
-    let text = http.get(format!("{base}/api/v1/namespaces/default/pods?watch=true&resourceVersion=1&timeoutSeconds=3")).send().await?.text().await?;
+    // Read the whole log of pods, page by page, up to the head revision.
+    let head: u64 = http.get(format!("{base}/api/v1/namespaces/default/pods?limit=1")).send().await?.json::<Value>().await?["metadata"]["resourceVersion"].as_str().unwrap_or("0").parse().unwrap_or(0);
     let mut binds: HashMap<String, (usize, Option<Value>)> = HashMap::new();
     let mut was_bound: HashMap<String, bool> = HashMap::new();
-    for line in text.lines() {
-        let Ok(ev) = serde_json::from_str::<Value>(line) else { continue };
-        let obj = &ev["object"];
-        let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
-        let now_bound = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
-        let before = was_bound.insert(name.clone(), now_bound).unwrap_or(false);
-        let entry = binds.entry(name).or_insert((0, None));
-        if now_bound && !before {
-            entry.0 += 1;
+    let mut after = 0u64;
+    while after < head {
+        let text = http.get(format!("{base}/api/v1/namespaces/default/pods?watch=true&resourceVersion={after}&timeoutSeconds=2")).send().await?.text().await?;
+        let mut progressed = false;
+        for line in text.lines() {
+            let Ok(ev) = serde_json::from_str::<Value>(line) else { continue };
+            let obj = &ev["object"];
+            if let Some(rv) = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|r| r.parse::<u64>().ok()) {
+                after = after.max(rv);
+                progressed = true;
+            }
+            let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+            let now_bound = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+            let before = was_bound.insert(name.clone(), now_bound).unwrap_or(false);
+            let entry = binds.entry(name).or_insert((0, None));
+            if now_bound && !before {
+                entry.0 += 1;
+            }
+            entry.1 = Some(obj.clone());
         }
-        entry.1 = Some(obj.clone());
+        if !progressed {
+            // No pod events left below the head (the rest are other kinds).
+            break;
+        }
     }
     let mut used: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
     for i in 0..args.pods {
