@@ -132,11 +132,22 @@ pub fn shim(args: ShimArgs) -> Result<()> {
 }
 
 fn hollow(nats_url: String, prefix: String, count: usize, opts: AgentOptions) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let nats = orca_actors::bus::connect(&nats_url, &format!("orca-hollow-{prefix}")).await?;
-        let hollow = orca_actors::node::hollow::HollowOptions { prefix: prefix.clone(), count, capacity: opts.capacity, labels: opts.labels };
-        println!("orca agent: {count} hollow nodes {prefix}-0..{} joining {nats_url}", count.saturating_sub(1));
+        let hollow = orca_actors::node::hollow::HollowOptions {
+            prefix: prefix.clone(),
+            count,
+            capacity: opts.capacity,
+            labels: opts.labels,
+        };
+        println!(
+            "orca agent: {count} hollow nodes {prefix}-0..{} joining {nats_url}",
+            count.saturating_sub(1)
+        );
         tokio::select! {
             r = orca_actors::node::hollow::run(nats, hollow) => r.map_err(anyhow::Error::msg),
             _ = crate::serve::shutdown_signal() => Ok(()),

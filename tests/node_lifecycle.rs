@@ -43,3 +43,37 @@ fn heartbeats_stay_off_the_log_and_silence_turns_a_node_unknown() {
     agent.restart();
     wait_for(20, "node-1 Ready=True again", || ready(&h, "node-1") == "True");
 }
+
+#[test]
+fn hollow_nodes_heartbeat_like_real_ones() {
+    let (nats, orca, _dir) = cluster(&["--node-grace-seconds", "3"]);
+    let h = Http::new(&orca.url);
+    let mut hollow = std::process::Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args([
+            "agent",
+            "--hollow",
+            "--count",
+            "50",
+            "--name",
+            "hollow",
+            "--nats",
+            &nats.url(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(30, "50 hollow nodes", || {
+        h.get("/api/v1/nodes").body["items"].as_array().map_or(0, Vec::len) == 50
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    for i in [0, 17, 49] {
+        assert_eq!(
+            ready(&h, &format!("hollow-{i}")),
+            "True",
+            "hollow-{i} keeps heartbeating"
+        );
+    }
+    let _ = hollow.kill();
+    let _ = hollow.wait();
+    wait_for(20, "hollow nodes Unknown", || ready(&h, "hollow-17") == "Unknown");
+}

@@ -124,7 +124,10 @@ fn runc_pods_run_in_their_own_namespaces() {
         &["--runtime", "runc", "--image-dir", images.to_str().unwrap()],
     );
     wait_node_ready(&h, "runc-node");
-    assert_eq!(h.get("/api/v1/nodes/runc-node").body["spec"]["podCIDR"], "10.244.0.0/24");
+    assert_eq!(
+        h.get("/api/v1/nodes/runc-node").body["spec"]["podCIDR"],
+        "10.244.0.0/24"
+    );
     let web = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}, "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "main", "image": "busybox",
         "command": ["sh", "-c", "echo hello from $(hostname) pid=$$; mkdir -p /tmp/www; echo served > /tmp/www/index.html; exec httpd -f -p 8080 -h /tmp/www"]}]}});
     create_pod(&h, &web);

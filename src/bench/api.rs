@@ -49,16 +49,34 @@ pub fn run(args: ApiArgs) -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let etcd = if args.vs_etcd { Some(super::etcd::Etcd::start()?) } else { None };
-    // etcd stores what Kubernetes stores: the object's serialized form, of the same size.
-    let sample = serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c0-0", "namespace": "bench"}, "data": {"v": "x".repeat(args.value_size)}}))?;
-    if etcd.is_some() {
-        println!("{:>8} {:>12} {:>9} {:>9} {:>12} {:>9} {:>9} {:>8}", "CLIENTS", "ORCA/S", "P50 MS", "P99 MS", "ETCD/S", "P50 MS", "P99 MS", "RATIO");
+    let etcd = if args.vs_etcd {
+        Some(super::etcd::Etcd::start()?)
     } else {
-        println!("{:>8} {:>12} {:>10} {:>10} {:>10}", "CLIENTS", "CREATES/S", "P50 MS", "P99 MS", "ERRORS");
+        None
+    };
+    // etcd stores what Kubernetes stores: the object's serialized form, of the same size.
+    let sample = serde_json::to_vec(
+        &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c0-0", "namespace": "bench"}, "data": {"v": "x".repeat(args.value_size)}}),
+    )?;
+    if etcd.is_some() {
+        println!(
+            "{:>8} {:>12} {:>9} {:>9} {:>12} {:>9} {:>9} {:>8}",
+            "CLIENTS", "ORCA/S", "P50 MS", "P99 MS", "ETCD/S", "P50 MS", "P99 MS", "RATIO"
+        );
+    } else {
+        println!(
+            "{:>8} {:>12} {:>10} {:>10} {:>10}",
+            "CLIENTS", "CREATES/S", "P50 MS", "P99 MS", "ERRORS"
+        );
     }
     for (round, clients) in levels.into_iter().enumerate() {
-        let (done, mut lat, errors, elapsed) = rt.block_on(level(&url, clients, Duration::from_secs(args.seconds), args.value_size, round))?;
+        let (done, mut lat, errors, elapsed) = rt.block_on(level(
+            &url,
+            clients,
+            Duration::from_secs(args.seconds),
+            args.value_size,
+            round,
+        ))?;
         lat.sort_by(|a, b| a.total_cmp(b));
         if done == 0 {
             bail!("no create succeeded at {clients} clients ({errors} errors)");
@@ -66,15 +84,38 @@ pub fn run(args: ApiArgs) -> Result<()> {
         let orca_rate = done as f64 / elapsed;
         match &etcd {
             Some(e) => {
-                let (edone, mut elat, eerr, eelapsed) = rt.block_on(super::etcd::level(&e.url, clients, Duration::from_secs(args.seconds), &sample, round))?;
+                let (edone, mut elat, eerr, eelapsed) = rt.block_on(super::etcd::level(
+                    &e.url,
+                    clients,
+                    Duration::from_secs(args.seconds),
+                    &sample,
+                    round,
+                ))?;
                 elat.sort_by(|a, b| a.total_cmp(b));
                 if edone == 0 {
                     bail!("no etcd create succeeded at {clients} clients ({eerr} errors)");
                 }
                 let etcd_rate = edone as f64 / eelapsed;
-                println!("{:>8} {:>12.0} {:>9.2} {:>9.2} {:>12.0} {:>9.2} {:>9.2} {:>8.2}", clients, orca_rate, percentile(&lat, 0.5), percentile(&lat, 0.99), etcd_rate, percentile(&elat, 0.5), percentile(&elat, 0.99), orca_rate / etcd_rate);
+                println!(
+                    "{:>8} {:>12.0} {:>9.2} {:>9.2} {:>12.0} {:>9.2} {:>9.2} {:>8.2}",
+                    clients,
+                    orca_rate,
+                    percentile(&lat, 0.5),
+                    percentile(&lat, 0.99),
+                    etcd_rate,
+                    percentile(&elat, 0.5),
+                    percentile(&elat, 0.99),
+                    orca_rate / etcd_rate
+                );
             }
-            None => println!("{:>8} {:>12.0} {:>10.2} {:>10.2} {:>10}", clients, orca_rate, percentile(&lat, 0.5), percentile(&lat, 0.99), errors),
+            None => println!(
+                "{:>8} {:>12.0} {:>10.2} {:>10.2} {:>10}",
+                clients,
+                orca_rate,
+                percentile(&lat, 0.5),
+                percentile(&lat, 0.99),
+                errors
+            ),
         }
     }
     Ok(())

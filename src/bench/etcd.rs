@@ -23,7 +23,8 @@ pub struct Etcd {
 impl Etcd {
     /// Starts etcd with a fresh data dir and waits for `/health`.
     pub fn start() -> Result<Etcd> {
-        let bin = find_on_path("etcd").context("etcd was not found; install it with `apt-get install -y etcd-server`")?;
+        let bin =
+            find_on_path("etcd").context("etcd was not found; install it with `apt-get install -y etcd-server`")?;
         let (client, peer) = (free_port()?, free_port()?);
         let dir = std::env::temp_dir().join(format!("orca-bench-etcd-{}-{client}", std::process::id()));
         let url = format!("http://127.0.0.1:{client}");
@@ -31,8 +32,22 @@ impl Etcd {
         let child = Command::new(bin)
             .args(["--name", "bench", "--data-dir"])
             .arg(&dir)
-            .args(["--listen-client-urls", &url, "--advertise-client-urls", &url, "--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
-            .args(["--initial-cluster", &format!("bench={peer_url}"), "--log-level", "error"])
+            .args([
+                "--listen-client-urls",
+                &url,
+                "--advertise-client-urls",
+                &url,
+                "--listen-peer-urls",
+                &peer_url,
+                "--initial-advertise-peer-urls",
+                &peer_url,
+            ])
+            .args([
+                "--initial-cluster",
+                &format!("bench={peer_url}"),
+                "--log-level",
+                "error",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -60,7 +75,13 @@ impl Drop for Etcd {
 }
 
 /// Creates keys for `dur` with `clients` concurrent clients; returns (done, latencies ms, errors, seconds).
-pub async fn level(url: &str, clients: usize, dur: Duration, value: &[u8], round: usize) -> Result<(usize, Vec<f64>, usize, f64)> {
+pub async fn level(
+    url: &str,
+    clients: usize,
+    dur: Duration,
+    value: &[u8],
+    round: usize,
+) -> Result<(usize, Vec<f64>, usize, f64)> {
     let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
     let endpoint = Arc::new(format!("{url}/v3/kv/txn"));
     let value = Arc::new(base64_encode(value));

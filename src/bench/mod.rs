@@ -5,8 +5,8 @@ mod cluster;
 mod etcd;
 mod pods;
 mod scheduler;
-mod svg;
 mod startup;
+mod svg;
 mod watch;
 
 use anyhow::Result;

@@ -63,7 +63,8 @@ fn pod(profile: &str, i: usize) -> Value {
         }
         "taints" => {
             if i % 2 == 0 {
-                p["spec"]["tolerations"] = json!([{"key": "dedicated", "operator": "Equal", "value": "bench", "effect": "NoSchedule"}]);
+                p["spec"]["tolerations"] =
+                    json!([{"key": "dedicated", "operator": "Equal", "value": "bench", "effect": "NoSchedule"}]);
             }
         }
         _ => {}
@@ -72,14 +73,26 @@ fn pod(profile: &str, i: usize) -> Value {
 }
 
 fn cpu_seconds(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0.0 };
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
     let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0) + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse::<f64>().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
     ticks / 100.0
 }
 
 fn rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status")).ok().and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok())).unwrap_or(0.0) / 1024.0
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
 }
 
 fn name_in(line: &[u8]) -> Option<(String, bool)> {
@@ -105,11 +118,29 @@ pub fn run(args: SchedulerArgs) -> Result<()> {
     let exe = std::env::current_exe()?;
     let hollow = Hollow(
         Command::new(exe)
-            .args(["agent", "--hollow", "--name", "hollow", "--nats", &nats.url(), "--cpu", "32", "--memory", "256Gi", "--max-pods", "110", "--count", &args.nodes.to_string()])
+            .args([
+                "agent",
+                "--hollow",
+                "--name",
+                "hollow",
+                "--nats",
+                &nats.url(),
+                "--cpu",
+                "32",
+                "--memory",
+                "256Gi",
+                "--max-pods",
+                "110",
+                "--count",
+                &args.nodes.to_string(),
+            ])
             .stdout(Stdio::null())
             .spawn()?,
     );
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let result = rt.block_on(measure(&cluster, &args));
     drop(hollow);
     let report = result?;
@@ -118,7 +149,18 @@ pub fn run(args: SchedulerArgs) -> Result<()> {
         std::fs::write(p, serde_json::to_vec_pretty(&report.json)?)?;
     }
     if let Some(p) = &args.plot {
-        std::fs::write(p, svg::line_chart(&format!("orca scheduler: {} pods on {} nodes ({})", args.pods, args.nodes, args.profile), "seconds", "pods bound per second", &report.samples))?;
+        std::fs::write(
+            p,
+            svg::line_chart(
+                &format!(
+                    "orca scheduler: {} pods on {} nodes ({})",
+                    args.pods, args.nodes, args.profile
+                ),
+                "seconds",
+                "pods bound per second",
+                &report.samples,
+            ),
+        )?;
     }
     if !report.errors.is_empty() {
         bail!("correctness check failed:\n  {}", report.errors.join("\n  "));
@@ -147,7 +189,9 @@ impl Report {
 }
 
 async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(args.clients + 4).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients + 4)
+        .build()?;
     let base = cluster.url.clone();
     // Wait for the hollow nodes, then taint a third of them for the taints profiles.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -163,14 +207,25 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report>
     }
     if args.profile == "taints" || args.profile == "mixed" {
         for i in (0..args.nodes).step_by(3) {
-            http.patch(format!("{base}/api/v1/nodes/hollow-{i}")).header("content-type", "application/merge-patch+json").body(r#"{"spec":{"taints":[{"key":"dedicated","value":"bench","effect":"NoSchedule"}]}}"#).send().await?;
+            http.patch(format!("{base}/api/v1/nodes/hollow-{i}"))
+                .header("content-type", "application/merge-patch+json")
+                .body(r#"{"spec":{"taints":[{"key":"dedicated","value":"bench","effect":"NoSchedule"}]}}"#)
+                .send()
+                .await?;
         }
     }
     let pods_url = format!("{base}/api/v1/namespaces/default/pods");
-    let rv = http.get(&pods_url).send().await?.json::<Value>().await?["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
+    let rv = http.get(&pods_url).send().await?.json::<Value>().await?["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("0")
+        .to_string();
     let bound: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let watcher = {
-        let (bound, url, http) = (bound.clone(), format!("{pods_url}?watch=true&resourceVersion={rv}"), http.clone());
+        let (bound, url, http) = (
+            bound.clone(),
+            format!("{pods_url}?watch=true&resourceVersion={rv}"),
+            http.clone(),
+        );
         tokio::spawn(async move {
             let Ok(resp) = http.get(url).send().await else { return };
             let mut stream = resp.bytes_stream();
@@ -180,7 +235,11 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report>
                 while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
                     let line: Vec<u8> = buf.drain(..=pos).collect();
                     if let Some((name, true)) = name_in(&line) {
-                        bound.lock().unwrap_or_else(|e| e.into_inner()).entry(name).or_insert_with(Instant::now);
+                        bound
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .entry(name)
+                            .or_insert_with(Instant::now);
                     }
                 }
             }
@@ -193,7 +252,14 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report>
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut creators = Vec::new();
     for _ in 0..args.clients {
-        let (http, url, created, next, profile, total) = (http.clone(), pods_url.clone(), created.clone(), next.clone(), args.profile.clone(), args.pods);
+        let (http, url, created, next, profile, total) = (
+            http.clone(),
+            pods_url.clone(),
+            created.clone(),
+            next.clone(),
+            args.profile.clone(),
+            args.pods,
+        );
         creators.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -206,7 +272,10 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report>
                 if r.status().as_u16() != 201 {
                     bail!("creating pod-{i}: {}", r.text().await?);
                 }
-                created.lock().unwrap_or_else(|e| e.into_inner()).insert(format!("pod-{i}"), t);
+                created
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(format!("pod-{i}"), t);
             }
         }));
     }
@@ -215,7 +284,11 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report>
     while bound.lock().unwrap_or_else(|e| e.into_inner()).len() < args.pods {
         peak_rss = peak_rss.max(rss_mb(pid));
         if Instant::now() > deadline {
-            bail!("only {} of {} pods bound after 10 minutes", bound.lock().unwrap_or_else(|e| e.into_inner()).len(), args.pods);
+            bail!(
+                "only {} of {} pods bound after 10 minutes",
+                bound.lock().unwrap_or_else(|e| e.into_inner()).len(),
+                args.pods
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -227,7 +300,14 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report>
     watcher.abort();
     let bound = bound.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let created = created.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let mut lat: Vec<f64> = created.iter().filter_map(|(n, t)| bound.get(n).map(|b| b.saturating_duration_since(*t).as_secs_f64() * 1000.0)).collect();
+    let mut lat: Vec<f64> = created
+        .iter()
+        .filter_map(|(n, t)| {
+            bound
+                .get(n)
+                .map(|b| b.saturating_duration_since(*t).as_secs_f64() * 1000.0)
+        })
+        .collect();
     lat.sort_by(|a, b| a.total_cmp(b));
     let secs = elapsed.ceil().max(1.0) as usize;
     let mut per_second = vec![0f64; secs];
@@ -235,7 +315,11 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report>
         let s = (t.saturating_duration_since(start).as_secs_f64() as usize).min(secs - 1);
         per_second[s] += 1.0;
     }
-    let samples: Vec<(f64, f64)> = per_second.iter().enumerate().map(|(i, n)| (i as f64 + 1.0, *n)).collect();
+    let samples: Vec<(f64, f64)> = per_second
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (i as f64 + 1.0, *n))
+        .collect();
     let mut sorted = per_second.clone();
     sorted.sort_by(|a, b| a.total_cmp(b));
     let errors = check(&http, &base, args).await?;
@@ -254,28 +338,63 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report>
 async fn check(http: &reqwest::Client, base: &str, args: &SchedulerArgs) -> Result<Vec<String>> {
     let mut errors = Vec::new();
     let nodes: Value = http.get(format!("{base}/api/v1/nodes")).send().await?.json().await?;
-    let nodes: HashMap<String, NodeInfo> = nodes["items"].as_array().cloned().unwrap_or_default().iter().map(|n| {
-        let mut info = NodeInfo::from_node(n);
-        info.taints.retain(|t| t.key != "node.kubernetes.io/not-ready");
-        (info.name.clone(), info)
-    }).collect();
+    let nodes: HashMap<String, NodeInfo> = nodes["items"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|n| {
+            let mut info = NodeInfo::from_node(n);
+            info.taints.retain(|t| t.key != "node.kubernetes.io/not-ready");
+            (info.name.clone(), info)
+        })
+        .collect();
     // Read the whole log of pods, page by page, up to the head revision.
-    let head: u64 = http.get(format!("{base}/api/v1/namespaces/default/pods?limit=1")).send().await?.json::<Value>().await?["metadata"]["resourceVersion"].as_str().unwrap_or("0").parse().unwrap_or(0);
+    let head: u64 = http
+        .get(format!("{base}/api/v1/namespaces/default/pods?limit=1"))
+        .send()
+        .await?
+        .json::<Value>()
+        .await?["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0);
     let mut binds: HashMap<String, (usize, Option<Value>)> = HashMap::new();
     let mut was_bound: HashMap<String, bool> = HashMap::new();
     let mut after = 0u64;
     while after < head {
-        let text = http.get(format!("{base}/api/v1/namespaces/default/pods?watch=true&resourceVersion={after}&timeoutSeconds=2")).send().await?.text().await?;
+        let text = http
+            .get(format!(
+                "{base}/api/v1/namespaces/default/pods?watch=true&resourceVersion={after}&timeoutSeconds=2"
+            ))
+            .send()
+            .await?
+            .text()
+            .await?;
         let mut progressed = false;
         for line in text.lines() {
-            let Ok(ev) = serde_json::from_str::<Value>(line) else { continue };
+            let Ok(ev) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
             let obj = &ev["object"];
-            if let Some(rv) = obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|r| r.parse::<u64>().ok()) {
+            if let Some(rv) = obj
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .and_then(|r| r.parse::<u64>().ok())
+            {
                 after = after.max(rv);
                 progressed = true;
             }
-            let name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
-            let now_bound = obj.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+            let name = obj
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let now_bound = obj
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .is_some_and(|n| !n.is_empty());
             let before = was_bound.insert(name.clone(), now_bound).unwrap_or(false);
             let entry = binds.entry(name).or_insert((0, None));
             if now_bound && !before {
@@ -319,7 +438,10 @@ async fn check(http: &reqwest::Client, base: &str, args: &SchedulerArgs) -> Resu
     for (node, (cpu, mem, pods)) in used {
         if let Some(n) = nodes.get(&node) {
             if cpu > n.alloc_cpu || mem > n.alloc_mem || pods > n.alloc_pods {
-                errors.push(format!("{node} over capacity: cpu {cpu}m/{}m, memory {mem}/{}, pods {pods}/{}", n.alloc_cpu, n.alloc_mem, n.alloc_pods));
+                errors.push(format!(
+                    "{node} over capacity: cpu {cpu}m/{}m, memory {mem}/{}, pods {pods}/{}",
+                    n.alloc_cpu, n.alloc_mem, n.alloc_pods
+                ));
             }
         }
     }

@@ -43,5 +43,12 @@ fn scheduled_event(st: &mut Staging, pod: &Value, ns: &str, name: &str, node: &s
         "reason": "Scheduled", "message": format!("Successfully assigned {ns}/{name} to {node}"), "type": "Normal", "count": 1,
         "firstTimestamp": now, "lastTimestamp": now, "source": {"component": "default-scheduler"}, "reportingComponent": "default-scheduler",
     });
-    st.put(Change { kind: "Event".into(), namespace: ns.into(), name: event_name, event_type: EventType::Added, object: obj, actor: actor.into() });
+    st.put(Change {
+        kind: "Event".into(),
+        namespace: ns.into(),
+        name: event_name,
+        event_type: EventType::Added,
+        object: obj,
+        actor: actor.into(),
+    });
 }

@@ -106,9 +106,16 @@ impl ApiCore {
                 return Err(ApiError::method_not_allowed(&req.method));
             }
             let body = request::decode_body(&req.content_type, &req.body)?;
-            let actor = if req.actor.is_empty() { "anonymous".to_string() } else { req.actor.clone() };
+            let actor = if req.actor.is_empty() {
+                "anonymous".to_string()
+            } else {
+                req.actor.clone()
+            };
             let out = self.log.write(move |st| bindings::bind_all(st, &body, &actor)).await?;
-            return Ok(Reply::Done(ApiResponse::json(200, Bytes::from(serde_json::to_vec(&out).unwrap_or_default()))));
+            return Ok(Reply::Done(ApiResponse::json(
+                200,
+                Bytes::from(serde_json::to_vec(&out).unwrap_or_default()),
+            )));
         }
         let q = Query::parse(&req.query);
         let route = routes::parse(&req.path)?;

@@ -57,7 +57,15 @@ pub async fn run(nats: async_nats::Client, opts: AgentOptions) -> Result<(), Str
     let api = ApiClient::new(nats.clone(), &format!("node/{}", opts.name));
     let runtime = make_runtime(&opts)?;
     let status = register::node_status(&opts.capacity, &opts.name, &opts.host_ip, runtime.name());
-    while let Err(e) = register::register(&api, &opts.name, &opts.labels, &status, runtime.pod_network().then_some(super::network::POD_CIDR)).await {
+    while let Err(e) = register::register(
+        &api,
+        &opts.name,
+        &opts.labels,
+        &status,
+        runtime.pod_network().then_some(super::network::POD_CIDR),
+    )
+    .await
+    {
         tracing::warn!("{e}; retrying");
         tokio::time::sleep(REGISTER_RETRY).await;
     }

@@ -62,7 +62,10 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
         }
         pending = failed;
     }
-    let (hb_nats, names): (async_nats::Client, Vec<String>) = (nats.clone(), (0..opts.count).map(|i| node_name(&opts.prefix, i)).collect());
+    let (hb_nats, names): (async_nats::Client, Vec<String>) = (
+        nats.clone(),
+        (0..opts.count).map(|i| node_name(&opts.prefix, i)).collect(),
+    );
     tokio::spawn(async move {
         loop {
             let now = crate::eventlog::now_ms().to_string();
@@ -77,7 +80,11 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
         match api.call("GET", "/api/v1/pods", "", None).await {
             Ok(a) if a.status == 200 => {
                 let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
-                let rv = v.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let rv = v
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
                 break (v["items"].as_array().cloned().unwrap_or_default(), rv);
             }
             _ => tokio::time::sleep(Duration::from_millis(200)).await,
@@ -90,8 +97,16 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
         if !node.starts_with(&prefix) {
             return;
         }
-        let ns = pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
-        let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let ns = pod
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("default")
+            .to_string();
+        let name = pod
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let key = format!("{ns}/{name}");
         let deleting = pod.pointer("/metadata/deletionTimestamp").is_some();
         let running = pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running");
@@ -100,7 +115,14 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
             reported.remove(&key);
             tokio::spawn(async move {
                 let _permit = sem.acquire().await;
-                let _ = api.call("DELETE", &format!("/api/v1/namespaces/{ns}/pods/{name}"), "gracePeriodSeconds=0", None).await;
+                let _ = api
+                    .call(
+                        "DELETE",
+                        &format!("/api/v1/namespaces/{ns}/pods/{name}"),
+                        "gracePeriodSeconds=0",
+                        None,
+                    )
+                    .await;
             });
         } else if !running && reported.insert(key) {
             let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
@@ -110,7 +132,14 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
                 "containerStatuses": containers}});
             tokio::spawn(async move {
                 let _permit = sem.acquire().await;
-                let _ = api.call("PATCH", &format!("/api/v1/namespaces/{ns}/pods/{name}/status"), "", Some(&status)).await;
+                let _ = api
+                    .call(
+                        "PATCH",
+                        &format!("/api/v1/namespaces/{ns}/pods/{name}/status"),
+                        "",
+                        Some(&status),
+                    )
+                    .await;
             });
         }
     };
@@ -120,7 +149,17 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
     let mut events = api.watch("/api/v1/pods", "", rv);
     while let Some(ev) = events.recv().await {
         if ev.event_type == "DELETED" {
-            let key = format!("{}/{}", ev.object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(""), ev.object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or(""));
+            let key = format!(
+                "{}/{}",
+                ev.object
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+                ev.object
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+            );
             reported.remove(&key);
             continue;
         }

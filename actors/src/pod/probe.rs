@@ -241,7 +241,13 @@ mod tests {
         assert!(probe_once(&tcp, &target()).await);
         drop(listener);
         // Port 1 (tcpmux) has no listener here; a freed ephemeral port could be taken by another test.
-        let closed = Probe { tcp_socket: Some(orca_schemas::kinds::pod::TcpSocketAction { port: IntOrString::Int(1), host: None }), ..Default::default() };
+        let closed = Probe {
+            tcp_socket: Some(orca_schemas::kinds::pod::TcpSocketAction {
+                port: IntOrString::Int(1),
+                host: None,
+            }),
+            ..Default::default()
+        };
         assert!(!probe_once(&closed, &target()).await);
     }
 

@@ -49,7 +49,11 @@ impl State {
     }
 
     fn on_node(&mut self, ev: &WatchEvent) {
-        let name = ev.object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let name = ev
+            .object
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if ev.event_type == "DELETED" {
             self.cache.remove_node(name);
         } else {
@@ -61,8 +65,15 @@ impl State {
     fn on_pod(&mut self, event_type: &str, pod: &Value) {
         let info = PodInfo::from_pod(pod);
         let key = info.key.clone();
-        let node = pod.pointer("/spec/nodeName").and_then(Value::as_str).filter(|n| !n.is_empty()).map(str::to_string);
-        let finished = matches!(pod.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+        let node = pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
+        let finished = matches!(
+            pod.pointer("/status/phase").and_then(Value::as_str),
+            Some("Succeeded" | "Failed")
+        );
         if event_type == "DELETED" || finished {
             self.pending.remove(&key);
             self.parked.remove(&key);
@@ -107,11 +118,18 @@ async fn list(api: &ApiClient, path: &str) -> (Vec<Value>, u64) {
         match api.call("GET", path, "", None).await {
             Ok(a) if a.status == 200 => {
                 let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
-                let rv = v.pointer("/metadata/resourceVersion").and_then(Value::as_str).and_then(|s| s.parse().ok()).unwrap_or(0);
+                let rv = v
+                    .pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
                 return (v["items"].as_array().cloned().unwrap_or_default(), rv);
             }
             other => {
-                tracing::debug!("scheduler: listing {path} failed: {:?}; retrying", other.map(|a| a.status));
+                tracing::debug!(
+                    "scheduler: listing {path} failed: {:?}; retrying",
+                    other.map(|a| a.status)
+                );
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
@@ -119,10 +137,19 @@ async fn list(api: &ApiClient, path: &str) -> (Vec<Value>, u64) {
 }
 
 fn schedulable(pod: &Value) -> bool {
-    let unbound = pod.pointer("/spec/nodeName").and_then(Value::as_str).is_none_or(str::is_empty);
-    let ours = pod.pointer("/spec/schedulerName").and_then(Value::as_str).is_none_or(|s| s == "default-scheduler");
+    let unbound = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty);
+    let ours = pod
+        .pointer("/spec/schedulerName")
+        .and_then(Value::as_str)
+        .is_none_or(|s| s == "default-scheduler");
     let live = pod.pointer("/metadata/deletionTimestamp").is_none();
-    let phase = pod.pointer("/status/phase").and_then(Value::as_str).unwrap_or("Pending");
+    let phase = pod
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending");
     unbound && ours && live && phase != "Succeeded" && phase != "Failed"
 }
 
@@ -188,7 +215,9 @@ fn place_batch(st: &mut State, api: &ApiClient) -> Vec<(String, String, String, 
     while batch.len() < BATCH {
         let Some(key) = st.queue.pop_front() else { break };
         st.queued.remove(&key);
-        let Some(info) = st.pending.get(&key).cloned() else { continue };
+        let Some(info) = st.pending.get(&key).cloned() else {
+            continue;
+        };
         st.tie += 1;
         match schedule(&info, &st.cache, st.tie) {
             Ok(node) => {
@@ -224,15 +253,29 @@ fn retry_failed(st: &mut State, results: Vec<(String, bool)>) {
 
 /// Sends one bulk binding; returns each pod's key and whether it was bound.
 async fn bind(api: &ApiClient, batch: &[(String, String, String, String)]) -> Vec<(String, bool)> {
-    let items: Vec<Value> = batch.iter().map(|(_, ns, name, node)| json!({"namespace": ns, "name": name, "node": node})).collect();
-    let outcome = api.call("POST", bindings::PATH, "", Some(&json!({"items": items}))).await;
+    let items: Vec<Value> = batch
+        .iter()
+        .map(|(_, ns, name, node)| json!({"namespace": ns, "name": name, "node": node}))
+        .collect();
+    let outcome = api
+        .call("POST", bindings::PATH, "", Some(&json!({"items": items})))
+        .await;
     let statuses: HashMap<String, u64> = match &outcome {
         Ok(a) if a.status == 200 => serde_json::from_slice::<Value>(&a.body)
             .ok()
             .and_then(|v| v["results"].as_array().cloned())
             .unwrap_or_default()
             .iter()
-            .map(|r| (format!("{}/{}", r["namespace"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or("")), r["status"].as_u64().unwrap_or(0)))
+            .map(|r| {
+                (
+                    format!(
+                        "{}/{}",
+                        r["namespace"].as_str().unwrap_or(""),
+                        r["name"].as_str().unwrap_or("")
+                    ),
+                    r["status"].as_u64().unwrap_or(0),
+                )
+            })
             .collect(),
         other => {
             tracing::debug!("bulk binding failed: {:?}", other.as_ref().map(|a| a.status));
@@ -240,7 +283,10 @@ async fn bind(api: &ApiClient, batch: &[(String, String, String, String)]) -> Ve
             HashMap::new()
         }
     };
-    batch.iter().map(|(key, ..)| (key.clone(), statuses.get(key) == Some(&201))).collect()
+    batch
+        .iter()
+        .map(|(key, ..)| (key.clone(), statuses.get(key) == Some(&201)))
+        .collect()
 }
 
 async fn report_unschedulable(api: &ApiClient, pod: &PodInfo, message: &str) {
@@ -250,7 +296,16 @@ async fn report_unschedulable(api: &ApiClient, pod: &PodInfo, message: &str) {
     match api.call("PATCH", &path, "", Some(&patch)).await {
         Ok(a) if a.status == 200 => {
             let obj: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
-            crate::events::record(api, &obj, "Pod", "Warning", "FailedScheduling", message, "default-scheduler").await;
+            crate::events::record(
+                api,
+                &obj,
+                "Pod",
+                "Warning",
+                "FailedScheduling",
+                message,
+                "default-scheduler",
+            )
+            .await;
         }
         Ok(a) => tracing::debug!("reporting {} unschedulable: status {}", pod.key, a.status),
         Err(e) => tracing::debug!("reporting {} unschedulable failed: {e}", pod.key),

@@ -1,0 +1,64 @@
+//! Every `orca bench` runs at a small size, so the harness cannot rot; the scheduler bench's own
+//! correctness check (each pod bound once, to a fitting node, within capacity) must pass.
+
+use std::process::Command;
+
+fn bench(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_orca"))
+        .arg("bench")
+        .args(args)
+        .output()
+        .expect("run orca bench");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "orca bench {args:?} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn scheduler_bench_checks_its_own_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, plot) = (dir.path().join("s.json"), dir.path().join("s.svg"));
+    let out = bench(&[
+        "scheduler",
+        "--nodes",
+        "30",
+        "--pods",
+        "300",
+        "--profile",
+        "mixed",
+        "--json",
+        json.to_str().unwrap(),
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    assert!(out.contains("every pod bound exactly once"), "{out}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(report["check"]["passed"], true);
+    assert_eq!(report["pods"], 300);
+    assert!(report["throughput"]["average"].as_f64().unwrap() > 0.0);
+    assert!(std::fs::read_to_string(&plot).unwrap().starts_with("<svg"));
+}
+
+#[test]
+fn api_watch_startup_and_pod_benches_run() {
+    let etcd = Command::new("etcd")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let api = if etcd {
+        bench(&["api", "--clients", "1,4", "--seconds", "1", "--vs-etcd"])
+    } else {
+        bench(&["api", "--clients", "1,4", "--seconds", "1"])
+    };
+    assert!(api.lines().count() >= 3, "{api}");
+    let watch = bench(&["watch", "--watchers", "20", "--changes", "3"]);
+    assert!(watch.contains("deliveries 60"), "{watch}");
+    let startup = bench(&["startup", "--runs", "1", "--idle-seconds", "1"]);
+    assert!(startup.contains("start to ready"), "{startup}");
+    let pods = bench(&["pods", "--pods", "5", "--rate", "0"]);
+    assert!(pods.contains("create -> Running"), "{pods}");
+}
