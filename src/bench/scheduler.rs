@@ -61,11 +61,9 @@ fn pod(profile: &str, i: usize) -> Value {
                 "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "zone", "operator": "In", "values": ["zone-0", "zone-1"]}]}]},
                 "preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 50, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["zone-1"]}]}}]}});
         }
-        "taints" => {
-            if i % 2 == 0 {
-                p["spec"]["tolerations"] =
-                    json!([{"key": "dedicated", "operator": "Equal", "value": "bench", "effect": "NoSchedule"}]);
-            }
+        "taints" if i.is_multiple_of(2) => {
+            p["spec"]["tolerations"] =
+                json!([{"key": "dedicated", "operator": "Equal", "value": "bench", "effect": "NoSchedule"}]);
         }
         _ => {}
     }
