@@ -27,16 +27,36 @@ impl FitError {
     }
 }
 
-/// Chooses a node for the pod. `tie` rotates among equally good nodes.
+/// How many feasible nodes to find before choosing, as kube-scheduler's adaptive
+/// percentageOfNodesToScore: every node below 100, else 50% minus 1% per 125 nodes, at least 5% and
+/// at least 100 nodes.
+pub fn nodes_to_find(total: usize) -> usize {
+    if total < 100 {
+        return total;
+    }
+    let pct = 50usize.saturating_sub(total / 125).max(5);
+    (total * pct / 100).max(100)
+}
+
+/// Chooses a node for the pod. Nodes are visited from a rotating start (`tie`), and the search stops
+/// once enough feasible nodes were found; a pod that fits nowhere has every node examined, so the
+/// reasons cover the whole cluster.
 pub fn schedule(pod: &PodInfo, cache: &Cache, tie: usize) -> Result<String, FitError> {
+    let n = cache.nodes.len();
+    let want = nodes_to_find(n);
     let mut best: Vec<usize> = Vec::new();
     let mut best_score = i64::MIN;
+    let mut feasible = 0usize;
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, node) in cache.nodes.iter().enumerate() {
+    let start = if n == 0 { 0 } else { tie % n };
+    for step in 0..n {
+        let i = (start + step) % n;
+        let node = &cache.nodes[i];
         if let Some(reason) = FILTERS.iter().find_map(|f| f(pod, node).err()) {
             *reasons.entry(reason).or_default() += 1;
             continue;
         }
+        feasible += 1;
         let score: i64 = SCORES.iter().map(|(s, w)| s(pod, node) * w).sum();
         if score > best_score {
             best_score = score;
@@ -45,12 +65,12 @@ pub fn schedule(pod: &PodInfo, cache: &Cache, tie: usize) -> Result<String, FitE
         if score == best_score {
             best.push(i);
         }
+        if feasible >= want {
+            break;
+        }
     }
     if best.is_empty() {
-        return Err(FitError {
-            nodes: cache.nodes.len(),
-            reasons,
-        });
+        return Err(FitError { nodes: n, reasons });
     }
     Ok(cache.nodes[best[tie % best.len()]].name.clone())
 }
@@ -79,6 +99,14 @@ mod tests {
             "0/3 nodes are available: 2 Insufficient cpu, 1 node(s) had untolerated taint {dedicated: gpu}."
         );
         assert!(schedule(&pod(100, 0), &cache, 0).is_ok());
+    }
+
+    #[test]
+    fn samples_large_clusters_like_kube_scheduler() {
+        assert_eq!(nodes_to_find(50), 50);
+        assert_eq!(nodes_to_find(1000), 420);
+        assert_eq!(nodes_to_find(5000), 500);
+        assert_eq!(nodes_to_find(100_000), 5000);
     }
 
     #[test]

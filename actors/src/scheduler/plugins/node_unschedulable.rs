@@ -7,6 +7,9 @@ use crate::scheduler::pod_info::PodInfo;
 
 /// Filters out cordoned nodes.
 pub fn filter(pod: &PodInfo, node: &NodeInfo) -> Result<(), String> {
+    if !node.unschedulable {
+        return Ok(());
+    }
     let taint = Taint {
         key: "node.kubernetes.io/unschedulable".into(),
         value: None,
