@@ -8,6 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod agent;
 mod bench;
+mod logcmd;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -31,6 +32,9 @@ enum Command {
     /// Keep one container process (started by the agent).
     #[command(hide = true)]
     Shim(agent::ShimArgs),
+    /// Work with a data directory's event log
+    #[command(subcommand)]
+    Log(logcmd::LogCommand),
     /// Measure orca: API writes, watch fan-out, start-up.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -47,6 +51,7 @@ fn main() {
         Command::Server(args) => serve::server(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Agent(args) => agent::agent(args),
+        Command::Log(cmd) => logcmd::run(cmd),
         Command::Shim(args) => agent::shim(args),
     };
     if let Err(e) = result {

@@ -32,6 +32,9 @@ pub struct GetArgs {
     /// After listing, watch for changes
     #[arg(short = 'w', long)]
     watch: bool,
+    /// Show the objects as they were at this revision
+    #[arg(long)]
+    at: Option<u64>,
 }
 
 /// Resolves a kind the way kubectl does (plural, singular, short name, Kind).
@@ -68,6 +71,7 @@ pub fn run(client: &Client, ns_flag: Option<&str>, a: GetArgs) -> Result<i32> {
                 field_selector: a.field_selector.clone(),
                 all_namespaces: a.all_namespaces,
                 watch: false,
+                at: a.at,
             };
             run_one(client, ns_flag, one)?;
         }
@@ -95,6 +99,14 @@ fn run_one(client: &Client, ns_flag: Option<&str>, a: GetArgs) -> Result<i32> {
     if let Some(f) = &a.field_selector {
         query.push(format!("fieldSelector={}", encode(f)));
     }
+    let at =
+        a.at.map(|rev| format!("resourceVersion={rev}&resourceVersionMatch=Exact"));
+    if let Some(at) = &at {
+        if a.watch {
+            anyhow::bail!("--at shows the past and -w follows the present: use one of them");
+        }
+        query.push(at.clone());
+    }
     let out = a.output.as_deref().unwrap_or("");
     let show_ns = a.all_namespaces && rt.namespaced;
     let (items, list_rv) = if names.is_empty() {
@@ -109,7 +121,12 @@ fn run_one(client: &Client, ns_flag: Option<&str>, a: GetArgs) -> Result<i32> {
     } else {
         let mut items = Vec::new();
         for n in &names {
-            items.push(client.expect(client.send("GET", &rt.object_path(ns.or(Some("default")), n), None)?)?);
+            let path = format!(
+                "{}{}",
+                rt.object_path(ns.or(Some("default")), n),
+                at.as_ref().map(|q| format!("?{q}")).unwrap_or_default()
+            );
+            items.push(client.expect(client.send("GET", &path, None)?)?);
         }
         (items, String::new())
     };

@@ -8,6 +8,7 @@ mod delete;
 mod describe;
 mod exec;
 mod get;
+mod history;
 mod image;
 mod logs;
 mod manifest;
@@ -42,6 +43,8 @@ enum Verb {
     Describe(describe::DescribeArgs),
     /// Delete objects by kind and name, or from files
     Delete(delete::DeleteArgs),
+    /// Every change to an object, with what changed, deleted objects included
+    History(history::HistoryArgs),
     /// Print a container's log
     Logs(logs::LogsArgs),
     /// Run a command in a container (non-interactive)
@@ -79,6 +82,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Verb::Describe(a) => describe::run(&client, ns.as_deref(), a),
         Verb::Delete(a) => delete::run(&client, ns.as_deref(), a),
         Verb::Image(_) => Ok(0),
+        Verb::History(a) => history::run(&client, ns.as_deref(), a),
         Verb::Logs(a) => logs::run(&client, ns.as_deref(), a),
         Verb::Exec(a) => exec::run(&client, ns.as_deref(), a),
         Verb::Cordon { node } => cordon::run(&client, &node, true),

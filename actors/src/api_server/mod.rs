@@ -2,6 +2,7 @@
 
 pub mod bindings;
 pub mod cluster_ip;
+pub mod history;
 pub mod http;
 pub mod patch;
 pub mod pods;
@@ -101,6 +102,12 @@ impl ApiCore {
     }
 
     async fn dispatch(&self, req: ApiRequest) -> ApiResult<Reply> {
+        if req.path == history::PATH {
+            return Ok(Reply::Done(ApiResponse::json(
+                200,
+                history::history(&self.log, &Query::parse(&req.query))?,
+            )));
+        }
         if req.path == bindings::PATH {
             if req.method != "POST" {
                 return Err(ApiError::method_not_allowed(&req.method));
@@ -175,6 +182,17 @@ impl ApiCore {
                         .unwrap_or(watch::DEFAULT_WATCH_TIMEOUT),
                 };
                 Ok(Reply::Watch(watch::start(self.log.clone(), spec)?))
+            }
+            ("GET", None) if history::exact(&q)?.is_some() => {
+                let rev = history::exact(&q)?.unwrap_or(0);
+                done(
+                    200,
+                    history::list_at(&self.log, rt, route.namespace.as_deref(), &Filter::from_query(&q)?, rev)?,
+                )
+            }
+            ("GET", Some(name)) if history::exact(&q)?.is_some() => {
+                let rev = history::exact(&q)?.unwrap_or(0);
+                done(200, history::get_at(&self.log, rt, &ns, &name, rev)?)
             }
             ("GET", None) => {
                 if let Some(rv) = q.number("resourceVersion")?.filter(|rv| *rv > 0) {

@@ -9,6 +9,7 @@ use super::{record, Error, Event, Result};
 #[derive(Clone)]
 pub struct Reader {
     pub(crate) log: fjall::Keyspace,
+    pub(crate) history: fjall::Keyspace,
     pub(crate) secrets: SecretBox,
 }
 
@@ -50,6 +51,81 @@ impl Reader {
             expected = Some(rev + 1);
         }
         Ok((count, expected.map_or(0, |e| e - 1)))
+    }
+}
+
+impl Reader {
+    /// One event by revision; `None` when compacted (or never written).
+    pub fn event(&self, revision: u64) -> Result<Option<Arc<Event>>> {
+        match self.log.get(revision.to_be_bytes())? {
+            Some(v) => Ok(Some(Arc::new(record::decode(&v, revision, &self.secrets)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Every revision that touched an object (all its lives), oldest first, from the history index.
+    pub fn history(&self, kind: &str, namespace: &str, name: &str) -> Result<Vec<u64>> {
+        let mut prefix = super::writer::object_key(kind, namespace, name);
+        prefix.push(0);
+        let mut out = Vec::new();
+        for guard in self.history.prefix(&prefix) {
+            let key = guard.key()?;
+            out.push(key_revision(&key[key.len().saturating_sub(8)..]));
+        }
+        Ok(out)
+    }
+
+    /// The object as it was at `revision`: the newest event at or below it, unless that was a delete.
+    pub fn at(&self, kind: &str, namespace: &str, name: &str, revision: u64) -> Result<Option<Arc<Event>>> {
+        let Some(rev) = self
+            .history(kind, namespace, name)?
+            .into_iter()
+            .filter(|r| *r <= revision)
+            .max()
+        else {
+            return Ok(None);
+        };
+        Ok(self.event(rev)?.filter(|e| e.event_type != super::EventType::Deleted))
+    }
+
+    /// Every object of a kind (in one namespace or all) as it was at `revision`, from the index.
+    pub fn list_at(&self, kind: &str, namespace: Option<&str>, revision: u64) -> Result<Vec<Arc<Event>>> {
+        let mut prefix = kind.as_bytes().to_vec();
+        prefix.push(0);
+        if let Some(ns) = namespace {
+            prefix.extend_from_slice(ns.as_bytes());
+            prefix.push(0);
+        }
+        let mut newest: Vec<(Vec<u8>, u64, u8)> = Vec::new();
+        for guard in self.history.prefix(&prefix) {
+            let (key, value) = guard.into_inner()?;
+            if key.len() < 9 {
+                continue;
+            }
+            let (object, rev) = key.split_at(key.len() - 8);
+            let rev = key_revision(rev);
+            if rev > revision {
+                continue;
+            }
+            let kind_byte = value.first().copied().unwrap_or(0);
+            match newest.last_mut() {
+                Some(last) if last.0 == object => {
+                    last.1 = rev;
+                    last.2 = kind_byte;
+                }
+                _ => newest.push((object.to_vec(), rev, kind_byte)),
+            }
+        }
+        let mut out = Vec::new();
+        for (_, rev, kind_byte) in newest {
+            if kind_byte == super::EventType::Deleted as u8 {
+                continue;
+            }
+            if let Some(ev) = self.event(rev)? {
+                out.push(ev);
+            }
+        }
+        Ok(out)
     }
 }
 

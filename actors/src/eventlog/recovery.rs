@@ -65,6 +65,7 @@ impl EventLog {
         let log = db.keyspace("log", fjall::KeyspaceCreateOptions::default)?;
         let objects = db.keyspace("objects", fjall::KeyspaceCreateOptions::default)?;
         let meta = db.keyspace("meta", fjall::KeyspaceCreateOptions::default)?;
+        let history = db.keyspace("history", fjall::KeyspaceCreateOptions::default)?;
 
         let mut projection = Projection::default();
         for guard in objects.iter() {
@@ -86,12 +87,14 @@ impl EventLog {
         let hub = Arc::new(WatchHub::new(opts.watch_cache, head));
         let reader = Reader {
             log: log.clone(),
+            history: history.clone(),
             secrets: secrets.clone(),
         };
         let state = WriterState {
             db,
             log,
             objects,
+            history: history.clone(),
             meta,
             secrets,
             projection: projection.clone(),

@@ -25,6 +25,7 @@ pub(crate) struct WriterState {
     pub db: fjall::Database,
     pub log: fjall::Keyspace,
     pub objects: fjall::Keyspace,
+    pub history: fjall::Keyspace,
     pub meta: fjall::Keyspace,
     pub secrets: SecretBox,
     pub projection: Arc<RwLock<Projection>>,
@@ -41,6 +42,14 @@ pub fn object_key(kind: &str, namespace: &str, name: &str) -> Vec<u8> {
     k.extend_from_slice(namespace.as_bytes());
     k.push(0);
     k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// The key of one event in the `history` index: the object's key, a NUL, and the revision.
+pub fn history_key(kind: &str, namespace: &str, name: &str, revision: u64) -> Vec<u8> {
+    let mut k = object_key(kind, namespace, name);
+    k.push(0);
+    k.extend_from_slice(&revision.to_be_bytes());
     k
 }
 
@@ -95,6 +104,11 @@ fn commit(state: &WriterState, staging: &Staging) -> Result<(), Error> {
             EventType::Deleted => batch.remove(&state.objects, key),
             _ => batch.insert(&state.objects, key, rec.clone()),
         }
+        batch.insert(
+            &state.history,
+            history_key(&ev.kind, &ev.namespace, &ev.name, ev.revision),
+            [ev.event_type as u8],
+        );
         batch.insert(&state.log, ev.revision.to_be_bytes(), rec);
     }
     batch.commit()?;

@@ -1,0 +1,156 @@
+//! History and time travel: an object's every change across two lives with readable diffs; objects
+//! and lists as they were at past revisions equal what was seen live; 410 below the horizon; and
+//! `orca log verify` names a damaged record.
+
+mod common;
+
+use std::process::Command;
+
+use common::{cluster, Http};
+use serde_json::{json, Value};
+
+const CMS: &str = "/api/v1/namespaces/default/configmaps";
+
+fn rv(v: &Value) -> u64 {
+    v["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap()
+}
+
+#[test]
+fn history_of_two_lives_and_time_travel() {
+    let (_nats, orca, _dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let mut seen: Vec<(u64, Value)> = Vec::new();
+    let created = h
+        .post(CMS, &json!({"metadata": {"name": "app"}, "data": {"v": "1"}}))
+        .body;
+    seen.push((rv(&created), created.clone()));
+    let mut cur = created;
+    for v in ["2", "3", "4"] {
+        cur["data"]["v"] = json!(v);
+        cur = h.put(&format!("{CMS}/app"), &cur).body;
+        seen.push((rv(&cur), cur.clone()));
+    }
+    let other = h.post(CMS, &json!({"metadata": {"name": "other"}, "data": {}})).body;
+    assert_eq!(h.delete(&format!("{CMS}/app")).status, 200);
+    let after_delete = rv(&h.get(CMS).body);
+    let again = h
+        .post(CMS, &json!({"metadata": {"name": "app"}, "data": {"v": "new"}}))
+        .body;
+
+    let hist = h.get("/apis/orca.dev/v1/history?kind=ConfigMap&namespace=default&name=app");
+    assert_eq!(hist.status, 200, "{}", hist.text);
+    let items = hist.body["items"].as_array().unwrap();
+    let types: Vec<&str> = items.iter().map(|i| i["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["ADDED", "MODIFIED", "MODIFIED", "MODIFIED", "DELETED", "ADDED"]);
+    let uids: Vec<&str> = items.iter().map(|i| i["uid"].as_str().unwrap()).collect();
+    assert_eq!(uids[0], uids[4], "first life");
+    assert_ne!(uids[0], uids[5], "second life has its own uid");
+    assert!(
+        items
+            .windows(2)
+            .all(|w| w[0]["revision"].as_u64() < w[1]["revision"].as_u64()),
+        "in order"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_orcactl"))
+        .args(["--server", &orca.url, "history", "cm/app"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    for line in [
+        "(created)",
+        "~ data.v: \"1\" -> \"2\"",
+        "~ data.v: \"3\" -> \"4\"",
+        "(deleted)",
+        "(created again under the same name: a new object)",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+
+    // Each past revision shows exactly what was seen live then.
+    for (rev, obj) in &seen {
+        let past = h.get(&format!("{CMS}/app?resourceVersion={rev}&resourceVersionMatch=Exact"));
+        assert_eq!(past.status, 200, "{}", past.text);
+        assert_eq!(&past.body, obj, "app at {rev}");
+    }
+    let gone = h.get(&format!(
+        "{CMS}/app?resourceVersion={after_delete}&resourceVersionMatch=Exact"
+    ));
+    assert_eq!(gone.status, 404, "deleted at that revision");
+    let list_then = h.get(&format!(
+        "{CMS}?resourceVersion={}&resourceVersionMatch=Exact",
+        rv(&other)
+    ));
+    let names: Vec<&str> = list_then.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["app", "other"]);
+    assert_eq!(list_then.body["items"][0]["data"]["v"], "4");
+    let list_now = h.get(CMS);
+    assert_eq!(list_now.body["items"][0], again);
+    let out = Command::new(env!("CARGO_BIN_EXE_orcactl"))
+        .args([
+            "--server",
+            &orca.url,
+            "get",
+            "cm",
+            "app",
+            "-o",
+            "json",
+            "--at",
+            &seen[1].0.to_string(),
+        ])
+        .output()
+        .unwrap();
+    let at: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(at["data"]["v"], "2");
+}
+
+#[test]
+fn time_travel_below_the_horizon_is_gone() {
+    let (_nats, orca, _dir) = cluster(&["--retain-events", "10"]);
+    let h = Http::new(&orca.url);
+    for i in 0..40 {
+        h.post(CMS, &json!({"metadata": {"name": format!("c{i}")}}));
+    }
+    let r = h.get(&format!("{CMS}/c0?resourceVersion=2&resourceVersionMatch=Exact"));
+    assert_eq!(r.status, 410, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("oldest revision held"));
+}
+
+#[test]
+fn verify_names_the_first_damaged_record() {
+    let (_nats, mut orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    for i in 0..20 {
+        h.post(CMS, &json!({"metadata": {"name": format!("c{i}")}}));
+    }
+    orca.stop();
+    let verify = || {
+        Command::new(env!("CARGO_BIN_EXE_orca"))
+            .args(["log", "verify", "--data-dir"])
+            .arg(dir.path())
+            .output()
+            .unwrap()
+    };
+    let ok = verify();
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("gapless"));
+    {
+        let db = fjall::Database::builder(dir.path().join("log")).open().unwrap();
+        let log = db.keyspace("log", fjall::KeyspaceCreateOptions::default).unwrap();
+        let mut rec = log.get(9u64.to_be_bytes()).unwrap().unwrap().to_vec();
+        let last = rec.len() - 1;
+        rec[last] ^= 0x20;
+        log.insert(9u64.to_be_bytes(), rec).unwrap();
+        db.persist(fjall::PersistMode::SyncAll).unwrap();
+    }
+    let bad = verify();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("record 9 is corrupt") && err.contains("checksum"), "{err}");
+}
