@@ -154,3 +154,40 @@ fn verify_names_the_first_damaged_record() {
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("record 9 is corrupt") && err.contains("checksum"), "{err}");
 }
+
+#[test]
+fn events_print_the_log_as_a_timeline() {
+    let (_nats, orca, _dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    h.post(CMS, &json!({"metadata": {"name": "app"}, "data": {"v": "1"}}));
+    h.post(CMS, &json!({"metadata": {"name": "noise"}}));
+    let ev = json!({"metadata": {"name": "app.1"}, "involvedObject": {"kind": "ConfigMap", "name": "app", "namespace": "default"}, "reason": "Checked", "message": "all good", "type": "Normal"});
+    assert_eq!(h.post("/api/v1/namespaces/default/events", &ev).status, 201);
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_orcactl"))
+            .args(["--server", &orca.url, "events"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let all = run(&[]);
+    assert!(
+        all.contains("namespace/default") && all.contains("configmap/noise"),
+        "{all}"
+    );
+    let for_app = run(&["--for", "cm/app"]);
+    assert!(
+        for_app.contains("configmap/app") && for_app.contains("Checked all good"),
+        "{for_app}"
+    );
+    assert!(!for_app.contains("noise"), "{for_app}");
+    let only_ns = run(&["--kind", "ns", "--since", "1h"]);
+    assert!(
+        only_ns.contains("namespace/default") && !only_ns.contains("configmap/"),
+        "{only_ns}"
+    );
+    let future = run(&["--since", "2099-01-01T00:00:00Z"]);
+    assert_eq!(future.lines().count(), 1, "only the header: {future}");
+}

@@ -6,6 +6,7 @@ mod columns;
 mod cordon;
 mod delete;
 mod describe;
+mod events;
 mod exec;
 mod get;
 mod history;
@@ -43,6 +44,8 @@ enum Verb {
     Describe(describe::DescribeArgs),
     /// Delete objects by kind and name, or from files
     Delete(delete::DeleteArgs),
+    /// The cluster's log as a timeline, with Kubernetes Events
+    Events(events::EventsArgs),
     /// Every change to an object, with what changed, deleted objects included
     History(history::HistoryArgs),
     /// Print a container's log
@@ -83,6 +86,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Verb::Delete(a) => delete::run(&client, ns.as_deref(), a),
         Verb::Image(_) => Ok(0),
         Verb::History(a) => history::run(&client, ns.as_deref(), a),
+        Verb::Events(a) => events::run(&client, ns.as_deref(), a),
         Verb::Logs(a) => logs::run(&client, ns.as_deref(), a),
         Verb::Exec(a) => exec::run(&client, ns.as_deref(), a),
         Verb::Cordon { node } => cordon::run(&client, &node, true),

@@ -11,6 +11,7 @@ pub mod request;
 pub mod routes;
 pub mod server;
 pub mod status;
+pub mod timeline;
 pub mod watch;
 pub mod write;
 
@@ -102,6 +103,12 @@ impl ApiCore {
     }
 
     async fn dispatch(&self, req: ApiRequest) -> ApiResult<Reply> {
+        if req.path == timeline::PATH {
+            return Ok(Reply::Done(ApiResponse::json(
+                200,
+                timeline::entries(&self.log, &Query::parse(&req.query))?,
+            )));
+        }
         if req.path == history::PATH {
             return Ok(Reply::Done(ApiResponse::json(
                 200,
