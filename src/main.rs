@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod agent;
 mod bench;
 mod logcmd;
+mod replay;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -32,6 +33,8 @@ enum Command {
     /// Keep one container process (started by the agent).
     #[command(hide = true)]
     Shim(agent::ShimArgs),
+    /// Rebuild the state as of a revision or time into a new data directory
+    Replay(replay::ReplayArgs),
     /// Work with a data directory's event log
     #[command(subcommand)]
     Log(logcmd::LogCommand),
@@ -52,6 +55,7 @@ fn main() {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Agent(args) => agent::agent(args),
         Command::Log(cmd) => logcmd::run(cmd),
+        Command::Replay(args) => replay::run(args),
         Command::Shim(args) => agent::shim(args),
     };
     if let Err(e) = result {

@@ -62,9 +62,12 @@ pub struct UpArgs {
 pub struct ServerArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// NATS server or cluster to join
+    /// NATS server or cluster to join (not with --read-only)
+    #[arg(long, required_unless_present = "read_only")]
+    nats: Option<String>,
+    /// Serve a (replayed) data directory for inspection: reads only, no scheduler, controllers or NATS
     #[arg(long)]
-    nats: String,
+    read_only: bool,
 }
 
 pub fn up(args: UpArgs) -> Result<()> {
@@ -95,7 +98,45 @@ pub fn up(args: UpArgs) -> Result<()> {
 }
 
 pub fn server(args: ServerArgs) -> Result<()> {
-    run(args.common, args.nats, false, false, None, Instant::now())
+    if args.read_only {
+        let dir = args.common.data_dir.clone().unwrap_or_else(|| orca_home().join("data"));
+        return serve_read_only(&dir, &args.common.listen);
+    }
+    run(
+        args.common,
+        args.nats.unwrap_or_default(),
+        false,
+        false,
+        None,
+        Instant::now(),
+    )
+}
+
+/// Serves a data directory read-only: the API and its history, nothing acting on it.
+pub fn serve_read_only(dir: &std::path::Path, listen: &str) -> Result<()> {
+    if !dir.join("log").is_dir() {
+        anyhow::bail!("{} holds no event log", dir.display());
+    }
+    let system = actix::System::new();
+    system.block_on(async move {
+        let log = orca_actors::eventlog::EventLog::open(&orca_actors::eventlog::LogOptions::new(dir))
+            .with_context(|| format!("failed to open {}", dir.display()))?;
+        let head = log.head();
+        let core = orca_actors::api_server::ApiCore::new(log).read_only();
+        let (http, addrs) = orca_actors::api_server::http::serve(core, listen, 2)
+            .with_context(|| format!("failed to listen on {listen}"))?;
+        let url = addrs.first().map(|a| format!("http://{a}")).unwrap_or_default();
+        println!(
+            "orca is serving {} read-only at revision {head}: API {url}",
+            dir.display()
+        );
+        let handle = http.handle();
+        tokio::select! {
+            r = http => r.context("HTTP server failed")?,
+            _ = shutdown_signal() => handle.stop(true).await,
+        }
+        Ok::<_, anyhow::Error>(())
+    })
 }
 
 fn run(

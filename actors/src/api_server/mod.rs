@@ -42,6 +42,7 @@ pub enum Reply {
 #[derive(Clone)]
 pub struct ApiCore {
     log: EventLog,
+    read_only: bool,
     nats: Option<async_nats::Client>,
     /// Interval between watch bookmarks.
     pub bookmark_interval: Duration,
@@ -55,9 +56,16 @@ impl ApiCore {
     pub fn new(log: EventLog) -> ApiCore {
         ApiCore {
             log,
+            read_only: false,
             nats: None,
             bookmark_interval: watch::BOOKMARK_INTERVAL,
         }
+    }
+
+    /// Serves reads only (a replayed data directory): every write gets 405.
+    pub fn read_only(mut self) -> ApiCore {
+        self.read_only = true;
+        self
     }
 
     /// Gives the API the NATS connection it proxies pod logs and exec through.
@@ -103,6 +111,9 @@ impl ApiCore {
     }
 
     async fn dispatch(&self, req: ApiRequest) -> ApiResult<Reply> {
+        if self.read_only && req.method != "GET" {
+            return Err(ApiError::read_only(&req.method));
+        }
         if req.path == timeline::PATH {
             return Ok(Reply::Done(ApiResponse::json(
                 200,

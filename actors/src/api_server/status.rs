@@ -55,6 +55,10 @@ impl ApiError {
             format!("the server does not allow this method ({method}) on the requested resource"),
         )
     }
+    /// 405 from a read-only server.
+    pub fn read_only(method: &str) -> ApiError {
+        ApiError::new(405, "MethodNotAllowed", format!("this server is read-only (it serves a replayed log for inspection); {method} is refused: get, list, watch, history and time travel work"))
+    }
     /// 409 AlreadyExists.
     pub fn already_exists(plural: &str, name: &str) -> ApiError {
         let mut e = ApiError::new(409, "AlreadyExists", format!("{plural} \"{name}\" already exists"));

@@ -6,6 +6,7 @@ pub mod projection;
 pub mod reader;
 pub mod record;
 pub mod recovery;
+pub mod replay;
 pub mod staging;
 pub mod watch;
 pub mod writer;
