@@ -17,6 +17,43 @@ pub struct StartupArgs {
     /// Seconds to idle before reading resident memory
     #[arg(long, default_value_t = 10)]
     idle_seconds: u64,
+    /// Then run this many pods (process runtime) and read resident memory again
+    #[arg(long, default_value_t = 100)]
+    pods: usize,
+}
+
+/// Starts `n` sleeping pods on the cluster's node, waits until all run, returns the orca RSS.
+fn run_pods(cluster: &BenchCluster, n: usize) -> Result<u64> {
+    let http = reqwest::blocking::Client::new();
+    let base = format!("{}/api/v1/namespaces/default/pods", cluster.url);
+    for i in 0..n {
+        let pod = serde_json::json!({"metadata": {"name": format!("idle-{i}")}, "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"]}]}});
+        http.post(&base).json(&pod).send()?;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let list: serde_json::Value = http.get(&base).send()?.json()?;
+        let running = list["items"].as_array().map_or(0, |a| a.iter().filter(|p| p["status"]["phase"] == "Running").count());
+        if running == n {
+            break;
+        }
+        anyhow::ensure!(std::time::Instant::now() < deadline, "only {running} of {n} pods running");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let rss = cluster.rss_bytes().unwrap_or(0);
+    for i in 0..n {
+        let _ = http.delete(format!("{base}/idle-{i}")).send();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let left = http.get(&base).send()?.json::<serde_json::Value>()?["items"].as_array().map_or(0, Vec::len);
+        if left == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Ok(rss)
 }
 
 pub fn run(args: StartupArgs) -> Result<()> {
@@ -35,11 +72,11 @@ pub fn run(args: StartupArgs) -> Result<()> {
                 times[0],
                 times[times.len() - 1]
             );
-            println!(
-                "idle resident memory of the orca process after {} s: {:.1} MB",
-                args.idle_seconds,
-                rss as f64 / 1e6
-            );
+            println!("idle resident memory of the orca process after {} s: {:.1} MB", args.idle_seconds, rss as f64 / 1e6);
+            if args.pods > 0 {
+                let with_pods = run_pods(&cluster, args.pods)?;
+                println!("resident memory of the orca process with {} pods running: {:.1} MB", args.pods, with_pods as f64 / 1e6);
+            }
         }
     }
     Ok(())
