@@ -58,7 +58,10 @@ fn api_watch_startup_and_pod_benches_run() {
     let watch = bench(&["watch", "--watchers", "20", "--changes", "3"]);
     assert!(watch.contains("deliveries 60"), "{watch}");
     let startup = bench(&["startup", "--runs", "1", "--idle-seconds", "1", "--pods", "3"]);
-    assert!(startup.contains("start to ready") && startup.contains("with 3 pods running"), "{startup}");
+    assert!(
+        startup.contains("start to ready") && startup.contains("with 3 pods running"),
+        "{startup}"
+    );
     let pods = bench(&["pods", "--pods", "5", "--rate", "0"]);
     assert!(pods.contains("create -> Running"), "{pods}");
 }

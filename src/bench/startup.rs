@@ -33,11 +33,16 @@ fn run_pods(cluster: &BenchCluster, n: usize) -> Result<u64> {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
         let list: serde_json::Value = http.get(&base).send()?.json()?;
-        let running = list["items"].as_array().map_or(0, |a| a.iter().filter(|p| p["status"]["phase"] == "Running").count());
+        let running = list["items"]
+            .as_array()
+            .map_or(0, |a| a.iter().filter(|p| p["status"]["phase"] == "Running").count());
         if running == n {
             break;
         }
-        anyhow::ensure!(std::time::Instant::now() < deadline, "only {running} of {n} pods running");
+        anyhow::ensure!(
+            std::time::Instant::now() < deadline,
+            "only {running} of {n} pods running"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_secs(2));
@@ -47,7 +52,9 @@ fn run_pods(cluster: &BenchCluster, n: usize) -> Result<u64> {
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while std::time::Instant::now() < deadline {
-        let left = http.get(&base).send()?.json::<serde_json::Value>()?["items"].as_array().map_or(0, Vec::len);
+        let left = http.get(&base).send()?.json::<serde_json::Value>()?["items"]
+            .as_array()
+            .map_or(0, Vec::len);
         if left == 0 {
             break;
         }
@@ -72,10 +79,18 @@ pub fn run(args: StartupArgs) -> Result<()> {
                 times[0],
                 times[times.len() - 1]
             );
-            println!("idle resident memory of the orca process after {} s: {:.1} MB", args.idle_seconds, rss as f64 / 1e6);
+            println!(
+                "idle resident memory of the orca process after {} s: {:.1} MB",
+                args.idle_seconds,
+                rss as f64 / 1e6
+            );
             if args.pods > 0 {
                 let with_pods = run_pods(&cluster, args.pods)?;
-                println!("resident memory of the orca process with {} pods running: {:.1} MB", args.pods, with_pods as f64 / 1e6);
+                println!(
+                    "resident memory of the orca process with {} pods running: {:.1} MB",
+                    args.pods,
+                    with_pods as f64 / 1e6
+                );
             }
         }
     }
