@@ -4,6 +4,7 @@ mod api;
 mod cluster;
 mod etcd;
 mod pods;
+mod sched_check;
 mod scheduler;
 mod startup;
 mod svg;

@@ -2,7 +2,7 @@
 //! nodes in an agent process, M pods created as a controller would; throughput, latency, control-plane
 //! CPU and memory, and a check from the event log that every pod was bound once to a node that fits.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,9 +13,6 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use orca_actors::cluster::natsd::NatsServer;
-use orca_actors::scheduler::cache::NodeInfo;
-use orca_actors::scheduler::plugins::FILTERS;
-use orca_actors::scheduler::pod_info::PodInfo;
 
 use super::cluster::BenchCluster;
 use super::{percentile, svg};
@@ -320,7 +317,7 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report>
         .collect();
     let mut sorted = per_second.clone();
     sorted.sort_by(|a, b| a.total_cmp(b));
-    let errors = check(&http, &base, args).await?;
+    let errors = super::sched_check::check(&http, &base, args.pods).await?;
     let json = json!({
         "nodes": args.nodes, "pods": args.pods, "profile": args.profile, "seconds": elapsed,
         "throughput": {"average": args.pods as f64 / elapsed, "p50": percentile(&sorted, 0.5), "p90": percentile(&sorted, 0.9), "p99": percentile(&sorted, 0.99), "per_second": per_second},
@@ -329,120 +326,4 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report>
         "check": {"passed": errors.is_empty(), "problems": errors},
     });
     Ok(Report { json, samples, errors })
-}
-
-/// From the event log (a watch from revision 1): each pod bound exactly once, to a node that passes
-/// the filters, and no node over its capacity.
-async fn check(http: &reqwest::Client, base: &str, args: &SchedulerArgs) -> Result<Vec<String>> {
-    let mut errors = Vec::new();
-    let nodes: Value = http.get(format!("{base}/api/v1/nodes")).send().await?.json().await?;
-    let nodes: HashMap<String, NodeInfo> = nodes["items"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|n| {
-            let mut info = NodeInfo::from_node(n);
-            info.taints.retain(|t| t.key != "node.kubernetes.io/not-ready");
-            (info.name.clone(), info)
-        })
-        .collect();
-    // Read the whole log of pods, page by page, up to the head revision.
-    let head: u64 = http
-        .get(format!("{base}/api/v1/namespaces/default/pods?limit=1"))
-        .send()
-        .await?
-        .json::<Value>()
-        .await?["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap_or("0")
-        .parse()
-        .unwrap_or(0);
-    let mut binds: HashMap<String, (usize, Option<Value>)> = HashMap::new();
-    let mut was_bound: HashMap<String, bool> = HashMap::new();
-    let mut after = 0u64;
-    while after < head {
-        let text = http
-            .get(format!(
-                "{base}/api/v1/namespaces/default/pods?watch=true&resourceVersion={after}&timeoutSeconds=2"
-            ))
-            .send()
-            .await?
-            .text()
-            .await?;
-        let mut progressed = false;
-        for line in text.lines() {
-            let Ok(ev) = serde_json::from_str::<Value>(line) else {
-                continue;
-            };
-            let obj = &ev["object"];
-            if let Some(rv) = obj
-                .pointer("/metadata/resourceVersion")
-                .and_then(Value::as_str)
-                .and_then(|r| r.parse::<u64>().ok())
-            {
-                after = after.max(rv);
-                progressed = true;
-            }
-            let name = obj
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let now_bound = obj
-                .pointer("/spec/nodeName")
-                .and_then(Value::as_str)
-                .is_some_and(|n| !n.is_empty());
-            let before = was_bound.insert(name.clone(), now_bound).unwrap_or(false);
-            let entry = binds.entry(name).or_insert((0, None));
-            if now_bound && !before {
-                entry.0 += 1;
-            }
-            entry.1 = Some(obj.clone());
-        }
-        if !progressed {
-            // No pod events left below the head (the rest are other kinds).
-            break;
-        }
-    }
-    let mut used: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
-    for i in 0..args.pods {
-        let name = format!("pod-{i}");
-        match binds.get(&name) {
-            Some((1, Some(obj))) => {
-                let node = obj.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
-                let info = PodInfo::from_pod(obj);
-                match nodes.get(node) {
-                    Some(n) => {
-                        let mut empty = n.clone();
-                        empty.req_cpu = 0;
-                        empty.req_mem = 0;
-                        empty.pods = 0;
-                        if let Some(reason) = FILTERS.iter().find_map(|f| f(&info, &empty).err()) {
-                            errors.push(format!("{name} on {node}: {reason}"));
-                        }
-                        let u = used.entry(node.to_string()).or_default();
-                        u.0 += info.cpu_milli;
-                        u.1 += info.memory;
-                        u.2 += 1;
-                    }
-                    None => errors.push(format!("{name} bound to unknown node {node:?}")),
-                }
-            }
-            Some((n, _)) => errors.push(format!("{name} was bound {n} times")),
-            None => errors.push(format!("{name} has no events")),
-        }
-    }
-    for (node, (cpu, mem, pods)) in used {
-        if let Some(n) = nodes.get(&node) {
-            if cpu > n.alloc_cpu || mem > n.alloc_mem || pods > n.alloc_pods {
-                errors.push(format!(
-                    "{node} over capacity: cpu {cpu}m/{}m, memory {mem}/{}, pods {pods}/{}",
-                    n.alloc_cpu, n.alloc_mem, n.alloc_pods
-                ));
-            }
-        }
-    }
-    errors.truncate(20);
-    Ok(errors)
 }

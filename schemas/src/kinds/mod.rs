@@ -5,6 +5,7 @@ pub mod config;
 pub mod network;
 pub mod pod;
 pub mod status;
+pub mod volume;
 pub mod workloads;
 
 /// Declares a top-level kind with `apiVersion`, `kind`, `metadata`, `spec`, `status`.

@@ -4,6 +4,7 @@ pub mod meta;
 pub mod names;
 pub mod other;
 pub mod pod;
+pub mod probe;
 pub mod workloads;
 
 use std::fmt;
