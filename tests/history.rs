@@ -191,3 +191,56 @@ fn events_print_the_log_as_a_timeline() {
     let future = run(&["--since", "2099-01-01T00:00:00Z"]);
     assert_eq!(future.lines().count(), 1, "only the header: {future}");
 }
+
+#[test]
+fn diff_between_two_revisions() {
+    let (_nats, orca, _dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let a = h
+        .post(CMS, &json!({"metadata": {"name": "a"}, "data": {"v": "1"}}))
+        .body;
+    h.post(CMS, &json!({"metadata": {"name": "b"}}));
+    let from = rv(&h.get(CMS).body);
+    let mut a2 = a.clone();
+    a2["data"]["v"] = json!("2");
+    h.put(&format!("{CMS}/a"), &a2);
+    h.delete(&format!("{CMS}/b"));
+    h.post(CMS, &json!({"metadata": {"name": "c"}}));
+    let to = rv(&h.get(CMS).body);
+    let out = Command::new(env!("CARGO_BIN_EXE_orcactl"))
+        .args([
+            "--server",
+            &orca.url,
+            "diff",
+            "--from",
+            &from.to_string(),
+            "--to",
+            &to.to_string(),
+            "cm",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for line in [
+        "~ configmap/default/a",
+        "~ data.v: \"1\" -> \"2\"",
+        "- configmap/default/b",
+        "+ configmap/default/c",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+    let same = Command::new(env!("CARGO_BIN_EXE_orcactl"))
+        .args([
+            "--server",
+            &orca.url,
+            "diff",
+            "--from",
+            &to.to_string(),
+            "--to",
+            &to.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&same.stdout).contains("no changes"));
+}

@@ -6,6 +6,7 @@ mod columns;
 mod cordon;
 mod delete;
 mod describe;
+mod diff;
 mod events;
 mod exec;
 mod get;
@@ -44,6 +45,8 @@ enum Verb {
     Describe(describe::DescribeArgs),
     /// Delete objects by kind and name, or from files
     Delete(delete::DeleteArgs),
+    /// What changed in the cluster between two revisions
+    Diff(diff::DiffArgs),
     /// The cluster's log as a timeline, with Kubernetes Events
     Events(events::EventsArgs),
     /// Every change to an object, with what changed, deleted objects included
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Verb::Image(_) => Ok(0),
         Verb::History(a) => history::run(&client, ns.as_deref(), a),
         Verb::Events(a) => events::run(&client, ns.as_deref(), a),
+        Verb::Diff(a) => diff::run(&client, ns.as_deref(), a),
         Verb::Logs(a) => logs::run(&client, ns.as_deref(), a),
         Verb::Exec(a) => exec::run(&client, ns.as_deref(), a),
         Verb::Cordon { node } => cordon::run(&client, &node, true),
