@@ -1,5 +1,5 @@
-//! `orca log verify --data-dir DIR`: checks every record's checksum and that revisions are gapless,
-//! and names the first bad record instead of failing silently.
+//! `orca log verify|export|import`: check a log (every checksum, gapless revisions, the first bad
+//! record named), and carry the exact history in a file for a bug report.
 
 use std::path::PathBuf;
 
@@ -16,6 +16,32 @@ pub enum LogCommand {
         /// Data directory of the log
         #[arg(long)]
         data_dir: PathBuf,
+    },
+    /// Write a stopped server's log to stdout (Secrets stay encrypted unless --redact-secrets)
+    Export {
+        /// Data directory of the log
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// First revision
+        #[arg(long)]
+        from: Option<u64>,
+        /// Last revision
+        #[arg(long)]
+        to: Option<u64>,
+        /// Blank every Secret's data (the export then needs no key to import)
+        #[arg(long)]
+        redact_secrets: bool,
+    },
+    /// Rebuild a data directory from an export (a file, or - for stdin)
+    Import {
+        /// The export
+        file: PathBuf,
+        /// New, empty data directory
+        #[arg(long)]
+        into: PathBuf,
+        /// The source's DATA_DIR/secret.key, for an unredacted export holding Secrets
+        #[arg(long)]
+        key: Option<PathBuf>,
     },
 }
 
@@ -43,6 +69,48 @@ pub fn run(cmd: LogCommand) -> Result<()> {
                 }
                 Err(e) => bail!("the log is damaged: {e}"),
             }
+        }
+        LogCommand::Export {
+            data_dir,
+            from,
+            to,
+            redact_secrets,
+        } => {
+            let stdout = std::io::stdout();
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            let n = orca_actors::eventlog::portable::export(&data_dir, from, to, redact_secrets, &mut out)
+                .with_context(|| format!("failed to export {}", data_dir.display()))?;
+            eprintln!(
+                "exported {n} records{}",
+                if redact_secrets {
+                    " (Secret data redacted)"
+                } else {
+                    " (Secrets sealed with the source's key)"
+                }
+            );
+            Ok(())
+        }
+        LogCommand::Import { file, into, key } => {
+            let key = key
+                .map(|k| std::fs::read(&k).with_context(|| format!("failed to read key {}", k.display())))
+                .transpose()?;
+            let mut input: Box<dyn std::io::Read> = if file.as_os_str() == "-" {
+                Box::new(std::io::stdin())
+            } else {
+                Box::new(std::io::BufReader::new(
+                    std::fs::File::open(&file).with_context(|| format!("failed to open {}", file.display()))?,
+                ))
+            };
+            let done = orca_actors::eventlog::portable::import(&mut input, &into, key.as_deref())
+                .with_context(|| format!("failed to import {}", file.display()))?;
+            println!(
+                "imported {} records up to revision {} into {}: {} objects",
+                done.events,
+                done.head,
+                into.display(),
+                done.objects
+            );
+            Ok(())
         }
     }
 }

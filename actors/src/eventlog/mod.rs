@@ -2,6 +2,7 @@
 
 pub mod crypto;
 pub mod event;
+pub mod portable;
 pub mod projection;
 pub mod reader;
 pub mod record;

@@ -25,6 +25,16 @@ impl Reader {
         Ok(out)
     }
 
+    /// Stored record bytes of `from..=to`, at most `max`, undecoded.
+    pub fn raw_range(&self, from: u64, to: u64, max: usize) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for guard in self.log.range(from.to_be_bytes()..=to.to_be_bytes()).take(max) {
+            let (key, value) = guard.into_inner()?;
+            out.push((key_revision(&key), value.to_vec()));
+        }
+        Ok(out)
+    }
+
     /// Checks every record: checksum, decoding, and revisions gapless from the oldest held.
     /// Returns the number of records checked and the last revision.
     pub fn verify(&self) -> Result<(u64, u64)> {

@@ -1,5 +1,6 @@
 //! Replay: rebuilds the state as of a revision (or a time) into a new data directory, with the log up
 //! to that point, its history index and its projection, so that a read-only server can serve it.
+//! `FreshLog` also serves `orca log import`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -8,20 +9,132 @@ use fjall::PersistMode;
 
 use super::crypto::SecretBox;
 use super::writer::{history_key, object_key};
-use super::{record, Error, EventLog, EventType, LogOptions, Result};
+use super::{record, Error, Event, EventLog, EventType, LogOptions, Result};
 
 /// Events copied per batch.
 const CHUNK: usize = 10_000;
 
-/// What a replay produced.
+/// What a replay or an import produced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Replayed {
-    /// Events copied.
+    /// Events written.
     pub events: u64,
-    /// The last revision copied.
+    /// The last revision written.
     pub head: u64,
     /// Objects alive at that revision.
     pub objects: usize,
+}
+
+/// A new data directory being filled with records in revision order.
+pub struct FreshLog {
+    db: fjall::Database,
+    log: fjall::Keyspace,
+    objects: fjall::Keyspace,
+    history: fjall::Keyspace,
+    meta: fjall::Keyspace,
+    state: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    batch: Vec<(Event, Vec<u8>)>,
+    done: Replayed,
+    first: Option<u64>,
+}
+
+impl FreshLog {
+    /// Creates `dst` (which must hold no log) with the given secret key.
+    pub fn create(dst: &Path, key: &[u8]) -> Result<FreshLog> {
+        let err = |e: Box<dyn std::error::Error + Send + Sync>| Error::Open {
+            path: dst.display().to_string(),
+            source: e,
+        };
+        if dst.join("log").exists() {
+            return Err(err(
+                "the destination already holds a log; it must be an empty directory".into(),
+            ));
+        }
+        std::fs::create_dir_all(dst).map_err(|e| err(Box::new(e)))?;
+        {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(dst.join("secret.key"))
+                .map_err(|e| err(Box::new(e)))?;
+            f.write_all(key).map_err(|e| err(Box::new(e)))?;
+        }
+        let db = fjall::Database::builder(dst.join("log"))
+            .open()
+            .map_err(|e| err(Box::new(e)))?;
+        Ok(FreshLog {
+            log: db.keyspace("log", fjall::KeyspaceCreateOptions::default)?,
+            objects: db.keyspace("objects", fjall::KeyspaceCreateOptions::default)?,
+            history: db.keyspace("history", fjall::KeyspaceCreateOptions::default)?,
+            meta: db.keyspace("meta", fjall::KeyspaceCreateOptions::default)?,
+            db,
+            state: BTreeMap::new(),
+            batch: Vec::new(),
+            done: Replayed {
+                events: 0,
+                head: 0,
+                objects: 0,
+            },
+            first: None,
+        })
+    }
+
+    /// Adds one event with its stored record bytes (revisions must increase).
+    pub fn add(&mut self, ev: Event, raw: Vec<u8>) -> Result<()> {
+        if ev.revision <= self.done.head {
+            return Err(Error::Corrupt {
+                revision: ev.revision,
+                reason: format!("out of order after revision {}", self.done.head),
+            });
+        }
+        self.first.get_or_insert(ev.revision);
+        self.done.head = ev.revision;
+        self.done.events += 1;
+        self.batch.push((ev, raw));
+        if self.batch.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        let mut batch = self.db.batch();
+        for (ev, raw) in self.batch.drain(..) {
+            self.state.insert(
+                object_key(&ev.kind, &ev.namespace, &ev.name),
+                (ev.event_type != EventType::Deleted).then(|| raw.clone()),
+            );
+            batch.insert(
+                &self.history,
+                history_key(&ev.kind, &ev.namespace, &ev.name, ev.revision),
+                [ev.event_type as u8],
+            );
+            batch.insert(&self.log, ev.revision.to_be_bytes(), raw);
+        }
+        batch.commit()?;
+        Ok(())
+    }
+
+    /// Writes the projection and the horizon, and makes everything durable.
+    pub fn finish(mut self) -> Result<Replayed> {
+        self.flush()?;
+        let mut batch = self.db.batch();
+        for (key, rec) in std::mem::take(&mut self.state) {
+            if let Some(rec) = rec {
+                batch.insert(&self.objects, key, rec);
+                self.done.objects += 1;
+            }
+        }
+        if let Some(first) = self.first.filter(|f| *f > 1) {
+            batch.insert(&self.meta, "oldest", first.to_be_bytes());
+        }
+        batch.commit()?;
+        self.db.persist(PersistMode::SyncAll)?;
+        Ok(self.done)
+    }
 }
 
 /// The newest revision at or before `time_ms` (revisions' times never decrease).
@@ -44,81 +157,23 @@ pub fn revision_at_time(log: &EventLog, time_ms: u64) -> Result<u64> {
 
 /// Copies `src`'s events up to `until` into the empty directory `dst`.
 pub fn replay(src: &Path, until: u64, dst: &Path) -> Result<Replayed> {
-    let open_err = |e: std::io::Error| Error::Open {
-        path: dst.display().to_string(),
-        source: Box::new(e),
-    };
-    if dst.join("log").exists() {
-        return Err(Error::Open {
-            path: dst.display().to_string(),
-            source: "the destination already holds a log; replay needs an empty directory".into(),
-        });
-    }
     let source = EventLog::open(&LogOptions::new(src))?;
-    std::fs::create_dir_all(dst).map_err(open_err)?;
-    let key = std::fs::read(src.join("secret.key")).map_err(open_err)?;
-    {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(dst.join("secret.key"))
-            .map_err(open_err)?;
-        f.write_all(&key).map_err(open_err)?;
-    }
-    let secrets = SecretBox::load_or_create(&dst.join("secret.key"))?;
-    let db = fjall::Database::builder(dst.join("log"))
-        .open()
-        .map_err(|e| Error::Open {
-            path: dst.display().to_string(),
-            source: Box::new(e),
-        })?;
-    let log = db.keyspace("log", fjall::KeyspaceCreateOptions::default)?;
-    let objects = db.keyspace("objects", fjall::KeyspaceCreateOptions::default)?;
-    let history = db.keyspace("history", fjall::KeyspaceCreateOptions::default)?;
-    let meta = db.keyspace("meta", fjall::KeyspaceCreateOptions::default)?;
+    let key = std::fs::read(src.join("secret.key")).map_err(|e| Error::Key {
+        path: src.join("secret.key").display().to_string(),
+        source: e,
+    })?;
+    let secrets = SecretBox::load_or_create(&src.join("secret.key"))?;
+    let mut fresh = FreshLog::create(dst, &key)?;
     let until = until.min(source.head());
-    let oldest = source.oldest();
-    let mut state: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
-    let (mut next, mut copied, mut head) = (oldest, 0u64, 0u64);
+    let mut next = source.oldest();
     while next <= until {
         let events = source.reader().range(next, until, CHUNK)?;
         let Some(last) = events.last() else { break };
         next = last.revision + 1;
-        let mut batch = db.batch();
-        for ev in &events {
-            let rec = record::encode(ev, &secrets)?;
-            let key = object_key(&ev.kind, &ev.namespace, &ev.name);
-            state.insert(key, (ev.event_type != EventType::Deleted).then(|| rec.clone()));
-            batch.insert(
-                &history,
-                history_key(&ev.kind, &ev.namespace, &ev.name, ev.revision),
-                [ev.event_type as u8],
-            );
-            batch.insert(&log, ev.revision.to_be_bytes(), rec);
-            copied += 1;
-            head = ev.revision;
-        }
-        batch.commit()?;
-    }
-    let mut batch = db.batch();
-    let mut alive = 0;
-    for (key, rec) in state {
-        if let Some(rec) = rec {
-            batch.insert(&objects, key, rec);
-            alive += 1;
+        for ev in events {
+            let raw = record::encode(&ev, &secrets)?;
+            fresh.add(ev.as_ref().clone(), raw)?;
         }
     }
-    if oldest > 1 {
-        batch.insert(&meta, "oldest", oldest.to_be_bytes());
-    }
-    batch.commit()?;
-    db.persist(PersistMode::SyncAll)?;
-    Ok(Replayed {
-        events: copied,
-        head,
-        objects: alive,
-    })
+    fresh.finish()
 }
