@@ -35,6 +35,9 @@ pub struct NodeArgs {
     /// First crash-loop back-off in milliseconds (Kubernetes uses 10 s)
     #[arg(long, default_value_t = 10_000)]
     pub backoff_base_ms: u64,
+    /// KiB of each container's output kept with a deleted pod's final status
+    #[arg(long, default_value_t = 16)]
+    pub log_tail_kib: u64,
 }
 
 /// `orca agent`.
@@ -82,6 +85,7 @@ pub fn options(name: &str, data_dir: PathBuf, node: &NodeArgs) -> Result<AgentOp
         labels,
         capacity,
         backoff_base: Duration::from_millis(node.backoff_base_ms),
+        log_tail_bytes: node.log_tail_kib * 1024,
         orca_bin: std::env::current_exe().context("cannot find the orca binary for the container shim")?,
         host_ip: "127.0.0.1".into(),
         runtime: node.runtime.clone(),

@@ -206,3 +206,23 @@ fn graceful_deletion_sigterm_then_sigkill() {
         h.get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dstubborn,reason%3DKilling");
     assert!(!events.body["items"].as_array().unwrap().is_empty());
 }
+
+#[test]
+fn logs_outlive_their_pod() {
+    let (_n, _o, _d, _a, h) = setup();
+    create_pod(
+        &h,
+        &sh_pod("chatty", "for i in 1 2 3; do echo said $i; done; sleep 60", "Always"),
+    );
+    wait_pod(&h, "chatty", 30, "Running", |p| state(p, "state/running").is_some());
+    common::wait_for(10, "three lines", || logs(&h, "chatty", "").1.lines().count() == 3);
+    assert_eq!(h.delete("/api/v1/namespaces/default/pods/chatty").status, 200);
+    common::wait_for(20, "chatty gone", || pod(&h, "chatty").status == 404);
+    let (status, text) = logs(&h, "chatty", "");
+    assert_eq!(
+        (status, text.as_str()),
+        (200, "said 1\nsaid 2\nsaid 3\n"),
+        "the tail is kept with the final status"
+    );
+    assert_eq!(logs(&h, "never-existed", "").0, 404);
+}

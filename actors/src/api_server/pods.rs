@@ -111,6 +111,9 @@ pub async fn logs(
     name: &str,
     q: &Query,
 ) -> ApiResult<(Bytes, u64)> {
+    if log.projection().get("Pod", ns, name).is_none() {
+        return kept_tail(log, ns, name, q.get("container").unwrap_or(""));
+    }
     let nats = nats.ok_or_else(|| ApiError::unavailable("logs need the NATS connection of the API server"))?;
     let node = node_of(log, ns, name)?;
     let req = LogRequest {
@@ -155,4 +158,35 @@ pub async fn exec(
     Ok(
         json!({"stdout": String::from_utf8_lossy(&reply.stdout), "stderr": String::from_utf8_lossy(&reply.stderr), "exitCode": reply.exit_code}),
     )
+}
+
+/// The tail of a deleted pod's output, kept with its final status in the log.
+fn kept_tail(log: &EventLog, ns: &str, name: &str, container: &str) -> ApiResult<(Bytes, u64)> {
+    let revisions = log.reader().history("Pod", ns, name)?;
+    let last = match revisions.last() {
+        Some(rev) => log.reader().event(*rev)?,
+        None => None,
+    };
+    let Some(ev) = last else {
+        return Err(ApiError::not_found("pods", name));
+    };
+    let tails = ev
+        .object
+        .pointer("/status/logTails")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let container = if container.is_empty() {
+        ev.object
+            .pointer("/spec/containers/0/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    } else {
+        container.to_string()
+    };
+    match tails.get(&container).and_then(Value::as_str) {
+        Some(text) => Ok((Bytes::from(text.to_string()), text.len() as u64)),
+        None => Err(ApiError::not_found("pods", name)),
+    }
 }

@@ -37,6 +37,8 @@ pub struct AgentOptions {
     pub capacity: Capacity,
     /// First crash-loop back-off delay (Kubernetes: 10 s).
     pub backoff_base: Duration,
+    /// Bytes of each container's output kept with a deleted pod's final status.
+    pub log_tail_bytes: u64,
     /// The `orca` binary that provides `orca shim`.
     pub orca_bin: PathBuf,
     /// The node's address.
@@ -177,6 +179,7 @@ fn on_pod(
             host_ip: opts.host_ip.clone(),
             runtime: runtime.clone(),
             backoff_base: opts.backoff_base,
+            log_tail_bytes: opts.log_tail_bytes,
         };
         tokio::spawn(actor::run(ctx, rx));
         running.insert(uid.clone(), Running { tx, deleting: false });

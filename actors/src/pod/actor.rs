@@ -41,6 +41,8 @@ pub struct PodCtx {
     pub runtime: Arc<dyn ContainerRuntime>,
     /// First crash-loop back-off delay.
     pub backoff_base: Duration,
+    /// Bytes of each container's output kept with the pod's final status.
+    pub log_tail_bytes: u64,
 }
 
 /// Pause between attempts to build a container's environment.
@@ -251,6 +253,12 @@ pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
             for t in tasks.drain(..) {
                 let _ = t.await;
             }
+            // The tail of each container's output stays with the pod's final status, in the log.
+            let tails = log_tails(&ctx.dir, &spec, ctx.log_tail_bytes);
+            let _ = ctx
+                .api
+                .call("PATCH", &status_path, "", Some(&json!({"status": {"logTails": tails}})))
+                .await;
             let path = format!("/api/v1/namespaces/{ns}/pods/{name}");
             for _ in 0..20 {
                 match ctx.api.call("DELETE", &path, "gracePeriodSeconds=0", None).await {
@@ -382,4 +390,26 @@ async fn pod_network(ctx: &PodCtx, uid: &str, status_path: &str, rx: &mut mpsc::
             }
         }
     }
+}
+
+/// The last `max` bytes of each container's current log, cut at a line start when possible.
+pub fn log_tails(dir: &std::path::Path, spec: &PodSpec, max: u64) -> Value {
+    let mut tails = serde_json::Map::new();
+    for c in &spec.containers {
+        let Ok(data) = std::fs::read(container::log_path(&dir.join(&c.name))) else {
+            continue;
+        };
+        let start = data.len().saturating_sub(max as usize);
+        let mut tail = &data[start..];
+        if start > 0 {
+            if let Some(nl) = tail.iter().position(|b| *b == b'\n') {
+                tail = &tail[nl + 1..];
+            }
+        }
+        tails.insert(
+            c.name.clone(),
+            Value::String(String::from_utf8_lossy(tail).into_owned()),
+        );
+    }
+    Value::Object(tails)
 }
