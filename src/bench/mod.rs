@@ -3,6 +3,7 @@
 mod api;
 mod cluster;
 mod etcd;
+mod history;
 mod pods;
 mod sched_check;
 mod scheduler;
@@ -22,6 +23,8 @@ pub enum BenchCommand {
     Watch(watch::WatchArgs),
     /// Scheduling throughput and latency on hollow nodes, checked against the event log.
     Scheduler(scheduler::SchedulerArgs),
+    /// History, restart and replay on a log of a million events.
+    History(history::HistoryArgs),
     /// Pod startup latency, create -> Running, on one node.
     Pods(pods::PodsArgs),
     /// `orca up` start to ready, and idle resident memory.
@@ -34,6 +37,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Watch(a) => watch::run(a),
         BenchCommand::Startup(a) => startup::run(a),
         BenchCommand::Pods(a) => pods::run(a),
+        BenchCommand::History(a) => history::run(a),
         BenchCommand::Scheduler(a) => scheduler::run(a),
     }
 }

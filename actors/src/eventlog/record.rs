@@ -66,6 +66,57 @@ pub fn encode(ev: &Event, secrets: &SecretBox) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Who a record is about, read without parsing or unsealing the object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Revision.
+    pub revision: u64,
+    /// Kind.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Added, Modified or Deleted.
+    pub event_type: EventType,
+}
+
+/// Checks a record's version and checksum and reads its header only.
+pub fn decode_header(bytes: &[u8], hint: u64) -> Result<Header> {
+    if bytes.len() < HEADER {
+        return Err(Error::Corrupt {
+            revision: hint,
+            reason: "record shorter than its header".into(),
+        });
+    }
+    if bytes[0] != RECORD_VERSION {
+        return Err(Error::UnknownVersion {
+            revision: hint,
+            version: bytes[0],
+        });
+    }
+    let crc = u32::from_le_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]);
+    let payload = &bytes[HEADER..];
+    if crc32fast::hash(payload) != crc {
+        return Err(Error::Corrupt {
+            revision: hint,
+            reason: "checksum mismatch".into(),
+        });
+    }
+    let (body, _): (Body, usize) =
+        bincode::serde::decode_from_slice(payload, bincode::config::standard()).map_err(|e| Error::Corrupt {
+            revision: hint,
+            reason: format!("decode: {e}"),
+        })?;
+    Ok(Header {
+        revision: body.revision,
+        kind: body.kind,
+        namespace: body.namespace,
+        name: body.name,
+        event_type: body.event_type,
+    })
+}
+
 /// Checks the header and checksum of a record and decodes it (`hint` names it in errors).
 pub fn decode(bytes: &[u8], hint: u64, secrets: &SecretBox) -> Result<Event> {
     if bytes.len() < HEADER {

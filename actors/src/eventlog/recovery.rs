@@ -14,6 +14,9 @@ use super::watch::WatchHub;
 use super::writer::{self, Ack, Job, WriterState};
 use super::{record, Error, Event, Result, Staging};
 
+/// Journal kept before memtables are flushed: bounds how much a restart has to recover.
+pub const JOURNAL_BYTES: u64 = 64 * 1024 * 1024;
+
 /// How to open the log.
 #[derive(Debug, Clone)]
 pub struct LogOptions {
@@ -60,6 +63,7 @@ impl EventLog {
         let db = fjall::Database::builder(opts.data_dir.join("log"))
             .cache_size(opts.cache_bytes)
             .worker_threads(1)
+            .max_journaling_size(JOURNAL_BYTES)
             .open()
             .map_err(|e| open_err(Box::new(e)))?;
         let log = db.keyspace("log", fjall::KeyspaceCreateOptions::default)?;

@@ -7,7 +7,6 @@ use std::path::Path;
 
 use fjall::PersistMode;
 
-use super::crypto::SecretBox;
 use super::writer::{history_key, object_key};
 use super::{record, Error, Event, EventLog, EventType, LogOptions, Result};
 
@@ -33,7 +32,7 @@ pub struct FreshLog {
     history: fjall::Keyspace,
     meta: fjall::Keyspace,
     state: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-    batch: Vec<(Event, Vec<u8>)>,
+    batch: Vec<(record::Header, Vec<u8>)>,
     done: Replayed,
     first: Option<u64>,
 }
@@ -84,6 +83,18 @@ impl FreshLog {
 
     /// Adds one event with its stored record bytes (revisions must increase).
     pub fn add(&mut self, ev: Event, raw: Vec<u8>) -> Result<()> {
+        let header = record::Header {
+            revision: ev.revision,
+            kind: ev.kind,
+            namespace: ev.namespace,
+            name: ev.name,
+            event_type: ev.event_type,
+        };
+        self.add_raw(header, raw)
+    }
+
+    /// Adds one record by its header and bytes (revisions must increase).
+    pub fn add_raw(&mut self, ev: record::Header, raw: Vec<u8>) -> Result<()> {
         if ev.revision <= self.done.head {
             return Err(Error::Corrupt {
                 revision: ev.revision,
@@ -162,17 +173,17 @@ pub fn replay(src: &Path, until: u64, dst: &Path) -> Result<Replayed> {
         path: src.join("secret.key").display().to_string(),
         source: e,
     })?;
-    let secrets = SecretBox::load_or_create(&src.join("secret.key"))?;
     let mut fresh = FreshLog::create(dst, &key)?;
     let until = until.min(source.head());
     let mut next = source.oldest();
+    // Records are copied as stored (same key): only their headers are read, and checked.
     while next <= until {
-        let events = source.reader().range(next, until, CHUNK)?;
-        let Some(last) = events.last() else { break };
-        next = last.revision + 1;
-        for ev in events {
-            let raw = record::encode(&ev, &secrets)?;
-            fresh.add(ev.as_ref().clone(), raw)?;
+        let raws = source.reader().raw_range(next, until, CHUNK)?;
+        let Some((last, _)) = raws.last() else { break };
+        next = last + 1;
+        for (rev, raw) in raws {
+            let header = record::decode_header(&raw, rev)?;
+            fresh.add_raw(header, raw)?;
         }
     }
     fresh.finish()
