@@ -11,6 +11,7 @@ mod bench;
 mod logcmd;
 mod replay;
 mod serve;
+mod step;
 
 use clap::{Parser, Subcommand};
 

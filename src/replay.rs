@@ -19,8 +19,14 @@ pub struct ReplayArgs {
     #[arg(long)]
     until: Option<String>,
     /// New, empty data directory to rebuild into
+    #[arg(long, required_unless_present = "step")]
+    into: Option<PathBuf>,
+    /// Instead of rebuilding, print each event (and what it changed) as a JSON line
     #[arg(long)]
-    into: PathBuf,
+    step: bool,
+    /// With --step: the first revision
+    #[arg(long, default_value_t = 1)]
+    from: u64,
     /// Then serve it read-only
     #[arg(long)]
     serve: bool,
@@ -47,22 +53,21 @@ pub fn run(args: ReplayArgs) -> Result<()> {
             }
         },
     };
-    let done = replay(&args.data_dir, until, &args.into).with_context(|| {
-        format!(
-            "failed to replay {} into {}",
-            args.data_dir.display(),
-            args.into.display()
-        )
-    })?;
+    if args.step {
+        return crate::step::run(&args.data_dir, args.from, until);
+    }
+    let into = args.into.clone().unwrap_or_default();
+    let done = replay(&args.data_dir, until, &into)
+        .with_context(|| format!("failed to replay {} into {}", args.data_dir.display(), into.display()))?;
     println!(
         "replayed {} events up to revision {} into {}: {} objects",
         done.events,
         done.head,
-        args.into.display(),
+        into.display(),
         done.objects
     );
     if args.serve {
-        crate::serve::serve_read_only(&args.into, &args.listen)?;
+        crate::serve::serve_read_only(&into, &args.listen)?;
     }
     Ok(())
 }

@@ -62,6 +62,11 @@ fn api_watch_startup_and_pod_benches_run() {
         startup.contains("start to ready") && startup.contains("with 3 pods running"),
         "{startup}"
     );
+    let history = bench(&["history", "--events", "20000", "--changes", "100", "--objects", "500"]);
+    assert!(
+        history.contains("history of one object (100 changes)") && history.contains("replay of 20000 events"),
+        "{history}"
+    );
     let pods = bench(&["pods", "--pods", "5", "--rate", "0"]);
     assert!(pods.contains("create -> Running"), "{pods}");
 }

@@ -34,6 +34,25 @@ fn replay_until_a_revision_and_serve_it_read_only() {
     h.post(CMS, &json!({"metadata": {"name": "later"}}));
     orca.stop();
 
+    let step = Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args(["replay", "--data-dir"])
+        .arg(dir.path())
+        .args(["--step", "--from", &(until + 1).to_string()])
+        .output()
+        .unwrap();
+    assert!(step.status.success(), "{}", String::from_utf8_lossy(&step.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&step.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["revision"], until + 1, "one line per event from --from");
+    assert_eq!(
+        (lines[0]["type"].as_str(), lines[0]["name"].as_str()),
+        (Some("MODIFIED"), Some("c0"))
+    );
+    assert_eq!(lines[0]["changed"]["data.v"], json!({"from": "old", "to": "new"}));
+    assert!(lines.iter().any(|l| l["type"] == "DELETED" && l["name"] == "c1"));
+
     let into = dir.path().join("replayed");
     let out = Command::new(env!("CARGO_BIN_EXE_orca"))
         .args(["replay", "--data-dir"])
