@@ -31,6 +31,9 @@ pub struct CommonArgs {
     /// Keep at most this many events in the log (default: the whole history)
     #[arg(long)]
     retain_events: Option<u64>,
+    /// Drop events older than this age, e.g. 7d or 12h (default: the whole history)
+    #[arg(long, value_parser = humantime::parse_duration)]
+    retain_age: Option<std::time::Duration>,
     /// Seconds without a heartbeat before a node's Ready condition becomes Unknown
     #[arg(long, default_value_t = 20)]
     node_grace_seconds: u64,
@@ -153,6 +156,7 @@ fn run(
         listen: common.listen,
         nats_url: nats_url.clone(),
         retain_events: common.retain_events,
+        retain_age: common.retain_age,
         http_workers: 2,
         node_grace: std::time::Duration::from_secs(common.node_grace_seconds),
     };

@@ -244,3 +244,31 @@ fn diff_between_two_revisions() {
         .unwrap();
     assert!(String::from_utf8_lossy(&same.stdout).contains("no changes"));
 }
+
+#[test]
+fn retention_by_age_keeps_the_recent_past_and_says_where_it_starts() {
+    let (_nats, orca, _dir) = cluster(&["--retain-age", "2s"]);
+    let h = Http::new(&orca.url);
+    for i in 0..10 {
+        h.post(CMS, &json!({"metadata": {"name": format!("old{i}")}}));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let mut last_tick = 0;
+    common::wait_for(10, "old events compacted", || {
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        last_tick = rv(&h.post(CMS, &json!({"metadata": {"generateName": "tick-"}})).body);
+        h.get(&format!("{CMS}?watch=true&resourceVersion=1&timeoutSeconds=1"))
+            .status
+            == 410
+    });
+    let gone = h.get(&format!("{CMS}/old0?resourceVersion=3&resourceVersionMatch=Exact"));
+    assert_eq!(gone.status, 410);
+    assert!(gone.body["message"].as_str().unwrap().contains("oldest revision held"));
+    let kept = h.get(&format!("{CMS}?resourceVersion={last_tick}&resourceVersionMatch=Exact"));
+    assert_eq!(kept.status, 200, "events newer than the age limit stay: {}", kept.text);
+    assert_eq!(
+        h.get(&format!("{CMS}/old0")).status,
+        200,
+        "compaction drops history, never current objects"
+    );
+}

@@ -18,6 +18,8 @@ pub struct PlaneOptions {
     pub nats_url: String,
     /// Keep at most this many events (None: whole history).
     pub retain_events: Option<u64>,
+    /// Drop events older than this.
+    pub retain_age: Option<std::time::Duration>,
     /// HTTP worker threads.
     pub http_workers: usize,
     /// A node silent this long is marked Ready=Unknown.
@@ -63,6 +65,7 @@ impl Plane {
     pub async fn start(opts: &PlaneOptions) -> Result<Plane, Error> {
         let mut log_opts = LogOptions::new(&opts.data_dir);
         log_opts.retain_events = opts.retain_events;
+        log_opts.retain_age = opts.retain_age;
         let log = EventLog::open(&log_opts)?;
         let nats = crate::bus::connect(&opts.nats_url, "orca-control-plane").await?;
         let core = ApiCore::new(log).with_nats(nats.clone());

@@ -24,6 +24,8 @@ pub struct LogOptions {
     pub data_dir: PathBuf,
     /// Keep at most this many events (None: keep the whole history).
     pub retain_events: Option<u64>,
+    /// Drop events older than this (None: keep the whole history).
+    pub retain_age: Option<std::time::Duration>,
     /// Recent events kept in memory for watchers.
     pub watch_cache: usize,
     /// fjall block cache in bytes.
@@ -36,6 +38,7 @@ impl LogOptions {
         LogOptions {
             data_dir: data_dir.into(),
             retain_events: None,
+            retain_age: None,
             watch_cache: 8192,
             cache_bytes: 8 * 1024 * 1024,
         }
@@ -104,6 +107,8 @@ impl EventLog {
             projection: projection.clone(),
             hub: hub.clone(),
             retain_events: opts.retain_events,
+            retain_age: opts.retain_age,
+            last_age_check: None,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         std::thread::Builder::new()

@@ -32,6 +32,10 @@ pub(crate) struct WriterState {
     pub hub: Arc<WatchHub>,
     /// Keep at most this many events (None: keep everything).
     pub retain_events: Option<u64>,
+    /// Drop events older than this (None: no age limit).
+    pub retain_age: Option<std::time::Duration>,
+    /// When the age policy was last applied.
+    pub last_age_check: Option<std::time::Instant>,
 }
 
 /// The key of an object in the `objects` keyspace.
@@ -54,7 +58,7 @@ pub fn history_key(kind: &str, namespace: &str, name: &str, revision: u64) -> Ve
 }
 
 /// Runs the writer loop until every sender is dropped.
-pub(crate) fn run(state: WriterState, mut rx: mpsc::UnboundedReceiver<Job>) {
+pub(crate) fn run(mut state: WriterState, mut rx: mpsc::UnboundedReceiver<Job>) {
     let mut failed: Option<String> = None;
     let mut jobs = Vec::with_capacity(256);
     while let Some(first) = rx.blocking_recv() {
@@ -82,7 +86,7 @@ pub(crate) fn run(state: WriterState, mut rx: mpsc::UnboundedReceiver<Job>) {
                 }
             }
             state.hub.publish(&staging.events);
-            if let Err(e) = compact_if_due(&state) {
+            if let Err(e) = compact_if_due(&state).and_then(|_| compact_by_age(&mut state)) {
                 tracing::warn!("compaction failed: {e}");
             }
         }
@@ -132,6 +136,40 @@ fn compact_if_due(state: &WriterState) -> Result<(), Error> {
     }
     let new_oldest = head + 1 - retain;
     compact_to(state, new_oldest)
+}
+
+/// How often the age policy is applied.
+const AGE_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Drops events older than the age limit, never the newest event. Times never decrease along
+/// revisions, so the cut is found by binary search.
+fn compact_by_age(state: &mut WriterState) -> Result<(), Error> {
+    let Some(age) = state.retain_age else { return Ok(()) };
+    if state.last_age_check.is_some_and(|t| t.elapsed() < AGE_CHECK) {
+        return Ok(());
+    }
+    state.last_age_check = Some(std::time::Instant::now());
+    let cutoff = now_ms().saturating_sub(age.as_millis() as u64);
+    let (head, oldest) = {
+        let p = state.projection.read();
+        (p.head, p.oldest)
+    };
+    let time_of = |rev: u64| -> Result<Option<u64>, Error> {
+        match state.log.get(rev.to_be_bytes())? {
+            Some(v) => Ok(Some(record::decode(&v, rev, &state.secrets)?.time_ms)),
+            None => Ok(None),
+        }
+    };
+    // The first revision newer than the cutoff.
+    let (mut lo, mut hi) = (oldest, head);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match time_of(mid)? {
+            Some(t) if t <= cutoff => lo = mid + 1,
+            _ => hi = mid,
+        }
+    }
+    compact_to(state, lo.min(head))
 }
 
 /// Removes every event below `new_oldest` and records the new horizon.
