@@ -272,3 +272,27 @@ fn retention_by_age_keeps_the_recent_past_and_says_where_it_starts() {
         "compaction drops history, never current objects"
     );
 }
+
+#[test]
+fn time_travel_by_time() {
+    let (_nats, orca, _dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let first = h
+        .post(CMS, &json!({"metadata": {"name": "t"}, "data": {"v": "before"}}))
+        .body;
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let between = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut second = first.clone();
+    second["data"]["v"] = json!("after");
+    assert_eq!(h.put(&format!("{CMS}/t"), &second).status, 200);
+    let out = Command::new(env!("CARGO_BIN_EXE_orcactl"))
+        .args(["--server", &orca.url, "get", "cm", "t", "-o", "json", "--at", &between])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let then: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(then, first, "the object as it was at {between}");
+    let early = h.get(&format!("{CMS}/t?atTime=2000-01-01T00:00:00Z"));
+    assert_eq!(early.status, 410, "{}", early.text);
+}

@@ -32,9 +32,9 @@ pub struct GetArgs {
     /// After listing, watch for changes
     #[arg(short = 'w', long)]
     watch: bool,
-    /// Show the objects as they were at this revision
+    /// Show the objects as they were at this revision, or at this time (RFC 3339)
     #[arg(long)]
-    at: Option<u64>,
+    at: Option<String>,
 }
 
 /// Resolves a kind the way kubectl does (plural, singular, short name, Kind).
@@ -71,7 +71,7 @@ pub fn run(client: &Client, ns_flag: Option<&str>, a: GetArgs) -> Result<i32> {
                 field_selector: a.field_selector.clone(),
                 all_namespaces: a.all_namespaces,
                 watch: false,
-                at: a.at,
+                at: a.at.clone(),
             };
             run_one(client, ns_flag, one)?;
         }
@@ -99,8 +99,10 @@ fn run_one(client: &Client, ns_flag: Option<&str>, a: GetArgs) -> Result<i32> {
     if let Some(f) = &a.field_selector {
         query.push(format!("fieldSelector={}", encode(f)));
     }
-    let at =
-        a.at.map(|rev| format!("resourceVersion={rev}&resourceVersionMatch=Exact"));
+    let at = a.at.as_deref().map(|at| match at.parse::<u64>() {
+        Ok(rev) => format!("resourceVersion={rev}&resourceVersionMatch=Exact"),
+        Err(_) => format!("atTime={}", encode(at)),
+    });
     if let Some(at) = &at {
         if a.watch {
             anyhow::bail!("--at shows the past and -w follows the present: use one of them");

@@ -98,8 +98,22 @@ pub fn history(log: &EventLog, q: &Query) -> ApiResult<Bytes> {
     Ok(Bytes::from(serde_json::to_vec(&out).unwrap_or_default()))
 }
 
-/// Whether the query asks for a past revision.
-pub fn exact(q: &Query) -> ApiResult<Option<u64>> {
+/// The past revision a query asks for: `resourceVersion=N&resourceVersionMatch=Exact`, or
+/// `atTime=RFC3339` (the newest revision at or before that time).
+pub fn exact(log: &EventLog, q: &Query) -> ApiResult<Option<u64>> {
+    if let Some(t) = q.get("atTime") {
+        let when = humantime::parse_rfc3339_weak(t)
+            .map_err(|_| ApiError::bad_request(format!("atTime={t:?} is not an RFC 3339 time")))?;
+        let ms = when
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let rev = crate::eventlog::replay::revision_at_time(log, ms)?;
+        if rev == 0 {
+            return Err(ApiError::gone(0, log.oldest()));
+        }
+        return Ok(Some(rev));
+    }
     if q.get("resourceVersionMatch") != Some("Exact") {
         return Ok(None);
     }

@@ -201,15 +201,15 @@ impl ApiCore {
                 };
                 Ok(Reply::Watch(watch::start(self.log.clone(), spec)?))
             }
-            ("GET", None) if history::exact(&q)?.is_some() => {
-                let rev = history::exact(&q)?.unwrap_or(0);
+            ("GET", None) if history::exact(&self.log, &q)?.is_some() => {
+                let rev = history::exact(&self.log, &q)?.unwrap_or(0);
                 done(
                     200,
                     history::list_at(&self.log, rt, route.namespace.as_deref(), &Filter::from_query(&q)?, rev)?,
                 )
             }
-            ("GET", Some(name)) if history::exact(&q)?.is_some() => {
-                let rev = history::exact(&q)?.unwrap_or(0);
+            ("GET", Some(name)) if history::exact(&self.log, &q)?.is_some() => {
+                let rev = history::exact(&self.log, &q)?.unwrap_or(0);
                 done(200, history::get_at(&self.log, rt, &ns, &name, rev)?)
             }
             ("GET", None) => {
