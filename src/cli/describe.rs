@@ -82,7 +82,13 @@ pub fn run(client: &Client, ns_flag: Option<&str>, a: DescribeArgs) -> Result<i3
         ),
         None,
     )?;
-    let items = events.body["items"].as_array().cloned().unwrap_or_default();
+    let mut items = events.body["items"].as_array().cloned().unwrap_or_default();
+    items.sort_by_key(|e| {
+        e.pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .and_then(|r| r.parse::<u64>().ok())
+            .unwrap_or(0)
+    });
     if items.is_empty() {
         println!("Events:       <none>");
     } else {

@@ -109,7 +109,7 @@ pub fn run(client: &Client, ns: Option<&str>, a: EventsArgs) -> Result<i32> {
             println!(
                 "{:<21} {:>9} {:<22} {:<9} {:<36} {}",
                 e["time"].as_str().unwrap_or(""),
-                e["revision"],
+                e["revision"].as_u64().unwrap_or(0),
                 e["actor"].as_str().unwrap_or(""),
                 e["type"].as_str().unwrap_or(""),
                 object,

@@ -107,7 +107,7 @@ pub fn run(client: &Client, ns: Option<&str>, a: HistoryArgs) -> Result<i32> {
         let kind = item["type"].as_str().unwrap_or("");
         println!(
             "{:<10} {:<21} {:<24} {:<9} {}",
-            item["revision"],
+            item["revision"].as_u64().unwrap_or(0),
             item["time"].as_str().unwrap_or(""),
             item["actor"].as_str().unwrap_or(""),
             kind,

@@ -68,7 +68,7 @@ pub async fn run(nats: async_nats::Client, opts: AgentOptions) -> Result<(), Str
     )
     .await
     {
-        tracing::warn!("{e}; retrying");
+        tracing::debug!("{e}; retrying");
         tokio::time::sleep(REGISTER_RETRY).await;
     }
     let (hb_nats, hb_subject) = (nats.clone(), subjects::node_heartbeat(&opts.name));
