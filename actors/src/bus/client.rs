@@ -70,6 +70,27 @@ impl ApiClient {
         envelope::decode(&msg.payload)
     }
 
+    /// Lists `path?query` until the API answers: the items and the list's revision.
+    pub async fn list(&self, path: &str, query: &str) -> (Vec<Value>, u64) {
+        loop {
+            match self.call("GET", path, query, None).await {
+                Ok(a) if a.status == 200 => {
+                    let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
+                    let rv = v
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(0);
+                    return (v["items"].as_array().cloned().unwrap_or_default(), rv);
+                }
+                other => {
+                    tracing::debug!("listing {path}: {:?}; retrying", other.map(|a| a.status));
+                    tokio::time::sleep(RESUME_BACKOFF).await;
+                }
+            }
+        }
+    }
+
     /// Follows `path` from after revision `from`, forever, re-opening the stream on gaps, idle
     /// periods, stream ends and errors. Events arrive once each, in revision order.
     pub fn watch(&self, path: &str, query: &str, from: u64) -> mpsc::Receiver<WatchEvent> {

@@ -81,8 +81,8 @@ pub struct Header {
     pub event_type: EventType,
 }
 
-/// Checks a record's version and checksum and reads its header only.
-pub fn decode_header(bytes: &[u8], hint: u64) -> Result<Header> {
+/// Checks a record's length, version and checksum, and decodes its body; returns the flags too.
+fn checked_body(bytes: &[u8], hint: u64) -> Result<(u8, Body)> {
     if bytes.len() < HEADER {
         return Err(Error::Corrupt {
             revision: hint,
@@ -108,6 +108,12 @@ pub fn decode_header(bytes: &[u8], hint: u64) -> Result<Header> {
             revision: hint,
             reason: format!("decode: {e}"),
         })?;
+    Ok((bytes[1], body))
+}
+
+/// Checks a record's version and checksum and reads its header only.
+pub fn decode_header(bytes: &[u8], hint: u64) -> Result<Header> {
+    let (_, body) = checked_body(bytes, hint)?;
     Ok(Header {
         revision: body.revision,
         kind: body.kind,
@@ -119,32 +125,7 @@ pub fn decode_header(bytes: &[u8], hint: u64) -> Result<Header> {
 
 /// Checks the header and checksum of a record and decodes it (`hint` names it in errors).
 pub fn decode(bytes: &[u8], hint: u64, secrets: &SecretBox) -> Result<Event> {
-    if bytes.len() < HEADER {
-        return Err(Error::Corrupt {
-            revision: hint,
-            reason: "record shorter than its header".into(),
-        });
-    }
-    if bytes[0] != RECORD_VERSION {
-        return Err(Error::UnknownVersion {
-            revision: hint,
-            version: bytes[0],
-        });
-    }
-    let flags = bytes[1];
-    let crc = u32::from_le_bytes([bytes[2], bytes[3], bytes[4], bytes[5]]);
-    let payload = &bytes[HEADER..];
-    if crc32fast::hash(payload) != crc {
-        return Err(Error::Corrupt {
-            revision: hint,
-            reason: "checksum mismatch".into(),
-        });
-    }
-    let (body, _): (Body, usize) =
-        bincode::serde::decode_from_slice(payload, bincode::config::standard()).map_err(|e| Error::Corrupt {
-            revision: hint,
-            reason: format!("decode: {e}"),
-        })?;
+    let (flags, body) = checked_body(bytes, hint)?;
     let json = if flags & FLAG_SEALED != 0 {
         secrets.open(&body.object).ok_or(Error::Decrypt {
             revision: body.revision,

@@ -92,20 +92,7 @@ pub async fn run(nats: async_nats::Client, opts: AgentOptions) -> Result<(), Str
     let pods_dir = opts.data_dir.join("pods");
     let _ = std::fs::create_dir_all(&pods_dir);
     let selector = format!("fieldSelector=spec.nodeName%3D{}", opts.name);
-    let (pods, rv) = loop {
-        match api.call("GET", "/api/v1/pods", &selector, None).await {
-            Ok(a) if a.status == 200 => {
-                let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
-                let rv = v
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
-                break (v["items"].as_array().cloned().unwrap_or_default(), rv);
-            }
-            _ => tokio::time::sleep(REGISTER_RETRY).await,
-        }
-    };
+    let (pods, rv) = api.list("/api/v1/pods", &selector).await;
     let mut running: HashMap<String, Running> = HashMap::new();
     cleanup_orphans(&pods_dir, &pods, runtime.as_ref());
     for p in &pods {

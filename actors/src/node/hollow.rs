@@ -76,20 +76,7 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
         }
     });
     let prefix = format!("{}-", opts.prefix);
-    let (list, rv) = loop {
-        match api.call("GET", "/api/v1/pods", "", None).await {
-            Ok(a) if a.status == 200 => {
-                let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
-                let rv = v
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
-                break (v["items"].as_array().cloned().unwrap_or_default(), rv);
-            }
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    };
+    let (list, rv) = api.list("/api/v1/pods", "").await;
     let mut reported: HashSet<String> = HashSet::new();
     let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(REPORT_CONCURRENCY));
     let handle = |pod: &Value, reported: &mut HashSet<String>| {

@@ -6,4 +6,5 @@ pub mod backoff;
 pub mod container;
 pub mod env;
 pub mod probe;
+pub mod sandbox;
 pub mod status;

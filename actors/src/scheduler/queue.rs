@@ -113,29 +113,6 @@ impl State {
     }
 }
 
-async fn list(api: &ApiClient, path: &str) -> (Vec<Value>, u64) {
-    loop {
-        match api.call("GET", path, "", None).await {
-            Ok(a) if a.status == 200 => {
-                let v: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
-                let rv = v
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
-                return (v["items"].as_array().cloned().unwrap_or_default(), rv);
-            }
-            other => {
-                tracing::debug!(
-                    "scheduler: listing {path} failed: {:?}; retrying",
-                    other.map(|a| a.status)
-                );
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    }
-}
-
 fn schedulable(pod: &Value) -> bool {
     let unbound = pod
         .pointer("/spec/nodeName")
@@ -156,11 +133,11 @@ fn schedulable(pod: &Value) -> bool {
 /// Runs the scheduler until the API client's watches end.
 pub async fn run(api: ApiClient) {
     let mut st = State::default();
-    let (nodes, nodes_rv) = list(&api, "/api/v1/nodes").await;
+    let (nodes, nodes_rv) = api.list("/api/v1/nodes", "").await;
     for n in &nodes {
         st.cache.upsert_node(NodeInfo::from_node(n));
     }
-    let (pods, pods_rv) = list(&api, "/api/v1/pods").await;
+    let (pods, pods_rv) = api.list("/api/v1/pods", "").await;
     for p in &pods {
         st.on_pod("ADDED", p);
     }

@@ -2,6 +2,7 @@
 
 pub mod process;
 pub mod runc;
+pub mod shim_process;
 
 use std::path::{Path, PathBuf};
 

@@ -2,15 +2,13 @@
 //! with its own working directory and its output appended to a log file. The image is recorded but not
 //! used.
 
-use std::fs::OpenOptions;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
-use super::{ContainerConfig, ContainerRuntime, Error, Started};
+use super::{shim_process, ContainerConfig, ContainerRuntime, Error, Started};
 
 /// Runs containers as host processes through `orca shim`.
 pub struct ProcessRuntime {
@@ -30,47 +28,20 @@ impl ContainerRuntime for ProcessRuntime {
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| cfg.dir.join("work"));
         std::fs::create_dir_all(&working_dir)?;
-        let log = OpenOptions::new().create(true).append(true).open(&cfg.log_path)?;
-        let exit_file = cfg.dir.join("exit");
-        let _ = std::fs::remove_file(&exit_file);
-        let child = Command::new(&self.orca_bin)
-            .arg("shim")
-            .arg("--exit-file")
-            .arg(&exit_file)
-            .arg("--")
-            .args(&argv)
-            .env_clear()
+        let mut cmd = Command::new(&self.orca_bin);
+        cmd.env_clear()
             .env(
                 "PATH",
                 std::env::var("PATH")
                     .unwrap_or_else(|_| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into()),
             )
             .envs(cfg.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .current_dir(&working_dir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| Error::Start(format!("{}: {e}", self.orca_bin.display())))?;
-        let pid = child.id() as i32;
-        // The shim is reaped by a thread so that it never lingers as a zombie; adopted shims are
-        // watched through their pid.
-        std::thread::spawn(move || {
-            let mut child = child;
-            let _ = child.wait();
-        });
-        Ok(Started { pid })
+            .current_dir(&working_dir);
+        shim_process::spawn(cmd, &self.orca_bin, &cfg.dir.join("exit"), &argv, &cfg.log_path)
     }
 
     fn alive(&self, started: Started) -> bool {
-        if kill(Pid::from_raw(started.pid), None).is_err() {
-            return false;
-        }
-        // A zombie is not alive.
-        std::fs::read_to_string(format!("/proc/{}/stat", started.pid))
-            .map(|s| s.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()) != Some("Z"))
-            .unwrap_or(false)
+        shim_process::alive(started.pid)
     }
 
     fn signal(&self, started: Started, _dir: &std::path::Path, hard: bool) {

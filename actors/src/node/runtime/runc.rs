@@ -3,16 +3,14 @@
 //! read-only paths); the rootfs is the image from the node's store, read-only, with a tmpfs on /tmp;
 //! the pod's network namespace is joined. `orca shim` keeps `runc run` and records the exit code.
 
-use std::fs::OpenOptions;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use nix::sys::signal::{kill, killpg, Signal};
+use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType, MountBuilder, ProcessBuilder, RootBuilder, Spec};
 
-use super::{container_id, ContainerConfig, ContainerRuntime, Error, Started};
+use super::{container_id, shim_process, ContainerConfig, ContainerRuntime, Error, Started};
 use crate::node::images::ImageStore;
 
 /// Runs containers with runc.
@@ -146,40 +144,27 @@ impl ContainerRuntime for RuncRuntime {
                 .stderr(Stdio::null())
                 .status();
         }
-        let log = OpenOptions::new().create(true).append(true).open(&cfg.log_path)?;
-        let exit_file = cfg.dir.join("exit");
-        let _ = std::fs::remove_file(&exit_file);
         std::fs::create_dir_all(&self.state_root)?;
-        let child = Command::new(&self.orca_bin)
-            .arg("shim")
-            .arg("--exit-file")
-            .arg(&exit_file)
-            .arg("--")
-            .arg(&self.runc_bin)
-            .arg("--root")
-            .arg(&self.state_root)
-            .args(["run", "--bundle"])
-            .arg(&bundle)
-            .arg(&id)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| Error::Start(format!("{}: {e}", self.orca_bin.display())))?;
-        let pid = child.id() as i32;
-        std::thread::spawn(move || {
-            let mut child = child;
-            let _ = child.wait();
-        });
-        Ok(Started { pid })
+        let argv = vec![
+            self.runc_bin.display().to_string(),
+            "--root".into(),
+            self.state_root.display().to_string(),
+            "run".into(),
+            "--bundle".into(),
+            bundle.display().to_string(),
+            id,
+        ];
+        shim_process::spawn(
+            Command::new(&self.orca_bin),
+            &self.orca_bin,
+            &cfg.dir.join("exit"),
+            &argv,
+            &cfg.log_path,
+        )
     }
 
     fn alive(&self, started: Started) -> bool {
-        kill(Pid::from_raw(started.pid), None).is_ok()
-            && std::fs::read_to_string(format!("/proc/{}/stat", started.pid))
-                .map(|s| s.rsplit(')').next().and_then(|r| r.split_whitespace().next()) != Some("Z"))
-                .unwrap_or(false)
+        shim_process::alive(started.pid)
     }
 
     fn signal(&self, started: Started, dir: &Path, hard: bool) {

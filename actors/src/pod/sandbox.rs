@@ -1,0 +1,96 @@
+//! A pod's sandbox on the node: its network namespace (runc pods), the files exec needs, the output
+//! tails kept with its final status, and cleaning up after it.
+
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use orca_schemas::kinds::pod::PodSpec;
+
+use super::actor::{PodCtx, PodMsg, CONFIG_RETRY};
+use super::container;
+use crate::node::network;
+
+/// Keeps the container's environment (0600) and working directory for `exec`.
+pub(crate) fn remember_for_exec(dir: &std::path::Path, env: &[(String, String)], work: &std::path::Path) {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::create_dir_all(dir);
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(dir.join("env.json"))
+    {
+        let _ = f.write_all(&serde_json::to_vec(env).unwrap_or_default());
+    }
+    let _ = std::fs::write(dir.join("workdir"), work.display().to_string());
+}
+
+/// Removes the pod's files and, for runc pods, its network namespace.
+pub(crate) fn release(ctx: &PodCtx, uid: &str) {
+    if ctx.runtime.pod_network() {
+        network::teardown(uid);
+    }
+    let _ = std::fs::remove_dir_all(&ctx.dir);
+}
+
+/// Sets up the pod's network namespace, reporting failures in the status and retrying; `None` when
+/// the pod went away meanwhile.
+pub(crate) async fn pod_network(
+    ctx: &PodCtx,
+    uid: &str,
+    status_path: &str,
+    rx: &mut mpsc::Receiver<PodMsg>,
+) -> Option<String> {
+    let pods_dir = ctx.dir.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    loop {
+        let (dir, id) = (pods_dir.clone(), uid.to_string());
+        let outcome = tokio::task::spawn_blocking(move || network::setup(&dir, &id))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        match outcome {
+            Ok(ip) => return Some(ip.to_string()),
+            Err(e) => {
+                let patch = json!({"status": {"phase": "Pending", "reason": "CreatePodSandboxError", "message": format!("failed to set up the pod network: {e}")}});
+                let _ = ctx.api.call("PATCH", status_path, "", Some(&patch)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(CONFIG_RETRY) => {}
+                    msg = rx.recv() => {
+                        if !matches!(msg, Some(PodMsg::Delete(_))) {
+                            release(ctx, uid);
+                            return None;
+                        }
+                        let ns = ctx.pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
+                        let name = ctx.pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+                        let _ = ctx.api.call("DELETE", &format!("/api/v1/namespaces/{ns}/pods/{name}"), "gracePeriodSeconds=0", None).await;
+                        release(ctx, uid);
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The last `max` bytes of each container's current log, cut at a line start when possible.
+pub fn log_tails(dir: &std::path::Path, spec: &PodSpec, max: u64) -> Value {
+    let mut tails = serde_json::Map::new();
+    for c in &spec.containers {
+        let Ok(data) = std::fs::read(container::log_path(&dir.join(&c.name))) else {
+            continue;
+        };
+        let start = data.len().saturating_sub(max as usize);
+        let mut tail = &data[start..];
+        if start > 0 {
+            if let Some(nl) = tail.iter().position(|b| *b == b'\n') {
+                tail = &tail[nl + 1..];
+            }
+        }
+        tails.insert(
+            c.name.clone(),
+            Value::String(String::from_utf8_lossy(tail).into_owned()),
+        );
+    }
+    Value::Object(tails)
+}
