@@ -166,6 +166,7 @@ fn run(
             .await
             .with_context(|| format!("failed to start the control plane (data dir {})", data_dir.display()))?;
         let url = plane.url();
+        let agent_dir = agent.as_ref().map(|a| a.data_dir.clone());
         if let Some(opts) = agent {
             // The agent gets its own runtime, as it would in its own process.
             let nats_url = nats_url.clone();
@@ -217,6 +218,10 @@ fn run(
         }
         if write_server_file {
             let _ = std::fs::remove_file(&server_file);
+        }
+        // `orca up`'s containers do not outlive it; they start again with the next `orca up`.
+        if let Some(dir) = agent_dir {
+            orca_actors::node::agent::stop_containers(&dir);
         }
         Ok::<_, anyhow::Error>(())
     })

@@ -77,3 +77,33 @@ fn hollow_nodes_heartbeat_like_real_ones() {
     let _ = hollow.wait();
     wait_for(20, "hollow nodes Unknown", || ready(&h, "hollow-17") == "Unknown");
 }
+
+#[test]
+fn orca_up_stops_its_containers_on_shutdown() {
+    let home = tempfile::tempdir().unwrap();
+    let port = common::free_port().unwrap();
+    let mut up = std::process::Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(home.path().join("data"))
+        .env("ORCA_HOME", home.path())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let h = Http::new(&format!("http://127.0.0.1:{port}"));
+    wait_for(30, "orca up ready", || {
+        reqwest::blocking::get(format!("{}/readyz", h.base)).is_ok()
+    });
+    let pidfile = home.path().join("pid");
+    let pod = serde_json::json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", format!("echo $$ > {}; exec sleep 300", pidfile.display())]}]}});
+    assert_eq!(h.post("/api/v1/namespaces/default/pods", &pod).status, 201);
+    wait_for(30, "container running", || {
+        pidfile.exists() && !std::fs::read_to_string(&pidfile).unwrap_or_default().trim().is_empty()
+    });
+    let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_string();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    let _ = std::process::Command::new("kill").arg(up.id().to_string()).status();
+    let _ = up.wait();
+    wait_for(10, "container stopped with orca up", || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+}

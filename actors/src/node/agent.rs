@@ -238,3 +238,51 @@ fn make_runtime(opts: &AgentOptions) -> Result<Arc<dyn ContainerRuntime>, String
         other => Err(format!("unknown runtime {other:?}: use process or runc")),
     }
 }
+
+/// How long containers get after SIGTERM when their node stops with `orca up`.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Stops every container started under `data_dir` (SIGTERM, then SIGKILL after `STOP_GRACE`), for
+/// `orca up`, whose containers should not outlive it. They start again, by their restart policy, when
+/// an agent on the same data directory comes back.
+pub fn stop_containers(data_dir: &std::path::Path) {
+    let mut running = Vec::new();
+    for pod in std::fs::read_dir(data_dir.join("pods")).into_iter().flatten().flatten() {
+        for c in std::fs::read_dir(pod.path()).into_iter().flatten().flatten() {
+            let state: Option<crate::pod::container::SavedState> = std::fs::read(c.path().join("state.json"))
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            if let Some(pid) = state
+                .and_then(|s| s.pid)
+                .filter(|p| super::runtime::shim_process::alive(*p))
+            {
+                running.push((pid, c.path()));
+            }
+        }
+    }
+    let runc_root = data_dir.join("runc");
+    let runc = |args: &[&str]| {
+        if runc_root.is_dir() {
+            let _ = std::process::Command::new("runc")
+                .arg("--root")
+                .arg(&runc_root)
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    };
+    for (pid, dir) in &running {
+        runc(&["kill", "--all", &super::runtime::container_id(dir), "TERM"]);
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + STOP_GRACE;
+    while std::time::Instant::now() < deadline && running.iter().any(|(p, _)| super::runtime::shim_process::alive(*p)) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for (pid, dir) in &running {
+        runc(&["kill", "--all", &super::runtime::container_id(dir), "KILL"]);
+        let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGKILL);
+        runc(&["delete", "-f", &super::runtime::container_id(dir)]);
+    }
+}
