@@ -41,22 +41,7 @@ pub fn get_at(log: &EventLog, rt: &ResourceType, ns: &str, name: &str, rev: u64)
 pub fn list_at(log: &EventLog, rt: &ResourceType, ns: Option<&str>, filter: &Filter, rev: u64) -> ApiResult<Bytes> {
     check_horizon(log, rev)?;
     let items = log.reader().list_at(rt.kind, ns, rev)?;
-    let mut out = format!(
-        "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{rev}\"}},\"items\":[",
-        rt.kind,
-        rt.api_version()
-    )
-    .into_bytes();
-    let mut first = true;
-    for ev in items.iter().filter(|e| filter.matches(&e.object)) {
-        if !first {
-            out.push(b',');
-        }
-        first = false;
-        out.extend_from_slice(&ev.json);
-    }
-    out.extend_from_slice(b"]}");
-    Ok(Bytes::from(out))
+    Ok(super::read::list_body(rt, &items, filter, rev))
 }
 
 /// Every event of one object, oldest first: revision, time, actor, type, uid and the object.

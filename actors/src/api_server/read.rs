@@ -97,14 +97,14 @@ pub fn list(log: &EventLog, rt: &ResourceType, ns: Option<&str>, filter: &Filter
         let p = log.projection();
         (p.list(rt.kind, ns), p.head)
     };
+    list_body(rt, &items, filter, head)
+}
+
+/// A `KindList` of the items passing the filter, built from their shared encodings.
+pub fn list_body(rt: &ResourceType, items: &[Arc<Event>], filter: &Filter, revision: u64) -> Bytes {
     let mut out = Vec::with_capacity(64 + items.iter().map(|e| e.json.len() + 1).sum::<usize>());
     out.extend_from_slice(
-        format!(
-            "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{head}\"}},\"items\":[",
-            rt.kind,
-            rt.api_version()
-        )
-        .as_bytes(),
+        format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{revision}\"}},\"items\":[", rt.kind, rt.api_version()).as_bytes(),
     );
     let mut first = true;
     for ev in items.iter().filter(|e| filter.matches(&e.object)) {
