@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use serde_json::json;
 
 use orca_actors::bus::envelope::{self, ApiCall};
 use orca_actors::eventlog::crypto::SecretBox;
+use orca_actors::eventlog::event::EventMeta;
 use orca_actors::eventlog::watch::WatchHub;
 use orca_actors::eventlog::{record, Change, Event, EventLog, EventType, LogOptions};
 use orca_actors::scheduler::cache::{Cache, NodeInfo};
@@ -61,7 +61,7 @@ fn plugins(c: &mut Criterion) {
 
 fn event() -> Event {
     let obj = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default", "resourceVersion": "7"}, "data": {"v": "x".repeat(256)}});
-    Event {
+    let meta = EventMeta {
         revision: 7,
         time_ms: 1,
         actor: "bench".into(),
@@ -72,10 +72,8 @@ fn event() -> Event {
         event_type: EventType::Added,
         create_revision: 7,
         prev_revision: 0,
-        json: Bytes::from(serde_json::to_vec(&obj).unwrap_or_default()),
-        object: Arc::new(obj),
-        line: Default::default(),
-    }
+    };
+    Event::new(meta, &obj)
 }
 
 fn codecs(c: &mut Criterion) {
@@ -132,7 +130,18 @@ fn log_append(c: &mut Criterion) {
 
 fn fan_out(c: &mut Criterion) {
     let hub = WatchHub::new(8192, 0);
-    let events: Vec<Arc<Event>> = (1..=1000).map(|r| Arc::new(Event { revision: r, ..event() })).collect();
+    let base = event();
+    let events: Vec<Arc<Event>> = (1..=1000)
+        .map(|r| {
+            Arc::new(Event::new(
+                EventMeta {
+                    revision: r,
+                    ..base.meta()
+                },
+                &base.object(),
+            ))
+        })
+        .collect();
     hub.publish(&events);
     let mut g = c.benchmark_group("watch fan-out");
     g.throughput(Throughput::Elements(1000));

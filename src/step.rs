@@ -50,9 +50,9 @@ pub fn run(data_dir: &Path, from: u64, until: u64) -> Result<()> {
             };
             let (mut a, mut b) = (Default::default(), Default::default());
             if let Some(prev) = &before {
-                leaves(&prev.object, "", &mut a);
+                leaves(&prev.object(), "", &mut a);
             }
-            leaves(&ev.object, "", &mut b);
+            leaves(&ev.object(), "", &mut b);
             let changed: serde_json::Map<String, Value> = b
                 .iter()
                 .filter(|(k, v)| k.as_str() != "metadata.resourceVersion" && a.get(*k) != Some(*v))

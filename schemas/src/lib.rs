@@ -9,6 +9,7 @@ pub mod meta;
 pub mod quantity;
 pub mod registry;
 pub mod selector;
+pub mod stored;
 pub mod unknown;
 pub mod validate;
 

@@ -22,7 +22,7 @@ pub fn bind_all(st: &mut Staging, body: &Value, actor: &str) -> Value {
                 return Err(ApiError::bad_request("a binding needs a node"));
             }
             let ev = pods::bind(st, ns, name, node, actor.to_string())?;
-            scheduled_event(st, &ev.object, ns, name, node, actor);
+            scheduled_event(st, &ev.object(), ns, name, node, actor);
             Ok(ev.revision)
         });
         results.push(match outcome {

@@ -15,7 +15,7 @@ fn used(st: &Staging) -> HashSet<String> {
     st.list("Service", None)
         .iter()
         .filter_map(|s| {
-            s.object
+            s.object()
                 .pointer("/spec/clusterIP")
                 .and_then(Value::as_str)
                 .map(str::to_string)

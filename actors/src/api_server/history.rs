@@ -41,7 +41,12 @@ pub fn get_at(log: &EventLog, rt: &ResourceType, ns: &str, name: &str, rev: u64)
 pub fn list_at(log: &EventLog, rt: &ResourceType, ns: Option<&str>, filter: &Filter, rev: u64) -> ApiResult<Bytes> {
     check_horizon(log, rev)?;
     let items = log.reader().list_at(rt.kind, ns, rev)?;
-    Ok(super::read::list_body(rt, &items, filter, rev))
+    Ok(super::read::list_body(
+        rt,
+        &items,
+        filter,
+        &super::read::ListMeta::at(rev),
+    ))
 }
 
 /// Every event of one object, oldest first: revision, time, actor, type, uid and the object.
@@ -73,7 +78,7 @@ pub fn history(log: &EventLog, q: &Query) -> ApiResult<Bytes> {
                 "actor": ev.actor,
                 "type": ev.event_type.as_watch_type(),
                 "uid": ev.uid,
-                "object": ev.object.as_ref(),
+                "object": ev.object(),
             })),
             None => compacted += 1,
         }

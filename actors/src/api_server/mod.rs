@@ -4,6 +4,7 @@ pub mod bindings;
 pub mod cluster_ip;
 pub mod history;
 pub mod http;
+pub mod paging;
 pub mod patch;
 pub mod pods;
 pub mod read;
@@ -44,6 +45,7 @@ pub struct ApiCore {
     log: EventLog,
     read_only: bool,
     nats: Option<async_nats::Client>,
+    snapshots: std::sync::Arc<paging::Snapshots>,
     /// Interval between watch bookmarks.
     pub bookmark_interval: Duration,
 }
@@ -58,6 +60,7 @@ impl ApiCore {
             log,
             read_only: false,
             nats: None,
+            snapshots: Default::default(),
             bookmark_interval: watch::BOOKMARK_INTERVAL,
         }
     }
@@ -218,9 +221,24 @@ impl ApiCore {
                         return Err(ApiError::gone(rv, self.log.oldest()));
                     }
                 }
+                let filter = Filter::from_query(&q)?;
+                let limit = q.number("limit")?.filter(|l| *l > 0);
+                let token = q.get("continue").filter(|c| !c.is_empty());
+                if limit.is_none() && token.is_none() {
+                    return done(200, read::list(&self.log, rt, route.namespace.as_deref(), &filter));
+                }
+                let limit = limit.map_or(usize::MAX, |l| l as usize);
                 done(
                     200,
-                    read::list(&self.log, rt, route.namespace.as_deref(), &Filter::from_query(&q)?),
+                    paging::page(
+                        &self.log,
+                        &self.snapshots,
+                        rt,
+                        route.namespace.as_deref(),
+                        &filter,
+                        limit,
+                        token,
+                    )?,
                 )
             }
             ("GET", Some(name)) => done(200, read::get(&self.log, rt, &ns, &name)?.json.clone()),

@@ -21,7 +21,7 @@ pub fn bind(st: &mut Staging, ns: &str, name: &str, node: &str, actor: String) -
     let cur = st
         .get("Pod", ns, name)
         .ok_or_else(|| ApiError::not_found("pods", name))?;
-    let mut obj = cur.object.as_ref().clone();
+    let mut obj = cur.object();
     match obj.pointer("/spec/nodeName").and_then(Value::as_str) {
         Some(n) if !n.is_empty() && n == node => return Ok(cur),
         Some(n) if !n.is_empty() => {
@@ -71,7 +71,7 @@ fn node_of(log: &EventLog, ns: &str, name: &str) -> ApiResult<String> {
         .projection()
         .get("Pod", ns, name)
         .ok_or_else(|| ApiError::not_found("pods", name))?;
-    pod.object
+    pod.object()
         .pointer("/spec/nodeName")
         .and_then(Value::as_str)
         .filter(|n| !n.is_empty())
@@ -171,13 +171,13 @@ fn kept_tail(log: &EventLog, ns: &str, name: &str, container: &str) -> ApiResult
         return Err(ApiError::not_found("pods", name));
     };
     let tails = ev
-        .object
+        .object()
         .pointer("/status/logTails")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
     let container = if container.is_empty() {
-        ev.object
+        ev.object()
             .pointer("/spec/containers/0/name")
             .and_then(Value::as_str)
             .unwrap_or("")

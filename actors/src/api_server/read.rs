@@ -3,29 +3,16 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use serde_json::Value;
 
 use orca_schemas::selector::{parse_field_selector, Requirement, Selector};
+use orca_schemas::stored::ObjectHeader;
 use orca_schemas::ResourceType;
 
 use super::request::Query;
 use super::status::{ApiError, ApiResult};
 use crate::eventlog::{Event, EventLog};
 
-/// Field selector paths the API supports.
-pub const FIELD_SELECTORS: &[&str] = &[
-    "metadata.name",
-    "metadata.namespace",
-    "spec.nodeName",
-    "spec.unschedulable",
-    "status.phase",
-    "involvedObject.kind",
-    "involvedObject.name",
-    "involvedObject.namespace",
-    "involvedObject.uid",
-    "reason",
-    "type",
-];
+pub use orca_schemas::stored::FIELD_SELECTORS;
 
 /// A list or watch filter: label selector, field selector, and a name from the path.
 #[derive(Debug, Clone, Default)]
@@ -55,32 +42,14 @@ impl Filter {
         Ok(Filter { labels, fields })
     }
 
-    /// Whether an object passes the filter.
-    pub fn matches(&self, obj: &Value) -> bool {
-        if !self.labels.is_empty() {
-            let labels = obj.pointer("/metadata/labels").and_then(Value::as_object);
-            let ok = self
-                .labels
-                .matches_with(|k| labels.and_then(|l| l.get(k)).and_then(Value::as_str));
-            if !ok {
-                return false;
-            }
-        }
-        if !self.fields.is_empty() {
-            let ok = self.fields.matches_with(|path| {
-                let pointer = format!("/{}", path.replace('.', "/"));
-                match obj.pointer(&pointer) {
-                    Some(Value::String(s)) => Some(s.as_str()),
-                    Some(Value::Bool(true)) => Some("true"),
-                    Some(Value::Bool(false)) => Some("false"),
-                    _ => Some(""),
-                }
-            });
-            if !ok {
-                return false;
-            }
-        }
-        true
+    /// Whether an object passes the filter, read from its header.
+    pub fn matches(&self, h: &ObjectHeader) -> bool {
+        h.matches(&self.labels, &self.fields)
+    }
+
+    /// Whether the filter lets everything through.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty() && self.fields.is_empty()
     }
 }
 
@@ -97,17 +66,50 @@ pub fn list(log: &EventLog, rt: &ResourceType, ns: Option<&str>, filter: &Filter
         let p = log.projection();
         (p.list(rt.kind, ns), p.head)
     };
-    list_body(rt, &items, filter, head)
+    list_body(rt, &items, filter, &ListMeta::at(head))
+}
+
+/// A list's `metadata`: its revision, and for a page the token and count of what remains.
+#[derive(Debug, Clone, Default)]
+pub struct ListMeta {
+    /// The revision the list shows.
+    pub revision: u64,
+    /// `continue`: where the next page starts.
+    pub continue_token: Option<String>,
+    /// `remainingItemCount`, when known.
+    pub remaining: Option<usize>,
+}
+
+impl ListMeta {
+    /// A complete list at `revision`.
+    pub fn at(revision: u64) -> ListMeta {
+        ListMeta {
+            revision,
+            ..ListMeta::default()
+        }
+    }
 }
 
 /// A `KindList` of the items passing the filter, built from their shared encodings.
-pub fn list_body(rt: &ResourceType, items: &[Arc<Event>], filter: &Filter, revision: u64) -> Bytes {
-    let mut out = Vec::with_capacity(64 + items.iter().map(|e| e.json.len() + 1).sum::<usize>());
+pub fn list_body(rt: &ResourceType, items: &[Arc<Event>], filter: &Filter, meta: &ListMeta) -> Bytes {
+    let mut out = Vec::with_capacity(128 + items.iter().map(|e| e.json.len() + 1).sum::<usize>());
+    let mut m = format!("\"resourceVersion\":\"{}\"", meta.revision);
+    if let Some(c) = &meta.continue_token {
+        m.push_str(&format!(",\"continue\":\"{c}\""));
+    }
+    if let Some(r) = meta.remaining {
+        m.push_str(&format!(",\"remainingItemCount\":{r}"));
+    }
     out.extend_from_slice(
-        format!("{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{\"resourceVersion\":\"{revision}\"}},\"items\":[", rt.kind, rt.api_version()).as_bytes(),
+        format!(
+            "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{{{m}}},\"items\":[",
+            rt.kind,
+            rt.api_version()
+        )
+        .as_bytes(),
     );
     let mut first = true;
-    for ev in items.iter().filter(|e| filter.matches(&e.object)) {
+    for ev in items.iter().filter(|e| filter.matches(&e.header)) {
         if !first {
             out.push(b',');
         }

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub message: String,
     /// `details` (name, kind, causes) when there are any.
     pub details: Option<Value>,
+    /// `metadata.continue` of the Status (a token to go on after an expired one).
+    pub list_continue: Option<String>,
 }
 
 /// Result with an API error.
@@ -27,6 +29,7 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            list_continue: None,
         }
     }
     /// 400.
@@ -91,6 +94,16 @@ impl ApiError {
             format!("too old resource version: {requested} (the oldest revision held is {oldest}); list again to get a current resourceVersion"),
         )
     }
+    /// 410 for a continue token whose revision is gone, with a token to go on from the current state.
+    pub fn expired_continue(inconsistent: &str) -> ApiError {
+        let mut e = ApiError::new(
+            410,
+            "Expired",
+            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.",
+        );
+        e.list_continue = Some(inconsistent.to_string());
+        e
+    }
     /// 413.
     pub fn too_large(limit: usize) -> ApiError {
         ApiError::new(
@@ -141,6 +154,9 @@ impl ApiError {
         });
         if let Some(d) = &self.details {
             s["details"] = d.clone();
+        }
+        if let Some(c) = &self.list_continue {
+            s["metadata"]["continue"] = Value::String(c.clone());
         }
         s
     }

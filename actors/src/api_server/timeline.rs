@@ -34,10 +34,11 @@ pub fn entries(log: &EventLog, q: &Query) -> ApiResult<Bytes> {
             let mut item = json!({"revision": e.revision, "time": super::write::rfc3339(e.time_ms), "timeMillis": e.time_ms, "actor": e.actor,
                 "type": e.event_type.as_watch_type(), "kind": e.kind, "namespace": e.namespace, "name": e.name, "uid": e.uid});
             if e.kind == "Event" {
-                item["reason"] = e.object.get("reason").cloned().unwrap_or(Value::Null);
-                item["message"] = e.object.get("message").cloned().unwrap_or(Value::Null);
-                item["eventType"] = e.object.get("type").cloned().unwrap_or(Value::Null);
-                item["involvedObject"] = e.object.get("involvedObject").cloned().unwrap_or(Value::Null);
+                let o = e.object();
+                item["reason"] = o.get("reason").cloned().unwrap_or(Value::Null);
+                item["message"] = o.get("message").cloned().unwrap_or(Value::Null);
+                item["eventType"] = o.get("type").cloned().unwrap_or(Value::Null);
+                item["involvedObject"] = o.get("involvedObject").cloned().unwrap_or(Value::Null);
             }
             item
         })

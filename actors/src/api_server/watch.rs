@@ -67,15 +67,16 @@ pub fn start(log: EventLog, spec: WatchSpec) -> ApiResult<mpsc::Receiver<(u64, B
         }
     };
     let (tx, rx) = mpsc::channel::<(u64, Bytes)>(256);
-    let matches = move |kind: &str, ns: &str, name: &str, obj: &serde_json::Value, spec: &WatchSpec| {
-        kind == spec.rt.kind
-            && spec.namespace.as_deref().is_none_or(|n| n == ns)
-            && spec.name.as_deref().is_none_or(|n| n == name)
-            && spec.filter.matches(obj)
-    };
+    let matches =
+        move |kind: &str, ns: &str, name: &str, obj: &orca_schemas::stored::ObjectHeader, spec: &WatchSpec| {
+            kind == spec.rt.kind
+                && spec.namespace.as_deref().is_none_or(|n| n == ns)
+                && spec.name.as_deref().is_none_or(|n| n == name)
+                && spec.filter.matches(obj)
+        };
     tokio::spawn(async move {
         for ev in initial {
-            if matches(&ev.kind, &ev.namespace, &ev.name, &ev.object, &spec) {
+            if matches(&ev.kind, &ev.namespace, &ev.name, &ev.header, &spec) {
                 let mut line = Vec::with_capacity(ev.json.len() + 32);
                 line.extend_from_slice(b"{\"type\":\"ADDED\",\"object\":");
                 line.extend_from_slice(&ev.json);
@@ -96,7 +97,7 @@ pub fn start(log: EventLog, spec: WatchSpec) -> ApiResult<mpsc::Receiver<(u64, B
                     Ok(events) => {
                         for ev in events {
                             after = ev.revision;
-                            if matches(&ev.kind, &ev.namespace, &ev.name, &ev.object, &spec) {
+                            if matches(&ev.kind, &ev.namespace, &ev.name, &ev.header, &spec) {
                                 let line = ev.watch_line();
                                 if tx.send((ev.revision, line)).await.is_err() {
                                     return;

@@ -50,10 +50,10 @@ fn check_namespace(st: &Staging, rt: &ResourceType, ns: &str) -> ApiResult<()> {
     }
     match st.get("Namespace", "", ns) {
         None => Err(ApiError::not_found("namespaces", ns)),
-        Some(n) if n.object.pointer("/metadata/deletionTimestamp").is_some() => Err(ApiError::forbidden(format!(
+        Some(n) if n.header.deleting => Err(ApiError::forbidden(format!(
             "{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
             rt.plural,
-            meta_str(&n.object, "name").unwrap_or_default()
+            n.name.as_str()
         ))),
         Some(_) => Ok(()),
     }
@@ -131,7 +131,7 @@ pub fn update(
             return Err(ApiError::conflict(&plural, name));
         }
     }
-    let old = cur.object.as_ref();
+    let old = &cur.object();
     let mut merged = if status_only {
         let mut m = old.clone();
         match new.get("status") {
@@ -229,7 +229,7 @@ pub fn patch(
     actor: String,
 ) -> ApiResult<(Arc<Event>, Vec<String>)> {
     let (_, cur) = current(st, rt, ns, name)?;
-    let mut doc = cur.object.as_ref().clone();
+    let mut doc = cur.object();
     match kind {
         PatchType::Merge => patch::merge_patch(&mut doc, body),
         PatchType::Json => patch::json_patch(&mut doc, body).map_err(|e| {
@@ -273,7 +273,7 @@ pub fn delete(
     actor: String,
 ) -> ApiResult<Arc<Event>> {
     let (_, cur) = current(st, rt, ns, name)?;
-    let mut obj = cur.object.as_ref().clone();
+    let mut obj = cur.object();
     let has_finalizers = obj
         .pointer("/metadata/finalizers")
         .and_then(Value::as_array)
@@ -315,7 +315,7 @@ pub fn delete(
     if rt.kind == "Namespace" {
         for kind in RESOURCES.iter().filter(|r| r.namespaced) {
             for child in st.list(kind.kind, Some(name)) {
-                let mut last = child.object.as_ref().clone();
+                let mut last = child.object();
                 set_meta(&mut last, "deletionTimestamp", Value::String(rfc3339(st.time_ms())));
                 st.put(Change {
                     kind: child.kind.clone(),

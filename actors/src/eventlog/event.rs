@@ -1,9 +1,9 @@
 //! One event of the log and the stored form of an object's current state.
 
-use std::sync::{Arc, OnceLock};
-
 use bytes::Bytes;
 use serde_json::Value;
+
+use orca_schemas::stored::ObjectHeader;
 
 /// What happened to the object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -27,7 +27,7 @@ impl EventType {
     }
 }
 
-/// An accepted change, as the log keeps it.
+/// An accepted change, as the log keeps it: the object stays its encoded JSON plus a header.
 #[derive(Debug, Clone)]
 pub struct Event {
     /// Gapless revision; it is the object's `resourceVersion`.
@@ -50,29 +50,109 @@ pub struct Event {
     pub create_revision: u64,
     /// Revision of the previous event of the same object, 0 for none.
     pub prev_revision: u64,
-    /// The object after the change (before it, for Deleted), as JSON.
-    pub object: Arc<Value>,
-    /// The object encoded once as JSON; shared by every reader and watcher.
+    /// Labels, owners, deletion and field-selector values, read once at write.
+    pub header: ObjectHeader,
+    /// The object after the change (before it, for Deleted) encoded once as JSON; a slice of
+    /// `line`, shared by every reader and watcher.
     pub json: Bytes,
-    /// The watch line, built on first use and shared by every watcher.
-    pub line: OnceLock<Bytes>,
+    /// The watch line `{"type":..,"object":..}\n` holding `json`.
+    line: Bytes,
+}
+
+/// What an event is built from besides its object.
+#[derive(Debug, Clone)]
+pub struct EventMeta {
+    /// Gapless revision.
+    pub revision: u64,
+    /// Time accepted, ms since the epoch.
+    pub time_ms: u64,
+    /// Who made the change.
+    pub actor: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Uid.
+    pub uid: String,
+    /// Added, Modified or Deleted.
+    pub event_type: EventType,
+    /// Revision that created the object.
+    pub create_revision: u64,
+    /// Previous revision of the object.
+    pub prev_revision: u64,
 }
 
 impl Event {
-    /// The watch line `{"type":..,"object":..}\n`, built once from the shared encoding.
-    pub fn watch_line(&self) -> Bytes {
-        self.line.get_or_init(|| self.build_line()).clone()
+    /// Builds an event from an object: encodes it once and reads its header.
+    pub fn new(meta: EventMeta, object: &Value) -> Event {
+        // Serialising a `Value` into a Vec cannot fail.
+        let json = serde_json::to_vec(object).unwrap_or_default();
+        Event::assemble(meta, &json, ObjectHeader::of(object))
     }
 
-    fn build_line(&self) -> Bytes {
-        let kind = self.event_type.as_watch_type();
-        let mut out = Vec::with_capacity(self.json.len() + 32);
-        out.extend_from_slice(b"{\"type\":\"");
-        out.extend_from_slice(kind.as_bytes());
-        out.extend_from_slice(b"\",\"object\":");
-        out.extend_from_slice(&self.json);
-        out.extend_from_slice(b"}\n");
-        Bytes::from(out)
+    /// Builds an event from encoded JSON, which must be an object.
+    pub fn from_json(meta: EventMeta, json: &[u8]) -> Result<Event, serde_json::Error> {
+        let object: Value = serde_json::from_slice(json)?;
+        Ok(Event::assemble(meta, json, ObjectHeader::of(&object)))
+    }
+
+    fn assemble(meta: EventMeta, json: &[u8], header: ObjectHeader) -> Event {
+        let prefix = format!("{{\"type\":\"{}\",\"object\":", meta.event_type.as_watch_type());
+        let mut line = Vec::with_capacity(prefix.len() + json.len() + 2);
+        line.extend_from_slice(prefix.as_bytes());
+        line.extend_from_slice(json);
+        line.extend_from_slice(b"}\n");
+        let line = Bytes::from(line);
+        let json = line.slice(prefix.len()..prefix.len() + json.len());
+        Event {
+            revision: meta.revision,
+            time_ms: meta.time_ms,
+            actor: meta.actor,
+            kind: meta.kind,
+            namespace: meta.namespace,
+            name: meta.name,
+            uid: meta.uid,
+            event_type: meta.event_type,
+            create_revision: meta.create_revision,
+            prev_revision: meta.prev_revision,
+            header,
+            json,
+            line,
+        }
+    }
+
+    /// The fields other than the object.
+    pub fn meta(&self) -> EventMeta {
+        EventMeta {
+            revision: self.revision,
+            time_ms: self.time_ms,
+            actor: self.actor.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            uid: self.uid.clone(),
+            event_type: self.event_type,
+            create_revision: self.create_revision,
+            prev_revision: self.prev_revision,
+        }
+    }
+
+    /// The object decoded into a JSON tree (for code that edits it).
+    pub fn object(&self) -> Value {
+        // `json` was checked to be JSON when the event was built.
+        serde_json::from_slice(&self.json).unwrap_or(Value::Null)
+    }
+
+    /// The object decoded into a typed view.
+    pub fn view<T: serde::de::DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.json)
+    }
+
+    /// The watch line `{"type":..,"object":..}\n`, shared by every watcher.
+    pub fn watch_line(&self) -> Bytes {
+        self.line.clone()
     }
 }
 

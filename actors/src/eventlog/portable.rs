@@ -7,7 +7,6 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::Arc;
 
 use rand::RngCore;
 use serde_json::{json, Value};
@@ -28,7 +27,7 @@ fn io(e: std::io::Error) -> Error {
 }
 
 fn redacted(ev: &Event) -> Event {
-    let mut obj: Value = ev.object.as_ref().clone();
+    let mut obj: Value = ev.object();
     if let Some(data) = obj.get_mut("data").and_then(Value::as_object_mut) {
         for v in data.values_mut() {
             *v = json!("");
@@ -39,13 +38,7 @@ fn redacted(ev: &Event) -> Event {
             a.insert("orca.dev/redacted".into(), json!("true"));
         }
     }
-    let json = bytes::Bytes::from(serde_json::to_vec(&obj).unwrap_or_default());
-    Event {
-        object: Arc::new(obj),
-        json,
-        line: Default::default(),
-        ..ev.clone()
-    }
+    Event::new(ev.meta(), &obj)
 }
 
 /// Writes the records of `from..=to` to `out`; returns how many.

@@ -1,11 +1,9 @@
 //! The on-disk record: a version byte, flags, a CRC-32 and a bincode body carrying the object as JSON.
 
-use std::sync::{Arc, OnceLock};
-
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::crypto::SecretBox;
+use super::event::EventMeta;
 use super::{Error, Event, EventType, Result};
 
 /// Current record format version.
@@ -133,11 +131,7 @@ pub fn decode(bytes: &[u8], hint: u64, secrets: &SecretBox) -> Result<Event> {
     } else {
         body.object
     };
-    let object = serde_json::from_slice(&json).map_err(|e| Error::Corrupt {
-        revision: body.revision,
-        reason: format!("object is not JSON: {e}"),
-    })?;
-    Ok(Event {
+    let meta = EventMeta {
         revision: body.revision,
         time_ms: body.time_ms,
         actor: body.actor,
@@ -148,9 +142,10 @@ pub fn decode(bytes: &[u8], hint: u64, secrets: &SecretBox) -> Result<Event> {
         event_type: body.event_type,
         create_revision: body.create_revision,
         prev_revision: body.prev_revision,
-        object: Arc::new(object),
-        json: Bytes::from(json),
-        line: OnceLock::new(),
+    };
+    Event::from_json(meta, &json).map_err(|e| Error::Corrupt {
+        revision: body.revision,
+        reason: format!("object is not JSON: {e}"),
     })
 }
 
@@ -160,7 +155,7 @@ mod tests {
 
     fn event(kind: &str) -> Event {
         let obj = serde_json::json!({"kind": kind, "metadata": {"name": "a"}, "data": {"k": "c2VjcmV0"}});
-        Event {
+        let meta = EventMeta {
             revision: 7,
             time_ms: 1,
             actor: "test".into(),
@@ -171,10 +166,8 @@ mod tests {
             event_type: EventType::Added,
             create_revision: 7,
             prev_revision: 0,
-            json: Bytes::from(serde_json::to_vec(&obj).unwrap()),
-            line: Default::default(),
-            object: Arc::new(obj),
-        }
+        };
+        Event::new(meta, &obj)
     }
 
     #[test]
@@ -184,7 +177,8 @@ mod tests {
             let ev = event(kind);
             let rec = encode(&ev, &secrets).unwrap();
             let back = decode(&rec, 7, &secrets).unwrap();
-            assert_eq!(back.object, ev.object);
+            assert_eq!(back.object(), ev.object());
+            assert_eq!(back.header, ev.header);
             assert_eq!(back.revision, 7);
             let mut bad = rec.clone();
             let last = bad.len() - 1;

@@ -1,12 +1,12 @@
 //! A batch being built by the writer: changes see earlier changes of the same batch, and roll back as a unit.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use bytes::Bytes;
 use parking_lot::RwLock;
 use serde_json::Value;
 
+use super::event::EventMeta;
 use super::projection::Projection;
 use super::{Event, EventType};
 
@@ -115,8 +115,7 @@ impl Staging {
             (Some(cur), t) if t != EventType::Added => cur.create_revision,
             _ => revision,
         };
-        let json = Bytes::from(serde_json::to_vec(&change.object).unwrap_or_default());
-        let ev = Arc::new(Event {
+        let meta = EventMeta {
             revision,
             time_ms: self.time_ms,
             actor: change.actor,
@@ -127,10 +126,8 @@ impl Staging {
             event_type: change.event_type,
             create_revision,
             prev_revision: current.as_ref().map_or(0, |c| c.revision),
-            object: Arc::new(change.object),
-            json,
-            line: OnceLock::new(),
-        });
+        };
+        let ev = Arc::new(Event::new(meta, &change.object));
         let key = (ev.kind.clone(), ev.namespace.clone(), ev.name.clone());
         let value = if ev.event_type == EventType::Deleted {
             None
