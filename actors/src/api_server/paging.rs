@@ -48,22 +48,23 @@ impl ContinueToken {
 }
 
 type SnapshotKey = (&'static str, Option<String>, u64);
+type Items = Arc<Vec<Arc<Event>>>;
 
 /// Recent list snapshots, so the pages of one list agree without a walk of the history index.
 #[derive(Default)]
 pub struct Snapshots {
-    held: Mutex<HashMap<SnapshotKey, (Instant, Arc<Vec<Arc<Event>>>)>>,
+    held: Mutex<HashMap<SnapshotKey, (Instant, Items)>>,
 }
 
 impl Snapshots {
-    fn get(&self, key: &SnapshotKey) -> Option<Arc<Vec<Arc<Event>>>> {
+    fn get(&self, key: &SnapshotKey) -> Option<Items> {
         let mut held = self.held.lock();
         let entry = held.get_mut(key)?;
         entry.0 = Instant::now();
         Some(entry.1.clone())
     }
 
-    fn put(&self, key: SnapshotKey, items: Arc<Vec<Arc<Event>>>) {
+    fn put(&self, key: SnapshotKey, items: Items) {
         let mut held = self.held.lock();
         held.retain(|_, (t, _)| t.elapsed() < SNAPSHOT_TTL);
         while held.len() >= MAX_SNAPSHOTS {

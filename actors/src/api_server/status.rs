@@ -14,7 +14,7 @@ pub struct ApiError {
     /// Human-readable message saying what failed and what to do.
     pub message: String,
     /// `details` (name, kind, causes) when there are any.
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
     /// `metadata.continue` of the Status (a token to go on after an expired one).
     pub list_continue: Option<String>,
 }
@@ -39,7 +39,7 @@ impl ApiError {
     /// 404 for an object.
     pub fn not_found(plural: &str, name: &str) -> ApiError {
         let mut e = ApiError::new(404, "NotFound", format!("{plural} \"{name}\" not found"));
-        e.details = Some(json!({"name": name, "kind": plural}));
+        e.details = Some(Box::new(json!({"name": name, "kind": plural})));
         e
     }
     /// 404 for a path that names nothing.
@@ -65,7 +65,7 @@ impl ApiError {
     /// 409 AlreadyExists.
     pub fn already_exists(plural: &str, name: &str) -> ApiError {
         let mut e = ApiError::new(409, "AlreadyExists", format!("{plural} \"{name}\" already exists"));
-        e.details = Some(json!({"name": name, "kind": plural}));
+        e.details = Some(Box::new(json!({"name": name, "kind": plural})));
         e
     }
     /// 409 Conflict on a stale resourceVersion.
@@ -75,7 +75,7 @@ impl ApiError {
             "Conflict",
             format!("Operation cannot be fulfilled on {plural} \"{name}\": the object has been modified; please apply your changes to the latest version and try again"),
         );
-        e.details = Some(json!({"name": name, "kind": plural}));
+        e.details = Some(Box::new(json!({"name": name, "kind": plural})));
         e
     }
     /// 409 Conflict with a specific message.
@@ -129,7 +129,7 @@ impl ApiError {
             format!(" \"{name}\"")
         };
         let mut e = ApiError::new(422, "Invalid", format!("{kind}{shown} is invalid: {}", list.join(", ")));
-        e.details = Some(json!({"name": name, "kind": kind, "causes": causes}));
+        e.details = Some(Box::new(json!({"name": name, "kind": kind, "causes": causes})));
         e
     }
     /// 500.
@@ -153,7 +153,7 @@ impl ApiError {
             "code": self.code,
         });
         if let Some(d) = &self.details {
-            s["details"] = d.clone();
+            s["details"] = d.as_ref().clone();
         }
         if let Some(c) = &self.list_continue {
             s["metadata"]["continue"] = Value::String(c.clone());
