@@ -9,4 +9,5 @@ pub mod eventlog;
 pub mod events;
 pub mod node;
 pub mod pod;
+pub mod runtime;
 pub mod scheduler;

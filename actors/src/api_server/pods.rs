@@ -84,14 +84,10 @@ fn node_of(log: &EventLog, ns: &str, name: &str) -> ApiResult<String> {
 }
 
 async fn ask_node(nats: &async_nats::Client, subject: String, payload: Vec<u8>, node: &str) -> ApiResult<NodeReply> {
-    let req = async_nats::client::Request::new()
-        .payload(payload.into())
-        .timeout(Some(NODE_TIMEOUT));
-    let msg = nats.send_request(subject, req).await.map_err(|e| {
-        ApiError::unavailable(format!(
-            "node {node} did not answer ({e}); is its agent running? (`orcactl get nodes`)"
-        ))
-    })?;
+    let hint = format!("the agent of node {node} is not running or not connected; check `orcactl get nodes`");
+    let msg = crate::bus::request(nats, &subject, payload, NODE_TIMEOUT, &hint)
+        .await
+        .map_err(|e| ApiError::unavailable(format!("node {node} did not answer: {e}")))?;
     let reply: NodeReply = envelope::decode(&msg.payload)
         .map_err(|e| ApiError::internal(format!("node {node} sent a malformed reply: {e}")))?;
     if reply.error.is_empty() {

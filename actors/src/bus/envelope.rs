@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{Error, Result};
 
 /// Current envelope version.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 /// An API call over NATS: the same verbs and paths as HTTP.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -32,7 +32,40 @@ pub struct ApiAnswer {
     pub status: u16,
     /// Warnings.
     pub warnings: Vec<String>,
-    /// JSON body (the object, a list, or a Status).
+    /// JSON body (the object, a list, or a Status); the first part when `more` is set.
+    pub body: Vec<u8>,
+    /// The body is larger than one message: where to fetch the remaining parts.
+    pub more: Option<MoreParts>,
+}
+
+/// Where the remaining parts of a large answer wait.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MoreParts {
+    /// Subject of the server holding them (request/reply with a `PartRequest`).
+    pub subject: String,
+    /// Id of the held answer.
+    pub id: u64,
+    /// Number of parts, the first included.
+    pub parts: u32,
+    /// Size of every part but the last.
+    pub part_size: u64,
+}
+
+/// Asks for one part of a large answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PartRequest {
+    /// Id of the held answer.
+    pub id: u64,
+    /// Which part (the first is 0 and came with the answer).
+    pub index: u32,
+}
+
+/// One part of a large answer, or why there is none.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PartAnswer {
+    /// Empty on success.
+    pub error: String,
+    /// The part's bytes.
     pub body: Vec<u8>,
 }
 
@@ -60,6 +93,8 @@ pub struct WatchFrame {
     pub line: Vec<u8>,
     /// The server ended the stream; resume from the last revision.
     pub end: bool,
+    /// The line goes on in the next frame (a line larger than one message).
+    pub more: bool,
 }
 
 /// Asks a node agent for a container's log.

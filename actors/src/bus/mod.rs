@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod envelope;
+pub mod split;
 pub mod subjects;
 
 /// What can go wrong on the bus.
@@ -29,6 +30,40 @@ pub enum Error {
         /// What went wrong (timeout, no responders).
         reason: String,
     },
+    /// Nothing listens on the subject (the server or node is not running or not connected).
+    #[error("nothing answers on {subject}: {hint}")]
+    NoResponders {
+        /// Subject of the request.
+        subject: String,
+        /// What is probably missing.
+        hint: String,
+    },
+    /// The connection to NATS is down; the request was not sent.
+    #[error("not connected to NATS (state: {state}); the request on {subject} was not sent")]
+    Disconnected {
+        /// Subject of the request.
+        subject: String,
+        /// Connection state.
+        state: String,
+    },
+    /// A message would exceed the server's max_payload.
+    #[error("a message of {size} bytes on {subject} is over the NATS server's max_payload of {limit} bytes")]
+    TooLarge {
+        /// Subject of the message.
+        subject: String,
+        /// Its size.
+        size: usize,
+        /// The server's limit.
+        limit: usize,
+    },
+    /// The API answered with an error status.
+    #[error("the API answered {status}: {message}")]
+    Api {
+        /// HTTP status code.
+        status: u16,
+        /// The Status message.
+        message: String,
+    },
     /// Subscribing failed.
     #[error("failed to subscribe to {subject}: {reason}")]
     Subscribe {
@@ -41,6 +76,62 @@ pub enum Error {
 
 /// Result with the bus error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How long a request waits for a connection that is still being made.
+pub const FIRST_CONNECT_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Sends a request, failing at once when NATS is down, nothing listens, or it is too large.
+pub async fn request(
+    nats: &async_nats::Client,
+    subject: &str,
+    payload: Vec<u8>,
+    timeout: std::time::Duration,
+    hint: &str,
+) -> Result<async_nats::Message> {
+    use async_nats::connection::State;
+    // A connection still being made (just started) gets a moment; a lost one fails at once.
+    let mut state = nats.connection_state();
+    let give_up = std::time::Instant::now() + FIRST_CONNECT_GRACE;
+    while state == State::Pending && std::time::Instant::now() < give_up {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        state = nats.connection_state();
+    }
+    if state != State::Connected {
+        return Err(Error::Disconnected {
+            subject: subject.to_string(),
+            state: state.to_string(),
+        });
+    }
+    let size = payload.len();
+    if size > nats.max_payload() {
+        return Err(Error::TooLarge {
+            subject: subject.to_string(),
+            size,
+            limit: nats.max_payload(),
+        });
+    }
+    let req = async_nats::client::Request::new()
+        .payload(payload.into())
+        .timeout(Some(timeout));
+    nats.send_request(subject.to_string(), req).await.map_err(|e| {
+        use async_nats::client::RequestErrorKind as K;
+        match e.kind() {
+            K::NoResponders => Error::NoResponders {
+                subject: subject.to_string(),
+                hint: hint.to_string(),
+            },
+            K::MaxPayloadExceeded => Error::TooLarge {
+                subject: subject.to_string(),
+                size,
+                limit: nats.max_payload(),
+            },
+            _ => Error::Request {
+                subject: subject.to_string(),
+                reason: e.to_string(),
+            },
+        }
+    })
+}
 
 /// Connects to NATS with orca's options (endless reconnect, named connection).
 pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client> {

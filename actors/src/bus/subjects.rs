@@ -7,6 +7,11 @@ pub const API_WATCH: &str = "orca.api.watch";
 /// Queue group of the API servers.
 pub const API_QUEUE: &str = "orca-api";
 
+/// Where one API server hands out the remaining parts of its large answers.
+pub fn api_parts(server_id: &str) -> String {
+    format!("orca.api.parts.{server_id}")
+}
+
 /// Where one watch stream's frames are delivered.
 pub fn watch_stream(stream_id: &str) -> String {
     format!("orca.watch.{stream_id}")

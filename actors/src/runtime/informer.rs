@@ -1,0 +1,102 @@
+//! The reflector: a paged list, then a watch from the list's revision; resume on a gap, relist on
+//! 410. It keeps a [`Store`] current and hands each change to its owner.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::Stream;
+use tokio::sync::mpsc;
+
+use super::store::{Cached, Delta, Store};
+use crate::bus::client::{next_backoff, ApiClient, WatchItem, RESUME_BACKOFF};
+
+/// What an informer tells its owner.
+#[derive(Debug, Clone)]
+pub enum InformerEvent {
+    /// The cache was (re)filled from a list; the deltas are what the list changed.
+    Synced(Vec<Delta>),
+    /// One object changed.
+    Changed(Delta),
+}
+
+/// What to follow: a collection path and an optional selector query.
+#[derive(Debug, Clone)]
+pub struct InformerSpec {
+    /// Collection path (`/api/v1/pods`).
+    pub path: String,
+    /// `labelSelector=..&fieldSelector=..`, or empty.
+    pub query: String,
+}
+
+/// Starts an informer filling `store`; its events come out of the returned stream.
+pub fn start(api: ApiClient, spec: InformerSpec, store: Store) -> impl Stream<Item = InformerEvent> + Unpin {
+    let (tx, rx) = mpsc::channel(4096);
+    tokio::spawn(run(api, spec, store, tx));
+    Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|e| (e, rx))
+    }))
+}
+
+fn decode_all(path: &str, items: Vec<Bytes>) -> Vec<Cached> {
+    items
+        .into_iter()
+        .filter_map(|b| match Cached::from_json(b) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!("informer {path}: skipping an item: {e}");
+                None
+            }
+        })
+        .collect()
+}
+
+async fn run(api: ApiClient, spec: InformerSpec, store: Store, tx: mpsc::Sender<InformerEvent>) {
+    let mut pause = RESUME_BACKOFF;
+    let mut warned = false;
+    loop {
+        let list = match api.list_raw(&spec.path, &spec.query).await {
+            Ok(l) => l,
+            Err(e) => {
+                if !warned {
+                    tracing::warn!("informer {}: list failed: {e}; retrying with back-off", spec.path);
+                    warned = true;
+                }
+                tokio::time::sleep(pause).await;
+                pause = next_backoff(pause);
+                if tx.is_closed() {
+                    return;
+                }
+                continue;
+            }
+        };
+        pause = RESUME_BACKOFF;
+        warned = false;
+        let deltas = store.replace(decode_all(&spec.path, list.items), list.revision);
+        if tx.send(InformerEvent::Synced(deltas)).await.is_err() {
+            return;
+        }
+        let mut watch = api.watch_raw(&spec.path, &spec.query, list.revision);
+        while let Some(item) = watch.recv().await {
+            match item {
+                WatchItem::Event(ev) => match Cached::from_json(ev.object) {
+                    Ok(c) => {
+                        let delta = store.apply(&ev.event_type, c, ev.revision);
+                        if tx.send(InformerEvent::Changed(delta)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::warn!("informer {}: revision {}: {e}", spec.path, ev.revision),
+                },
+                WatchItem::Progress(rev) => store.advance(rev),
+                WatchItem::Expired(why) => {
+                    tracing::warn!("informer {}: {why}; listing again", spec.path);
+                    break;
+                }
+            }
+        }
+        if tx.is_closed() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
