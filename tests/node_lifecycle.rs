@@ -79,6 +79,67 @@ fn hollow_nodes_heartbeat_like_real_ones() {
 }
 
 #[test]
+fn among_3000_hollow_nodes_a_silent_one_turns_unknown_within_the_grace_period() {
+    let (nats, orca, dir) = cluster(&["--node-grace-seconds", "3"]);
+    let h = Http::new(&orca.url);
+    let mut hollow = std::process::Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args([
+            "agent",
+            "--hollow",
+            "--count",
+            "3000",
+            "--name",
+            "h",
+            "--nats",
+            &nats.url(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut agent = Agent::start(&nats.url(), "real-1", &dir.path().join("agent"), &[]);
+    wait_for(120, "3001 nodes", || {
+        h.get("/api/v1/nodes?limit=1").body["metadata"]["remainingItemCount"].as_u64() == Some(3000)
+    });
+    wait_node_ready(&h, "real-1");
+    // Let every node be heard from past the start-up grace.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(ready(&h, "h-2999"), "True");
+    let silenced = std::time::Instant::now();
+    agent.kill9();
+    wait_for(30, "real-1 Ready=Unknown", || ready(&h, "real-1") == "Unknown");
+    let took = silenced.elapsed();
+    // The grace is 3 s after the last heartbeat (sent at most 2 s before the kill); allow 2 s more.
+    assert!(
+        took <= Duration::from_secs(5),
+        "Unknown after {took:?}, beyond the grace period plus 2 s"
+    );
+    for n in ["h-0", "h-1500", "h-2999"] {
+        assert_eq!(ready(&h, n), "True", "{n} keeps heartbeating");
+    }
+    let _ = hollow.kill();
+    let _ = hollow.wait();
+}
+
+#[test]
+fn readiness_lists_each_check() {
+    let (_nats, orca, _dir) = cluster(&[]);
+    let r = reqwest::blocking::get(format!("{}/readyz?verbose", orca.url)).unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body = r.text().unwrap();
+    for check in [
+        "[+]log ok",
+        "[+]nats ok",
+        "[+]api-server-actor ok",
+        "[+]node-lifecycle-controller ok",
+        "readyz check passed",
+    ] {
+        assert!(body.contains(check), "{check} in {body}");
+    }
+    let live = reqwest::blocking::get(format!("{}/livez", orca.url)).unwrap();
+    assert_eq!(live.status().as_u16(), 200);
+}
+
+#[test]
 fn orca_up_stops_its_containers_on_shutdown() {
     let home = tempfile::tempdir().unwrap();
     let port = common::free_port().unwrap();

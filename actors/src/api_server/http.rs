@@ -107,6 +107,25 @@ async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
 
+fn health_response(endpoint: &str, outcomes: &[(String, Result<(), String>)], req: &HttpRequest) -> HttpResponse {
+    let verbose = req
+        .query_string()
+        .split('&')
+        .any(|p| p == "verbose" || p.starts_with("verbose="));
+    let (code, body) = super::health::report(endpoint, outcomes, verbose);
+    let status =
+        actix_web::http::StatusCode::from_u16(code).unwrap_or(actix_web::http::StatusCode::SERVICE_UNAVAILABLE);
+    HttpResponse::build(status).content_type("text/plain").body(body)
+}
+
+async fn readyz(core: web::Data<ApiCore>, req: HttpRequest) -> HttpResponse {
+    health_response("readyz", &core.ready(), &req)
+}
+
+async fn livez(core: web::Data<ApiCore>, req: HttpRequest) -> HttpResponse {
+    health_response("livez", &core.live(), &req)
+}
+
 async fn version() -> HttpResponse {
     HttpResponse::Ok().json(json!({"major": "1", "minor": "32", "gitVersion": format!("v1.32.0-orca.{VERSION}"), "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH), "orcaVersion": VERSION}))
 }
@@ -122,8 +141,8 @@ pub fn serve(
         App::new()
             .app_data(data.clone())
             .route("/healthz", web::get().to(healthz))
-            .route("/readyz", web::get().to(healthz))
-            .route("/livez", web::get().to(healthz))
+            .route("/readyz", web::get().to(readyz))
+            .route("/livez", web::get().to(livez))
             .route("/version", web::get().to(version))
             .default_service(web::to(api))
     })

@@ -2,6 +2,7 @@
 
 pub mod bindings;
 pub mod cluster_ip;
+pub mod health;
 pub mod history;
 pub mod http;
 pub mod paging;
@@ -46,6 +47,8 @@ pub struct ApiCore {
     read_only: bool,
     nats: Option<async_nats::Client>,
     snapshots: std::sync::Arc<paging::Snapshots>,
+    /// Readiness checks beyond the log's own.
+    pub checks: health::Checks,
     /// Interval between watch bookmarks.
     pub bookmark_interval: Duration,
 }
@@ -61,6 +64,7 @@ impl ApiCore {
             read_only: false,
             nats: None,
             snapshots: Default::default(),
+            checks: Default::default(),
             bookmark_interval: watch::BOOKMARK_INTERVAL,
         }
     }
@@ -75,6 +79,18 @@ impl ApiCore {
     pub fn with_nats(mut self, nats: async_nats::Client) -> ApiCore {
         self.nats = Some(nats);
         self
+    }
+
+    /// The outcomes of the liveness checks (the log writer).
+    pub fn live(&self) -> Vec<(String, Result<(), String>)> {
+        vec![("log".to_string(), self.log.writer_health())]
+    }
+
+    /// The outcomes of the readiness checks: the log writer, then every registered check.
+    pub fn ready(&self) -> Vec<(String, Result<(), String>)> {
+        let mut out = self.live();
+        out.extend(self.checks.run());
+        out
     }
 
     /// The log behind the API.

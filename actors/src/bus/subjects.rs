@@ -22,6 +22,14 @@ pub fn node_heartbeat(node: &str) -> String {
     format!("orca.node.{node}.heartbeat")
 }
 
+/// Every node's heartbeats.
+pub const NODE_HEARTBEATS: &str = "orca.node.*.heartbeat";
+
+/// The node a heartbeat subject names.
+pub fn heartbeat_node(subject: &str) -> Option<&str> {
+    subject.strip_prefix("orca.node.")?.strip_suffix(".heartbeat")
+}
+
 /// Log requests served by a node agent.
 pub fn node_logs(node: &str) -> String {
     format!("orca.node.{node}.logs")
@@ -39,5 +47,6 @@ mod tests {
         assert_eq!(super::watch_stream("abc"), "orca.watch.abc");
         assert_eq!(super::node_heartbeat("n1"), "orca.node.n1.heartbeat");
         assert!(super::API.starts_with("orca."));
+        assert_eq!(super::heartbeat_node(&super::node_heartbeat("n1")), Some("n1"));
     }
 }

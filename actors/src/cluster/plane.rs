@@ -76,11 +76,25 @@ impl Plane {
             "orca-scheduler",
         )));
         let lifecycle = crate::bus::client::ApiClient::new(nats.clone(), "orca-node-lifecycle");
-        actix::spawn(crate::controllers::node_lifecycle::run(
-            lifecycle,
-            nats.clone(),
-            opts.node_grace,
-        ));
+        let lifecycle = crate::controllers::node_lifecycle::NodeLifecycle::start(lifecycle, opts.node_grace).await?;
+        let checks = &core.checks;
+        let nc = nats.clone();
+        checks.add(
+            "nats",
+            std::sync::Arc::new(move || match nc.connection_state() {
+                async_nats::connection::State::Connected => Ok(()),
+                other => Err(format!("NATS connection is {other}")),
+            }),
+        );
+        let api_actor = actor.clone();
+        checks.add(
+            "api-server-actor",
+            std::sync::Arc::new(move || api_actor.connected().then_some(()).ok_or_else(|| "stopped".to_string())),
+        );
+        checks.add(
+            "node-lifecycle-controller",
+            std::sync::Arc::new(move || lifecycle.connected().then_some(()).ok_or_else(|| "stopped".to_string())),
+        );
         let (http, addrs) =
             http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {
                 addr: opts.listen.clone(),

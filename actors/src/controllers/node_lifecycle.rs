@@ -1,16 +1,25 @@
-//! Node lifecycle: follows agent heartbeats on NATS (never written to the log) and writes only changes
-//! of the Ready condition: Unknown when a node stops heartbeating, True when it comes back.
+//! Node lifecycle: follows agent heartbeats on NATS (never written to the log) and a node informer,
+//! and writes only changes of the Ready condition: Unknown when a node stops heartbeating, True
+//! when it comes back. Each node is a key of the controller runtime; nothing polls a list.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
+use actix::prelude::*;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use parking_lot::Mutex;
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::bus::client::ApiClient;
+use crate::bus::subjects;
+use crate::runtime::informer::{self, InformerEvent, InformerSpec};
+use crate::runtime::{Action, Controller, Enqueue, Key, Reconciler, Store};
 
-/// How often node readiness is reconciled.
-pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// Slack added to a node's deadline before it is looked at again.
+pub const DEADLINE_SLACK: Duration = Duration::from_millis(100);
 
 /// The Ready condition a node should have, given when it last heartbeated (pure decision).
 pub fn desired_ready(last_seen: Option<Instant>, now: Instant, grace: Duration) -> &'static str {
@@ -20,61 +29,214 @@ pub fn desired_ready(last_seen: Option<Instant>, now: Instant, grace: Duration) 
     }
 }
 
-fn ready_of(node: &Value) -> &str {
-    node.pointer("/status/conditions")
-        .and_then(Value::as_array)
-        .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
-        .and_then(|c| c["status"].as_str())
-        .unwrap_or("Unknown")
+/// The narrow view of a Node this controller reads.
+#[derive(Debug, Deserialize, Default)]
+pub struct NodeView {
+    /// `status`.
+    #[serde(default)]
+    pub status: NodeStatusView,
 }
 
-/// Runs the controller: `grace` without a heartbeat makes a node's Ready condition Unknown.
-pub async fn run(api: ApiClient, nats: async_nats::Client, grace: Duration) {
-    let mut beats = match nats.subscribe("orca.node.*.heartbeat").await {
-        Ok(s) => s,
-        Err(e) => return tracing::warn!("node lifecycle: cannot subscribe to heartbeats: {e}"),
-    };
-    let started = Instant::now();
-    let mut seen: HashMap<String, Instant> = HashMap::new();
-    let mut tick = tokio::time::interval(CHECK_INTERVAL);
-    loop {
-        tokio::select! {
-            msg = beats.next() => match msg {
-                Some(m) => {
-                    if let Some(node) = m.subject.as_str().strip_prefix("orca.node.").and_then(|s| s.strip_suffix(".heartbeat")) {
-                        seen.insert(node.to_string(), Instant::now());
-                    }
-                }
-                None => return,
-            },
-            _ = tick.tick() => {
-                // Right after start, give every node one grace period to be heard from.
-                if started.elapsed() < grace {
-                    continue;
-                }
-                let Ok(list) = api.call("GET", "/api/v1/nodes", "", None).await else { continue };
-                let nodes: Value = serde_json::from_slice(&list.body).unwrap_or(Value::Null);
-                for node in nodes["items"].as_array().into_iter().flatten() {
-                    let name = node.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-                    let want = desired_ready(seen.get(name).copied(), Instant::now(), grace);
-                    if ready_of(node) == want {
-                        continue;
-                    }
-                    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-                    let (reason, message) = if want == "True" {
-                        ("KubeletReady", "orca agent is posting ready status")
-                    } else {
-                        ("NodeStatusUnknown", "orca agent stopped posting node status")
-                    };
-                    let mut conds: Vec<Value> = node.pointer("/status/conditions").and_then(Value::as_array).cloned().unwrap_or_default();
-                    conds.retain(|c| c["type"] != "Ready");
-                    conds.push(json!({"type": "Ready", "status": want, "reason": reason, "message": message, "lastTransitionTime": now, "lastHeartbeatTime": now}));
-                    let patch = json!({"status": {"conditions": conds}});
-                    if let Err(e) = api.call("PATCH", &format!("/api/v1/nodes/{name}/status"), "", Some(&patch)).await {
-                        tracing::debug!("node lifecycle: {name}: {e}");
-                    }
+/// `status` of a Node, just the conditions.
+#[derive(Debug, Deserialize, Default)]
+pub struct NodeStatusView {
+    /// Conditions as sent.
+    #[serde(default)]
+    pub conditions: Vec<Value>,
+}
+
+impl NodeView {
+    /// The status of the Ready condition (`Unknown` when absent).
+    pub fn ready(&self) -> &str {
+        self.status
+            .conditions
+            .iter()
+            .find(|c| c["type"] == "Ready")
+            .and_then(|c| c["status"].as_str())
+            .unwrap_or("Unknown")
+    }
+}
+
+/// What one reconcile of a node decides (pure).
+#[derive(Debug, PartialEq)]
+pub enum Decision {
+    /// Write the Ready condition with this status; look again after the delay.
+    Write(&'static str, Duration),
+    /// Nothing to write; look again after the delay (or never).
+    Wait(Option<Duration>),
+}
+
+/// Decides for one node from its Ready status and heartbeat.
+pub fn decide(current: &str, last_seen: Option<Instant>, started: Instant, now: Instant, grace: Duration) -> Decision {
+    // Right after start, every node gets one grace period to be heard from.
+    let heard_from = last_seen.or_else(|| (now.duration_since(started) < grace).then_some(started));
+    let want = desired_ready(heard_from, now, grace);
+    let next = heard_from.map(|t| (t + grace + DEADLINE_SLACK).saturating_duration_since(now));
+    if current == want {
+        Decision::Wait(next.filter(|_| want == "True"))
+    } else {
+        Decision::Write(want, next.filter(|_| want == "True").unwrap_or(grace))
+    }
+}
+
+/// The reconciler: one node key at a time.
+pub struct NodeReadiness {
+    api: ApiClient,
+    nodes: Store,
+    seen: Arc<Mutex<HashMap<String, Instant>>>,
+    started: Instant,
+    grace: Duration,
+}
+
+impl Reconciler for NodeReadiness {
+    type Key = Key;
+
+    fn name(&self) -> &'static str {
+        "node-lifecycle"
+    }
+
+    fn reconcile(self: Arc<Self>, key: Key) -> BoxFuture<'static, Result<Action, String>> {
+        async move {
+            let Some(node) = self.nodes.get(&key) else {
+                return Ok(Action::Done);
+            };
+            let view: NodeView = node
+                .view()
+                .map_err(|e| format!("node {} does not decode: {e}", key.1))?;
+            let last = self.seen.lock().get(&key.1).copied();
+            match decide(view.ready(), last, self.started, Instant::now(), self.grace) {
+                Decision::Wait(None) => Ok(Action::Done),
+                Decision::Wait(Some(d)) => Ok(Action::RequeueAfter(d)),
+                Decision::Write(want, next) => {
+                    write_ready(&self.api, &key.1, view, want).await?;
+                    Ok(Action::RequeueAfter(next))
                 }
             }
+        }
+        .boxed()
+    }
+}
+
+async fn write_ready(api: &ApiClient, name: &str, view: NodeView, want: &str) -> Result<(), String> {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let (reason, message) = if want == "True" {
+        ("KubeletReady", "orca agent is posting ready status")
+    } else {
+        ("NodeStatusUnknown", "orca agent stopped posting node status")
+    };
+    let mut conds = view.status.conditions;
+    conds.retain(|c| c["type"] != "Ready");
+    conds.push(json!({"type": "Ready", "status": want, "reason": reason, "message": message, "lastTransitionTime": now, "lastHeartbeatTime": now}));
+    let patch = json!({"status": {"conditions": conds}});
+    let a = api
+        .call("PATCH", &format!("/api/v1/nodes/{name}/status"), "", Some(&patch))
+        .await
+        .map_err(|e| e.to_string())?;
+    match a.status {
+        200 | 404 => Ok(()),
+        s => Err(format!(
+            "writing Ready={want} got {s}: {}",
+            crate::bus::client::status_message(&a.body)
+        )),
+    }
+}
+
+/// The actor feeding the controller: node changes from the informer and heartbeats from NATS.
+pub struct NodeLifecycle {
+    seen: Arc<Mutex<HashMap<String, Instant>>>,
+    ready: std::collections::HashSet<String>,
+    controller: Addr<Controller<NodeReadiness>>,
+}
+
+/// A heartbeat from a node agent.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Heartbeat(pub async_nats::Message);
+
+/// A change seen by the node informer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NodesChanged(pub InformerEvent);
+
+impl Actor for NodeLifecycle {
+    type Context = Context<Self>;
+}
+
+impl NodeLifecycle {
+    /// Starts the informer, the controller and this actor; `grace` without a heartbeat makes a
+    /// node's Ready condition Unknown.
+    pub async fn start(api: ApiClient, grace: Duration) -> crate::bus::Result<Addr<NodeLifecycle>> {
+        let nats = api.nats().clone();
+        let beats = nats
+            .subscribe(subjects::NODE_HEARTBEATS)
+            .await
+            .map_err(|e| crate::bus::Error::Subscribe {
+                subject: subjects::NODE_HEARTBEATS.into(),
+                reason: e.to_string(),
+            })?;
+        let nodes = Store::default();
+        let seen = Arc::new(Mutex::new(HashMap::new()));
+        let reconciler = NodeReadiness {
+            api: api.clone(),
+            nodes: nodes.clone(),
+            seen: seen.clone(),
+            started: Instant::now(),
+            grace,
+        };
+        let controller = Supervisor::start(move |_| Controller::new(reconciler, 8));
+        let spec = InformerSpec {
+            path: "/api/v1/nodes".into(),
+            query: String::new(),
+        };
+        let changes = informer::start(api, spec, nodes.clone());
+        Ok(NodeLifecycle::create(move |ctx| {
+            ctx.add_message_stream(futures::StreamExt::map(beats, Heartbeat));
+            ctx.add_message_stream(futures::StreamExt::map(changes, NodesChanged));
+            NodeLifecycle {
+                seen,
+                ready: Default::default(),
+                controller,
+            }
+        }))
+    }
+}
+
+impl Handler<Heartbeat> for NodeLifecycle {
+    type Result = ();
+    fn handle(&mut self, Heartbeat(msg): Heartbeat, _: &mut Context<Self>) {
+        let Some(node) = subjects::heartbeat_node(msg.subject.as_str()) else {
+            return;
+        };
+        let first = self.seen.lock().insert(node.to_string(), Instant::now()).is_none();
+        let key = (String::new(), node.to_string());
+        // A node that is not Ready is looked at now; a Ready one waits for its deadline.
+        if first || !self.ready.contains(node) {
+            self.controller.do_send(Enqueue(key));
+        }
+    }
+}
+
+impl Handler<NodesChanged> for NodeLifecycle {
+    type Result = ();
+    fn handle(&mut self, NodesChanged(ev): NodesChanged, _: &mut Context<Self>) {
+        let deltas = match ev {
+            InformerEvent::Synced(d) => d,
+            InformerEvent::Changed(d) => vec![d],
+        };
+        for d in deltas {
+            let Some(new) = &d.new else {
+                self.ready.remove(&d.key.1);
+                continue;
+            };
+            match new.view::<NodeView>() {
+                Ok(v) if v.ready() == "True" => self.ready.insert(d.key.1.clone()),
+                Ok(_) => self.ready.remove(&d.key.1),
+                Err(e) => {
+                    tracing::warn!("node-lifecycle: node {} does not decode: {e}", d.key.1);
+                    self.ready.remove(&d.key.1)
+                }
+            };
+            self.controller.do_send(Enqueue(d.key));
         }
     }
 }
@@ -93,5 +255,30 @@ mod tests {
             "Unknown"
         );
         assert_eq!(desired_ready(None, now, grace), "Unknown");
+    }
+
+    #[test]
+    fn decisions_write_only_changes_and_wait_for_deadlines() {
+        let grace = Duration::from_secs(20);
+        let t0 = Instant::now();
+        let later = t0 + Duration::from_secs(60);
+        // Just started, never heard from: still within the start-up grace.
+        assert!(matches!(decide("True", None, t0, t0, grace), Decision::Wait(Some(_))));
+        // Long after start, never heard from: Unknown.
+        assert!(matches!(
+            decide("True", None, t0, later, grace),
+            Decision::Write("Unknown", _)
+        ));
+        assert_eq!(decide("Unknown", None, t0, later, grace), Decision::Wait(None));
+        // Heard from 5 s ago while Unknown: back to True, next look when the grace runs out.
+        let beat = later - Duration::from_secs(5);
+        assert_eq!(
+            decide("Unknown", Some(beat), t0, later, grace),
+            Decision::Write("True", Duration::from_secs(15) + DEADLINE_SLACK)
+        );
+        assert_eq!(
+            decide("True", Some(beat), t0, later, grace),
+            Decision::Wait(Some(Duration::from_secs(15) + DEADLINE_SLACK))
+        );
     }
 }

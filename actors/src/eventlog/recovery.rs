@@ -52,6 +52,7 @@ pub struct EventLog {
     projection: Arc<RwLock<Projection>>,
     hub: Arc<WatchHub>,
     reader: Reader,
+    broken: Arc<parking_lot::Mutex<Option<String>>>,
 }
 
 impl EventLog {
@@ -97,7 +98,9 @@ impl EventLog {
             history: history.clone(),
             secrets: secrets.clone(),
         };
+        let broken = Arc::new(parking_lot::Mutex::new(None));
         let state = WriterState {
+            broken: broken.clone(),
             db,
             log,
             objects,
@@ -120,6 +123,7 @@ impl EventLog {
             projection,
             hub,
             reader,
+            broken,
         })
     }
 
@@ -141,6 +145,19 @@ impl EventLog {
                 source: reason.into(),
             }),
             Err(_) => Err(Error::WriterGone),
+        }
+    }
+
+    /// Whether the writer runs and accepts writes; otherwise why not.
+    pub fn writer_health(&self) -> std::result::Result<(), String> {
+        if self.jobs.is_closed() {
+            return Err("the log writer thread has stopped".into());
+        }
+        match self.broken.lock().clone() {
+            Some(reason) => Err(format!(
+                "the log writer refuses writes after a storage failure: {reason}"
+            )),
+            None => Ok(()),
         }
     }
 

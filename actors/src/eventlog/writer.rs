@@ -22,6 +22,8 @@ pub const MAX_BATCH: usize = 4096;
 
 /// The keyspaces and shared state the writer updates.
 pub(crate) struct WriterState {
+    /// Set when a storage failure has stopped all writes.
+    pub broken: Arc<parking_lot::Mutex<Option<String>>>,
     pub db: fjall::Database,
     pub log: fjall::Keyspace,
     pub objects: fjall::Keyspace,
@@ -77,6 +79,10 @@ pub(crate) fn run(mut state: WriterState, mut rx: mpsc::UnboundedReceiver<Job>) 
         };
         if let Err(reason) = &outcome {
             // A storage failure leaves the log in an unknown state: refuse further writes.
+            if failed.is_none() {
+                tracing::error!("event log writer refuses further writes: {reason}");
+                *state.broken.lock() = Some(reason.clone());
+            }
             failed.get_or_insert_with(|| reason.clone());
         } else if !staging.events.is_empty() {
             {
