@@ -23,7 +23,7 @@ fn nodes() -> Vec<NodeInfo> {
         .map(|i| {
             let n = json!({"metadata": {"name": format!("n{i}"), "labels": {"zone": format!("zone-{}", i % 3)}},
                 "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"}, "conditions": [{"type": "Ready", "status": "True"}]}});
-            NodeInfo::from_node(&n)
+            NodeInfo::from_node(&n).expect("bench node decodes")
         })
         .collect()
 }
@@ -35,6 +35,7 @@ fn pod() -> PodInfo {
             "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 10, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["zone-1"]}]}}]}},
             "containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}}),
     )
+    .expect("bench pod decodes")
 }
 
 fn plugins(c: &mut Criterion) {

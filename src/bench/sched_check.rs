@@ -21,11 +21,11 @@ pub async fn check(http: &reqwest::Client, base: &str, pods: usize) -> Result<Ve
         .unwrap_or_default()
         .iter()
         .map(|n| {
-            let mut info = NodeInfo::from_node(n);
+            let mut info = NodeInfo::from_node(n).map_err(|e| anyhow::anyhow!("a node does not decode: {e}"))?;
             info.taints.retain(|t| t.key != "node.kubernetes.io/not-ready");
-            (info.name.clone(), info)
+            Ok((info.name.clone(), info))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     // Read the whole log of pods, page by page, up to the head revision.
     let head: u64 = http
         .get(format!("{base}/api/v1/namespaces/default/pods?limit=1"))
@@ -90,7 +90,7 @@ pub async fn check(http: &reqwest::Client, base: &str, pods: usize) -> Result<Ve
         match binds.get(&name) {
             Some((1, Some(obj))) => {
                 let node = obj.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
-                let info = PodInfo::from_pod(obj);
+                let info = PodInfo::from_pod(obj).map_err(|e| anyhow::anyhow!("pod {name} does not decode: {e}"))?;
                 match nodes.get(node) {
                     Some(n) => {
                         let mut empty = n.clone();

@@ -39,8 +39,8 @@ pub struct NodeInfo {
 }
 
 impl NodeInfo {
-    /// Reads a node object.
-    pub fn from_node(obj: &Value) -> NodeInfo {
+    /// Reads a node object; taints that do not decode are an error, never dropped.
+    pub fn from_node(obj: &Value) -> Result<NodeInfo, String> {
         let q = |field: &str, res: &str| {
             obj.pointer(&format!("/status/allocatable/{res}"))
                 .or_else(|| obj.pointer(&format!("/status/capacity/{}", res)))
@@ -49,11 +49,10 @@ impl NodeInfo {
                 .map(|m| if field == "cpu" { m as i64 } else { (m / 1000) as i64 })
                 .unwrap_or(0)
         };
-        let mut taints: Vec<Taint> = obj
-            .pointer("/spec/taints")
-            .cloned()
-            .and_then(|t| serde_json::from_value(t).ok())
-            .unwrap_or_default();
+        let mut taints: Vec<Taint> = match obj.pointer("/spec/taints") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(t) => serde_json::from_value(t.clone()).map_err(|e| format!("spec.taints does not decode: {e}"))?,
+        };
         let ready = obj
             .pointer("/status/conditions")
             .and_then(Value::as_array)
@@ -66,7 +65,7 @@ impl NodeInfo {
                 effect: "NoSchedule".into(),
             });
         }
-        NodeInfo {
+        Ok(NodeInfo {
             name: obj
                 .pointer("/metadata/name")
                 .and_then(Value::as_str)
@@ -86,7 +85,7 @@ impl NodeInfo {
             alloc_mem: q("memory", "memory"),
             alloc_pods: q("pods", "pods"),
             ..Default::default()
-        }
+        })
     }
 
     fn add(&mut self, p: &PodInfo, sign: i64) {
@@ -172,5 +171,29 @@ impl Cache {
     /// Whether a pod is placed.
     pub fn is_placed(&self, key: &str) -> bool {
         self.placed.contains_key(key)
+    }
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+
+    #[test]
+    fn taints_that_do_not_decode_are_an_error_not_dropped() {
+        let bad =
+            serde_json::json!({"metadata": {"name": "n"}, "spec": {"taints": [{"key": 5, "effect": "NoSchedule"}]}});
+        let err = NodeInfo::from_node(&bad).unwrap_err();
+        assert!(err.contains("spec.taints"), "{err}");
+        let ok = serde_json::json!({"metadata": {"name": "n"}, "spec": {"taints": [{"key": "gpu", "effect": "NoSchedule"}]}});
+        assert!(NodeInfo::from_node(&ok).unwrap().taints.iter().any(|t| t.key == "gpu"));
+    }
+
+    #[test]
+    fn a_pod_spec_that_does_not_decode_is_an_error() {
+        let bad = serde_json::json!({"metadata": {"name": "p"}, "spec": {"containers": "not a list"}});
+        assert!(crate::scheduler::pod_info::PodInfo::from_pod(&bad).is_err());
+        assert!(
+            crate::scheduler::pod_info::PodInfo::from_pod(&serde_json::json!({"metadata": {"name": "p"}})).is_err()
+        );
     }
 }

@@ -68,13 +68,12 @@ fn sum(spec: &PodSpec, resource: &str, per_unit: i128) -> i64 {
 }
 
 impl PodInfo {
-    /// Reads a pod object.
-    pub fn from_pod(obj: &Value) -> PodInfo {
-        let spec: PodSpec = obj
-            .get("spec")
-            .cloned()
-            .and_then(|s| serde_json::from_value(s).ok())
-            .unwrap_or_default();
+    /// Reads a pod object; a spec that does not decode is an error, never a default.
+    pub fn from_pod(obj: &Value) -> Result<PodInfo, String> {
+        let spec: PodSpec = match obj.get("spec") {
+            None | Some(Value::Null) => return Err("the pod has no spec".into()),
+            Some(s) => serde_json::from_value(s.clone()).map_err(|e| format!("spec does not decode: {e}"))?,
+        };
         let namespace = obj
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
@@ -106,7 +105,7 @@ impl PodInfo {
             })
             .and_then(|r| r["uid"].as_str())
             .map(str::to_string);
-        PodInfo {
+        Ok(PodInfo {
             key: format!("{namespace}/{name}"),
             namespace,
             name,
@@ -124,7 +123,7 @@ impl PodInfo {
                 .and_then(|n| n.preferred_during_scheduling_ignored_during_execution.clone())
                 .unwrap_or_default(),
             owner,
-        }
+        })
     }
 
     /// Whether some toleration of the pod tolerates the taint.

@@ -57,13 +57,27 @@ impl State {
         if ev.event_type == "DELETED" {
             self.cache.remove_node(name);
         } else {
-            self.cache.upsert_node(NodeInfo::from_node(&ev.object));
+            match NodeInfo::from_node(&ev.object) {
+                Ok(info) => self.cache.upsert_node(info),
+                Err(e) => {
+                    // A node whose taints cannot be read is not offered to any pod.
+                    tracing::warn!("scheduler: node {name} left out: {e}");
+                    self.cache.remove_node(name);
+                }
+            }
         }
         self.unpark();
     }
 
     fn on_pod(&mut self, event_type: &str, pod: &Value) {
-        let info = PodInfo::from_pod(pod);
+        let info = match PodInfo::from_pod(pod) {
+            Ok(info) => info,
+            Err(e) => {
+                let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+                tracing::warn!("scheduler: pod {name} left unscheduled: {e}");
+                return;
+            }
+        };
         let key = info.key.clone();
         let node = pod
             .pointer("/spec/nodeName")
@@ -135,7 +149,10 @@ pub async fn run(api: ApiClient) {
     let mut st = State::default();
     let (nodes, nodes_rv) = api.list("/api/v1/nodes", "").await;
     for n in &nodes {
-        st.cache.upsert_node(NodeInfo::from_node(n));
+        match NodeInfo::from_node(n) {
+            Ok(info) => st.cache.upsert_node(info),
+            Err(e) => tracing::warn!("scheduler: a node is left out: {e}"),
+        }
     }
     let (pods, pods_rv) = api.list("/api/v1/pods", "").await;
     for p in &pods {
