@@ -82,8 +82,12 @@ fn ensure_bridge() -> Result<(), String> {
     ip(&["link", "set", BRIDGE, "up"])
 }
 
+/// Serialises address picking: pod actors set up their sandboxes concurrently.
+static ALLOCATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Picks the lowest address of the range not recorded by another pod under `pods_dir`.
 fn allocate(pods_dir: &Path, uid: &str) -> Result<Ipv4Addr, String> {
+    let _one_at_a_time = ALLOCATING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let mine = pods_dir.join(uid).join("ip");
     if let Some(ip) = std::fs::read_to_string(&mine).ok().and_then(|s| s.trim().parse().ok()) {
         return Ok(ip);
