@@ -8,7 +8,7 @@ use super::status::ApiError;
 use crate::eventlog::{Change, EventType, Staging};
 
 /// The path of the bulk binding endpoint.
-pub const PATH: &str = "/apis/orca.dev/v1/bindings";
+pub const PATH: &str = crate::bus::paths::BINDINGS;
 
 /// Applies `{"items": [{"namespace", "name", "node"}]}`; returns one result per item.
 pub fn bind_all(st: &mut Staging, body: &Value, actor: &str) -> Value {

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod envelope;
+pub mod paths;
 pub mod split;
 pub mod subjects;
 

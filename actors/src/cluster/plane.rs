@@ -71,10 +71,8 @@ impl Plane {
         let core = ApiCore::new(log).with_nats(nats.clone());
         core.bootstrap().await?;
         let actor = ApiServer::start(core.clone(), nats.clone()).await?;
-        actix::spawn(crate::scheduler::run(crate::bus::client::ApiClient::new(
-            nats.clone(),
-            "orca-scheduler",
-        )));
+        let scheduler_api = crate::bus::client::ApiClient::new(nats.clone(), "orca-scheduler");
+        let scheduler = crate::scheduler::Scheduler::start(scheduler_api);
         let lifecycle = crate::bus::client::ApiClient::new(nats.clone(), "orca-node-lifecycle");
         let lifecycle = crate::controllers::node_lifecycle::NodeLifecycle::start(lifecycle, opts.node_grace).await?;
         let checks = &core.checks;
@@ -90,6 +88,10 @@ impl Plane {
         checks.add(
             "api-server-actor",
             std::sync::Arc::new(move || api_actor.connected().then_some(()).ok_or_else(|| "stopped".to_string())),
+        );
+        checks.add(
+            "scheduler",
+            std::sync::Arc::new(move || scheduler.connected().then_some(()).ok_or_else(|| "stopped".to_string())),
         );
         checks.add(
             "node-lifecycle-controller",

@@ -1,0 +1,168 @@
+//! The scheduler actor: informers on nodes and pods feed its state; it places pending pods in
+//! batches and binds them in bulk through the API, several batches in flight.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use serde_json::Value;
+
+use super::bind::{bind, report_unschedulable};
+use super::state::{place_batch, retry_failed, State};
+use crate::bus::client::ApiClient;
+use crate::runtime::informer::{self, InformerEvent, InformerSpec};
+use crate::runtime::{Delta, Store};
+
+/// Most pods in one bulk binding request.
+pub const BATCH: usize = 512;
+/// Most bulk binding requests in flight.
+pub const MAX_IN_FLIGHT: usize = 4;
+/// How long changes gather before a batch is placed (so a burst becomes one batch).
+pub const GATHER: Duration = Duration::from_millis(1);
+
+/// The scheduler.
+pub struct Scheduler {
+    api: ApiClient,
+    state: State,
+    in_flight: usize,
+    pump_pending: bool,
+}
+
+/// Pods changed (from the pod informer).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PodsChanged(pub InformerEvent);
+
+/// Nodes changed (from the node informer).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NodesChanged(pub InformerEvent);
+
+impl Actor for Scheduler {
+    type Context = Context<Self>;
+}
+
+impl Supervised for Scheduler {
+    fn restarting(&mut self, _: &mut Context<Self>) {
+        tracing::warn!("scheduler restarting");
+    }
+}
+
+fn deltas(ev: InformerEvent) -> Vec<Delta> {
+    match ev {
+        InformerEvent::Synced(d) => d,
+        InformerEvent::Changed(d) => vec![d],
+    }
+}
+
+/// The object a delta leaves (or, for a deletion, its last state).
+fn decode(d: &Delta) -> Option<Value> {
+    let obj = d.new.as_ref().or(d.old.as_ref())?;
+    match serde_json::from_slice::<Value>(&obj.json) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::warn!("scheduler: {}/{} does not decode: {e}", d.key.0, d.key.1);
+            None
+        }
+    }
+}
+
+impl Scheduler {
+    /// Starts the informers and the actor.
+    pub fn start(api: ApiClient) -> Addr<Scheduler> {
+        let nodes = informer::start(
+            api.clone(),
+            InformerSpec {
+                path: "/api/v1/nodes".into(),
+                query: String::new(),
+            },
+            Store::default(),
+        );
+        let pods = informer::start(
+            api.clone(),
+            InformerSpec {
+                path: "/api/v1/pods".into(),
+                query: String::new(),
+            },
+            Store::default(),
+        );
+        Scheduler::create(move |ctx| {
+            ctx.add_message_stream(futures::StreamExt::map(nodes, NodesChanged));
+            ctx.add_message_stream(futures::StreamExt::map(pods, PodsChanged));
+            Scheduler {
+                api,
+                state: State::default(),
+                in_flight: 0,
+                pump_pending: false,
+            }
+        })
+    }
+
+    /// Places and binds soon, once the changes already waiting have been taken in.
+    fn schedule_pump(&mut self, ctx: &mut Context<Self>) {
+        if self.pump_pending || self.in_flight >= MAX_IN_FLIGHT || self.state_is_idle() {
+            return;
+        }
+        self.pump_pending = true;
+        ctx.run_later(GATHER, |act, ctx| {
+            act.pump_pending = false;
+            act.pump(ctx);
+        });
+    }
+
+    fn state_is_idle(&self) -> bool {
+        self.state.queue.is_empty()
+    }
+
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        while self.in_flight < MAX_IN_FLIGHT {
+            let (batch, unschedulable) = place_batch(&mut self.state, BATCH);
+            for (info, message) in unschedulable {
+                let api = self.api.clone();
+                actix::spawn(async move { report_unschedulable(&api, &info, &message).await });
+            }
+            if batch.is_empty() {
+                break;
+            }
+            self.in_flight += 1;
+            let api = self.api.clone();
+            ctx.spawn(
+                async move { bind(&api, &batch).await }
+                    .into_actor(self)
+                    .map(|results, act, ctx| act.bound(results, ctx)),
+            );
+        }
+    }
+
+    fn bound(&mut self, results: Vec<(String, bool)>, ctx: &mut Context<Self>) {
+        self.in_flight -= 1;
+        retry_failed(&mut self.state, results);
+        self.schedule_pump(ctx);
+    }
+}
+
+impl Handler<PodsChanged> for Scheduler {
+    type Result = ();
+    fn handle(&mut self, PodsChanged(ev): PodsChanged, ctx: &mut Context<Self>) {
+        for d in deltas(ev) {
+            let Some(pod) = decode(&d) else { continue };
+            let event_type = if d.new.is_some() { "MODIFIED" } else { "DELETED" };
+            self.state.on_pod(event_type, &pod);
+        }
+        self.schedule_pump(ctx);
+    }
+}
+
+impl Handler<NodesChanged> for Scheduler {
+    type Result = ();
+    fn handle(&mut self, NodesChanged(ev): NodesChanged, ctx: &mut Context<Self>) {
+        for d in deltas(ev) {
+            if d.new.is_none() {
+                self.state.on_node(&d.key.1, None);
+                continue;
+            }
+            let Some(node) = decode(&d) else { continue };
+            self.state.on_node(&d.key.1, Some(&node));
+        }
+        self.schedule_pump(ctx);
+    }
+}

@@ -1,0 +1,231 @@
+//! The scheduler's state (pure): its cache, the queue of pending pods, parked pods that fit nowhere,
+//! and the placing of a batch. The actor feeds it changes and carries out its decisions.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use serde_json::Value;
+
+use super::cache::{Cache, NodeInfo};
+use super::decide::schedule;
+use super::pod_info::PodInfo;
+
+/// Scheduler state: the cache, what waits, what is parked, what is being bound.
+#[derive(Default)]
+pub struct State {
+    /// Nodes and the pods placed on them.
+    pub cache: Cache,
+    pending: HashMap<String, PodInfo>,
+    /// Pod keys waiting to be placed.
+    pub queue: VecDeque<String>,
+    queued: HashSet<String>,
+    parked: HashMap<String, String>,
+    binding: HashSet<String>,
+    tie: usize,
+}
+
+impl State {
+    /// Queues a pod key once.
+    pub fn enqueue(&mut self, key: String) {
+        if !self.binding.contains(&key) && self.queued.insert(key.clone()) {
+            self.queue.push_back(key);
+        }
+    }
+
+    /// Something changed in the cluster: parked pods get another try.
+    pub fn unpark(&mut self) {
+        let keys: Vec<String> = self.parked.keys().cloned().collect();
+        for k in keys {
+            self.enqueue(k);
+        }
+    }
+
+    /// A node was added, changed (`node` is Some) or deleted.
+    pub fn on_node(&mut self, name: &str, node: Option<&Value>) {
+        let Some(node) = node else {
+            self.cache.remove_node(name);
+            self.unpark();
+            return;
+        };
+        match NodeInfo::from_node(node) {
+            Ok(info) => self.cache.upsert_node(info),
+            Err(e) => {
+                // A node whose taints cannot be read is not offered to any pod.
+                tracing::warn!("scheduler: node {name} left out: {e}");
+                self.cache.remove_node(name);
+            }
+        }
+        self.unpark();
+    }
+
+    /// A pod was added, changed or deleted.
+    pub fn on_pod(&mut self, event_type: &str, pod: &Value) {
+        let info = match PodInfo::from_pod(pod) {
+            Ok(info) => info,
+            Err(e) => {
+                let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+                tracing::warn!("scheduler: pod {name} left unscheduled: {e}");
+                return;
+            }
+        };
+        let key = info.key.clone();
+        let node = pod
+            .pointer("/spec/nodeName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string);
+        let finished = matches!(
+            pod.pointer("/status/phase").and_then(Value::as_str),
+            Some("Succeeded" | "Failed")
+        );
+        if event_type == "DELETED" || finished {
+            self.pending.remove(&key);
+            self.parked.remove(&key);
+            if self.cache.is_placed(&key) {
+                self.cache.unplace(&key);
+                self.unpark();
+            }
+            return;
+        }
+        match node {
+            Some(n) => {
+                self.pending.remove(&key);
+                self.parked.remove(&key);
+                self.binding.remove(&key);
+                self.cache.place(info, &n);
+            }
+            None if schedulable(pod) => {
+                let reported = pod
+                    .pointer("/status/conditions")
+                    .and_then(Value::as_array)
+                    .and_then(|c| c.iter().find(|c| c["type"] == "PodScheduled" && c["status"] == "False"))
+                    .and_then(|c| c["message"].as_str())
+                    .map(str::to_string);
+                let known = self.pending.insert(key.clone(), info).is_some();
+                if let Some(msg) = reported {
+                    self.parked.entry(key.clone()).or_insert(msg);
+                }
+                if !known && !self.parked.contains_key(&key) {
+                    self.enqueue(key);
+                }
+            }
+            None => {
+                self.pending.remove(&key);
+                self.parked.remove(&key);
+            }
+        }
+    }
+}
+
+fn schedulable(pod: &Value) -> bool {
+    let unbound = pod
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty);
+    let ours = pod
+        .pointer("/spec/schedulerName")
+        .and_then(Value::as_str)
+        .is_none_or(|s| s == "default-scheduler");
+    let live = pod.pointer("/metadata/deletionTimestamp").is_none();
+    let phase = pod
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("Pending");
+    unbound && ours && live && phase != "Succeeded" && phase != "Failed"
+}
+
+/// One pod placed on a node, waiting to be bound.
+pub type Placed = (String, String, String, String);
+
+/// Places up to `max` queued pods (pure): those placed as (key, namespace, name, node), and the pods
+/// that fit nowhere with the message to report (only when it changed).
+pub fn place_batch(st: &mut State, max: usize) -> (Vec<Placed>, Vec<(PodInfo, String)>) {
+    let mut batch = Vec::new();
+    let mut unschedulable = Vec::new();
+    while batch.len() < max {
+        let Some(key) = st.queue.pop_front() else { break };
+        st.queued.remove(&key);
+        let Some(info) = st.pending.get(&key).cloned() else {
+            continue;
+        };
+        st.tie += 1;
+        match schedule(&info, &st.cache, st.tie) {
+            Ok(node) => {
+                st.parked.remove(&key);
+                st.cache.place(info.clone(), &node);
+                st.binding.insert(key.clone());
+                batch.push((key, info.namespace, info.name, node));
+            }
+            Err(fit) => {
+                let message = fit.message();
+                if st.parked.get(&key) != Some(&message) {
+                    unschedulable.push((info.clone(), message.clone()));
+                }
+                st.parked.insert(key, message);
+            }
+        }
+    }
+    (batch, unschedulable)
+}
+
+/// Bindings finished: pods whose binding failed go back to the queue.
+pub fn retry_failed(st: &mut State, results: Vec<(String, bool)>) {
+    for (key, ok) in results {
+        if !ok {
+            st.binding.remove(&key);
+            st.cache.unplace(&key);
+            if st.pending.contains_key(&key) {
+                st.enqueue(key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn node(name: &str, cpu: &str) -> Value {
+        json!({"metadata": {"name": name}, "status": {"allocatable": {"cpu": cpu, "memory": "1Gi", "pods": "10"},
+            "conditions": [{"type": "Ready", "status": "True"}]}})
+    }
+
+    fn pod(name: &str, cpu: &str) -> Value {
+        json!({"metadata": {"name": name, "namespace": "default"}, "spec": {"containers": [{"name": "c", "image": "x",
+            "resources": {"requests": {"cpu": cpu}}}]}})
+    }
+
+    #[test]
+    fn pending_pods_are_placed_parked_and_retried() {
+        let mut st = State::default();
+        st.on_node("n1", Some(&node("n1", "1")));
+        st.on_pod("ADDED", &pod("a", "600m"));
+        st.on_pod("ADDED", &pod("b", "600m"));
+        st.on_pod("MODIFIED", &pod("a", "600m"));
+        let (placed, unschedulable) = place_batch(&mut st, 10);
+        assert_eq!(placed.len(), 1, "one fits");
+        assert_eq!(placed[0].3, "n1");
+        assert_eq!(unschedulable.len(), 1);
+        assert!(
+            unschedulable[0].1.contains("Insufficient cpu"),
+            "{}",
+            unschedulable[0].1
+        );
+        // Parked with the same message: not reported again.
+        st.enqueue(unschedulable[0].0.key.clone());
+        let (_, again) = place_batch(&mut st, 10);
+        assert!(again.is_empty());
+        // The binding failed: the pod goes back to the queue and is placed again.
+        retry_failed(&mut st, vec![(placed[0].0.clone(), false)]);
+        let (placed2, _) = place_batch(&mut st, 10);
+        assert_eq!(placed2.len(), 1);
+        // A new node unparks the other pod.
+        st.on_node("n2", Some(&node("n2", "1")));
+        let (placed3, _) = place_batch(&mut st, 10);
+        assert_eq!(placed3.len(), 1);
+        assert_eq!(placed3[0].3, "n2");
+        // A deleted node leaves the cache.
+        st.on_node("n2", None);
+        assert!(!st.cache.nodes.iter().any(|n| n.name == "n2"));
+    }
+}
