@@ -104,11 +104,15 @@ pub fn agent(args: AgentArgs) -> Result<()> {
     if args.hollow {
         return hollow(args.nats, args.name, args.count, opts);
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    rt.block_on(async move {
+    // The agent actor runs on an actix System; pod actors and I/O run on its two tokio workers.
+    let system = actix::System::with_tokio_rt(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("the agent's runtime starts")
+    });
+    system.block_on(async move {
         let nats = orca_actors::bus::connect(&args.nats, &format!("orca-agent-{}", args.name)).await?;
         println!("orca agent {} joined {}", args.name, args.nats);
         tokio::select! {

@@ -179,7 +179,8 @@ fn run(
                     Ok(rt) => rt,
                     Err(e) => return eprintln!("node agent: {e}"),
                 };
-                rt.block_on(async move {
+                // The agent actor runs on its own actix System over that runtime.
+                actix::System::with_tokio_rt(move || rt).block_on(async move {
                     let nats = match orca_actors::bus::connect(&nats_url, &format!("orca-agent-{}", opts.name)).await {
                         Ok(n) => n,
                         Err(e) => return eprintln!("node agent: {e}"),

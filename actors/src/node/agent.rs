@@ -1,11 +1,12 @@
-//! The node agent loop: register, heartbeat, follow the pods bound to this node, run a pod actor per
-//! pod, clean up what no longer belongs here.
+//! The node agent actor: register, heartbeat, follow the pods bound to this node through an
+//! informer, run a pod actor per pod, clean up what no longer belongs here.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::prelude::*;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
@@ -18,6 +19,8 @@ use super::serve::{self, PodEntry, Registry};
 use crate::bus::client::ApiClient;
 use crate::bus::subjects;
 use crate::pod::actor::{self, PodCtx, PodMsg};
+use crate::runtime::informer::{self, InformerEvent, InformerSpec};
+use crate::runtime::Store;
 
 /// Interval between heartbeats on NATS.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(2);
@@ -54,63 +57,148 @@ struct Running {
     deleting: bool,
 }
 
-/// Runs the agent until the API watch ends.
-pub async fn run(nats: async_nats::Client, opts: AgentOptions) -> Result<(), String> {
-    let api = ApiClient::new(nats.clone(), &format!("node/{}", opts.name));
-    let runtime = make_runtime(&opts)?;
-    let status = register::node_status(&opts.capacity, &opts.name, &opts.host_ip, runtime.name());
-    while let Err(e) = register::register(
-        &api,
-        &opts.name,
-        &opts.labels,
-        &status,
-        runtime.pod_network().then_some(super::network::POD_CIDR),
-    )
-    .await
-    {
-        tracing::debug!("{e}; retrying");
-        tokio::time::sleep(REGISTER_RETRY).await;
-    }
-    let (hb_nats, hb_subject) = (nats.clone(), subjects::node_heartbeat(&opts.name));
-    tokio::spawn(async move {
-        loop {
-            let _ = hb_nats
-                .publish(hb_subject.clone(), crate::eventlog::now_ms().to_string().into())
-                .await;
-            tokio::time::sleep(HEARTBEAT_INTERVAL).await;
-        }
-    });
-    let registry: Registry = Default::default();
-    {
-        let (nats, node, reg, rt) = (nats.clone(), opts.name.clone(), registry.clone(), runtime.clone());
-        tokio::spawn(async move {
-            if let Err(e) = serve::serve(nats, node, reg, rt).await {
-                tracing::warn!("serving logs and exec: {e}");
-            }
+/// The node agent actor: registers its Node, heartbeats, follows the pods bound to it through an
+/// informer and runs a pod actor for each.
+pub struct NodeAgent {
+    api: ApiClient,
+    opts: AgentOptions,
+    runtime: Arc<dyn ContainerRuntime>,
+    registry: Registry,
+    running: HashMap<String, Running>,
+    pods: Store,
+    cleaned: bool,
+}
+
+/// Pods bound to this node changed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PodsChanged(pub InformerEvent);
+
+impl Actor for NodeAgent {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let (nats, subject) = (self.api.nats().clone(), subjects::node_heartbeat(&self.opts.name));
+        ctx.run_interval(HEARTBEAT_INTERVAL, move |_, _| {
+            let (nats, subject) = (nats.clone(), subject.clone());
+            actix::spawn(async move {
+                let _ = nats.publish(subject, now_ms().to_string().into()).await;
+            });
         });
     }
-    let pods_dir = opts.data_dir.join("pods");
-    let _ = std::fs::create_dir_all(&pods_dir);
-    let selector = format!("fieldSelector=spec.nodeName%3D{}", opts.name);
-    let (pods, rv) = api.list("/api/v1/pods", &selector).await;
-    let mut running: HashMap<String, Running> = HashMap::new();
-    cleanup_orphans(&pods_dir, &pods, runtime.as_ref());
-    for p in &pods {
-        on_pod(&api, &opts, &runtime, &registry, &mut running, "ADDED", p);
-    }
-    let mut events = api.watch("/api/v1/pods", &selector, rv);
-    while let Some(ev) = events.recv().await {
-        on_pod(
+}
+
+/// Milliseconds since the epoch.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+impl NodeAgent {
+    /// Registers the node (retrying until the API answers), then starts the actor; must run in an
+    /// actix System.
+    pub async fn start(nats: async_nats::Client, opts: AgentOptions) -> Result<Addr<NodeAgent>, String> {
+        let api = ApiClient::new(nats.clone(), &format!("node/{}", opts.name));
+        let runtime = make_runtime(&opts)?;
+        let status = register::node_status(&opts.capacity, &opts.name, &opts.host_ip, runtime.name());
+        let mut pause = REGISTER_RETRY;
+        let mut warned = false;
+        while let Err(e) = register::register(
             &api,
-            &opts,
-            &runtime,
-            &registry,
-            &mut running,
-            &ev.event_type,
-            &ev.object,
-        );
+            &opts.name,
+            &opts.labels,
+            &status,
+            runtime.pod_network().then_some(super::network::POD_CIDR),
+        )
+        .await
+        {
+            if !warned {
+                tracing::warn!("{e}; retrying with back-off");
+                warned = true;
+            }
+            tokio::time::sleep(pause).await;
+            pause = crate::bus::client::next_backoff(pause);
+        }
+        let registry: Registry = Default::default();
+        {
+            let (nats, node, reg, rt) = (nats.clone(), opts.name.clone(), registry.clone(), runtime.clone());
+            tokio::spawn(async move {
+                if let Err(e) = serve::serve(nats, node, reg, rt).await {
+                    tracing::warn!("serving logs and exec: {e}");
+                }
+            });
+        }
+        let _ = std::fs::create_dir_all(opts.data_dir.join("pods"));
+        let pods = Store::default();
+        let spec = InformerSpec {
+            path: "/api/v1/pods".into(),
+            query: format!("fieldSelector=spec.nodeName%3D{}", opts.name),
+        };
+        let changes = informer::start(api.clone(), spec, pods.clone());
+        Ok(NodeAgent::create(move |ctx| {
+            ctx.add_message_stream(futures::StreamExt::map(changes, PodsChanged));
+            NodeAgent {
+                api,
+                opts,
+                runtime,
+                registry,
+                running: HashMap::new(),
+                pods,
+                cleaned: false,
+            }
+        }))
     }
-    Ok(())
+}
+
+impl Handler<PodsChanged> for NodeAgent {
+    type Result = ();
+    fn handle(&mut self, PodsChanged(ev): PodsChanged, _: &mut Context<Self>) {
+        let deltas = match ev {
+            InformerEvent::Synced(d) => {
+                if !self.cleaned {
+                    // The first list says what belongs here: containers of other pods go.
+                    let keep: std::collections::HashSet<String> =
+                        self.pods.list(None).iter().map(|c| c.uid.clone()).collect();
+                    cleanup_orphans(&self.opts.data_dir.join("pods"), &keep, self.runtime.as_ref());
+                    self.cleaned = true;
+                }
+                d
+            }
+            InformerEvent::Changed(d) => vec![d],
+        };
+        for d in deltas {
+            let Some(obj) = d.new.as_ref().or(d.old.as_ref()) else {
+                continue;
+            };
+            let pod: Value = match serde_json::from_slice(&obj.json) {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!("pod {}/{} does not decode: {e}", d.key.0, d.key.1);
+                    continue;
+                }
+            };
+            let event_type = if d.new.is_some() { "MODIFIED" } else { "DELETED" };
+            on_pod(
+                &self.api,
+                &self.opts,
+                &self.runtime,
+                &self.registry,
+                &mut self.running,
+                event_type,
+                &pod,
+            );
+        }
+    }
+}
+
+/// Runs the agent until its actor stops; must run in an actix System.
+pub async fn run(nats: async_nats::Client, opts: AgentOptions) -> Result<(), String> {
+    let agent = NodeAgent::start(nats, opts).await?;
+    while agent.connected() {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    Err("the node agent actor stopped".into())
 }
 
 fn on_pod(
@@ -186,17 +274,17 @@ fn on_pod(
 }
 
 /// Stops and removes the containers of pods that are no longer bound to this node.
-fn cleanup_orphans(pods_dir: &std::path::Path, pods: &[Value], runtime: &dyn ContainerRuntime) {
-    let keep: std::collections::HashSet<&str> = pods
-        .iter()
-        .filter_map(|p| p.pointer("/metadata/uid").and_then(Value::as_str))
-        .collect();
+fn cleanup_orphans(
+    pods_dir: &std::path::Path,
+    keep: &std::collections::HashSet<String>,
+    runtime: &dyn ContainerRuntime,
+) {
     let Ok(entries) = std::fs::read_dir(pods_dir) else {
         return;
     };
     for e in entries.flatten() {
         let uid = e.file_name().to_string_lossy().into_owned();
-        if keep.contains(uid.as_str()) {
+        if keep.contains(&uid) {
             continue;
         }
         for c in std::fs::read_dir(e.path()).into_iter().flatten().flatten() {
