@@ -33,10 +33,7 @@ fn an_informer_that_falls_behind_relists_and_converges() {
         ApiClient::new(nc, "test")
     });
     let store = Store::default();
-    let spec = InformerSpec {
-        path: CMS.into(),
-        query: String::new(),
-    };
+    let spec = InformerSpec::new(CMS, "");
     let mut events = rt.block_on(async { informer::start(client.clone(), spec, store.clone()) });
     // The first list fills the cache.
     let first = rt.block_on(async { tokio::time::timeout(Duration::from_secs(20), events.next()).await });

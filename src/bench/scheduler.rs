@@ -136,7 +136,8 @@ pub fn run(args: SchedulerArgs) -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let result = rt.block_on(measure(&cluster, &args));
+    let others = [("hollow agent", hollow.0.id()), ("nats-server", nats.pid())];
+    let result = rt.block_on(measure(&cluster, &args, &others));
     drop(hollow);
     let report = result?;
     println!("{}", report.table());
@@ -172,18 +173,32 @@ struct Report {
 impl Report {
     fn table(&self) -> String {
         let j = &self.json;
-        format!(
+        let procs: String = j["processes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                format!(
+                    "\n  {:<30} {:.2} CPU cores, peak RSS {:.0} MB",
+                    p["process"].as_str().unwrap_or(""),
+                    p["cpu_cores"].as_f64().unwrap_or(0.0),
+                    p["peak_rss_mb"].as_f64().unwrap_or(0.0)
+                )
+            })
+            .collect();
+        let table = format!(
             "nodes {}  pods {}  profile {}\nthroughput: average {:.0} pods/s  per-second p50 {:.0}  p90 {:.0}  p99 {:.0}\nlatency created -> bound: p50 {:.0} ms  p90 {:.0} ms  p99 {:.0} ms\ncontrol plane: {:.2} CPU cores, peak RSS {:.0} MB\ncheck: {}",
             j["nodes"], j["pods"], j["profile"].as_str().unwrap_or(""),
             j["throughput"]["average"].as_f64().unwrap_or(0.0), j["throughput"]["p50"].as_f64().unwrap_or(0.0), j["throughput"]["p90"].as_f64().unwrap_or(0.0), j["throughput"]["p99"].as_f64().unwrap_or(0.0),
             j["latency_ms"]["p50"].as_f64().unwrap_or(0.0), j["latency_ms"]["p90"].as_f64().unwrap_or(0.0), j["latency_ms"]["p99"].as_f64().unwrap_or(0.0),
             j["control_plane"]["cpu_cores"].as_f64().unwrap_or(0.0), j["control_plane"]["peak_rss_mb"].as_f64().unwrap_or(0.0),
             if self.errors.is_empty() { "every pod bound exactly once, to a node that passes the filters, within capacity".to_string() } else { format!("{} problems", self.errors.len()) }
-        )
+        );
+        format!("{table}\nby process:{procs}")
     }
 }
 
-async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report> {
+async fn measure(cluster: &BenchCluster, args: &SchedulerArgs, others: &[(&str, u32)]) -> Result<Report> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients + 4)
         .build()?;
@@ -242,6 +257,9 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report>
     };
     let pid = cluster.child.id();
     let cpu0 = cpu_seconds(pid);
+    let others_cpu0: Vec<f64> = others.iter().map(|(_, p)| cpu_seconds(*p)).collect();
+    let bench_cpu0 = cpu_seconds(std::process::id());
+    let mut others_peak = vec![0f64; others.len()];
     let start = Instant::now();
     let created: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -278,6 +296,9 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report>
     let deadline = Instant::now() + Duration::from_secs(600);
     while bound.lock().unwrap_or_else(|e| e.into_inner()).len() < args.pods {
         peak_rss = peak_rss.max(rss_mb(pid));
+        for (i, (_, p)) in others.iter().enumerate() {
+            others_peak[i] = others_peak[i].max(rss_mb(*p));
+        }
         if Instant::now() > deadline {
             bail!(
                 "only {} of {} pods bound after 10 minutes",
@@ -292,6 +313,11 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report>
     }
     let elapsed = start.elapsed().as_secs_f64();
     let cpu = (cpu_seconds(pid) - cpu0) / elapsed;
+    let mut processes = vec![json!({"process": "control plane", "cpu_cores": cpu, "peak_rss_mb": peak_rss})];
+    for (i, (name, p)) in others.iter().enumerate() {
+        processes.push(json!({"process": name, "cpu_cores": (cpu_seconds(*p) - others_cpu0[i]) / elapsed, "peak_rss_mb": others_peak[i]}));
+    }
+    processes.push(json!({"process": "bench (creators and watcher)", "cpu_cores": (cpu_seconds(std::process::id()) - bench_cpu0) / elapsed, "peak_rss_mb": rss_mb(std::process::id())}));
     watcher.abort();
     let bound = bound.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let created = created.lock().unwrap_or_else(|e| e.into_inner()).clone();
@@ -323,6 +349,7 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs) -> Result<Report>
         "throughput": {"average": args.pods as f64 / elapsed, "p50": percentile(&sorted, 0.5), "p90": percentile(&sorted, 0.9), "p99": percentile(&sorted, 0.99), "per_second": per_second},
         "latency_ms": {"p50": percentile(&lat, 0.5), "p90": percentile(&lat, 0.9), "p99": percentile(&lat, 0.99)},
         "control_plane": {"cpu_cores": cpu, "peak_rss_mb": peak_rss},
+        "processes": processes,
         "check": {"passed": errors.is_empty(), "problems": errors},
     });
     Ok(Report { json, samples, errors })

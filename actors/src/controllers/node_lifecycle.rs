@@ -184,10 +184,7 @@ impl NodeLifecycle {
             grace,
         };
         let controller = Supervisor::start(move |_| Controller::new(reconciler, 8));
-        let spec = InformerSpec {
-            path: "/api/v1/nodes".into(),
-            query: String::new(),
-        };
+        let spec = InformerSpec::new("/api/v1/nodes", "");
         let changes = informer::start(api, spec, nodes.clone());
         Ok(NodeLifecycle::create(move |ctx| {
             ctx.add_message_stream(futures::StreamExt::map(beats, Heartbeat));

@@ -131,10 +131,7 @@ impl NodeAgent {
         }
         let _ = std::fs::create_dir_all(opts.data_dir.join("pods"));
         let pods = Store::default();
-        let spec = InformerSpec {
-            path: "/api/v1/pods".into(),
-            query: format!("fieldSelector=spec.nodeName%3D{}", opts.name),
-        };
+        let spec = InformerSpec::new("/api/v1/pods", &format!("fieldSelector=spec.nodeName%3D{}", opts.name));
         let changes = informer::start(api.clone(), spec, pods.clone());
         Ok(NodeAgent::create(move |ctx| {
             ctx.add_message_stream(futures::StreamExt::map(changes, PodsChanged));

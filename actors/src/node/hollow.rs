@@ -68,7 +68,10 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
     );
     tokio::spawn(async move {
         loop {
-            let now = crate::eventlog::now_ms().to_string();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+                .to_string();
             for n in &names {
                 let _ = hb_nats.publish(subjects::node_heartbeat(n), now.clone().into()).await;
             }

@@ -26,6 +26,37 @@ pub struct InformerSpec {
     pub path: String,
     /// `labelSelector=..&fieldSelector=..`, or empty.
     pub query: String,
+    /// Keep each object's JSON in the store; without it the store holds identities, revisions and
+    /// headers only (the owner keeps what it needs from the deltas, which carry the JSON).
+    pub keep_objects: bool,
+}
+
+impl InformerSpec {
+    /// Follows `path` (with `query`), keeping whole objects.
+    pub fn new(path: &str, query: &str) -> InformerSpec {
+        InformerSpec {
+            path: path.into(),
+            query: query.into(),
+            keep_objects: true,
+        }
+    }
+
+    /// Keeps headers only in the store.
+    pub fn headers_only(mut self) -> InformerSpec {
+        self.keep_objects = false;
+        self
+    }
+}
+
+/// The copy of `c` the store keeps.
+fn kept(c: &Cached, keep_objects: bool) -> Cached {
+    if keep_objects {
+        return c.clone();
+    }
+    Cached {
+        json: bytes::Bytes::new(),
+        ..c.clone()
+    }
 }
 
 /// Starts an informer filling `store`; its events come out of the returned stream.
@@ -71,7 +102,16 @@ async fn run(api: ApiClient, spec: InformerSpec, store: Store, tx: mpsc::Sender<
         };
         pause = RESUME_BACKOFF;
         warned = false;
-        let deltas = store.replace(decode_all(&spec.path, list.items), list.revision);
+        let items = decode_all(&spec.path, list.items);
+        let mut deltas = store.replace(items.iter().map(|c| kept(c, spec.keep_objects)).collect(), list.revision);
+        if !spec.keep_objects {
+            let full: std::collections::HashMap<_, _> = items.into_iter().map(|c| (c.key.clone(), c)).collect();
+            for d in &mut deltas {
+                if let Some(c) = d.new.as_ref().and_then(|_| full.get(&d.key)) {
+                    d.new = Some(std::sync::Arc::new(c.clone()));
+                }
+            }
+        }
         if tx.send(InformerEvent::Synced(deltas)).await.is_err() {
             return;
         }
@@ -80,7 +120,10 @@ async fn run(api: ApiClient, spec: InformerSpec, store: Store, tx: mpsc::Sender<
             match item {
                 WatchItem::Event(ev) => match Cached::from_json(ev.object) {
                     Ok(c) => {
-                        let delta = store.apply(&ev.event_type, c, ev.revision);
+                        let mut delta = store.apply(&ev.event_type, kept(&c, spec.keep_objects), ev.revision);
+                        if !spec.keep_objects && delta.new.is_some() {
+                            delta.new = Some(std::sync::Arc::new(c));
+                        }
                         if tx.send(InformerEvent::Changed(delta)).await.is_err() {
                             return;
                         }

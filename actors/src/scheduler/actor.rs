@@ -71,18 +71,12 @@ impl Scheduler {
     pub fn start(api: ApiClient) -> Addr<Scheduler> {
         let nodes = informer::start(
             api.clone(),
-            InformerSpec {
-                path: "/api/v1/nodes".into(),
-                query: String::new(),
-            },
+            InformerSpec::new("/api/v1/nodes", ""),
             Store::default(),
         );
         let pods = informer::start(
             api.clone(),
-            InformerSpec {
-                path: "/api/v1/pods".into(),
-                query: String::new(),
-            },
+            InformerSpec::new("/api/v1/pods", "").headers_only(),
             Store::default(),
         );
         Scheduler::create(move |ctx| {
@@ -144,9 +138,13 @@ impl Handler<PodsChanged> for Scheduler {
     type Result = ();
     fn handle(&mut self, PodsChanged(ev): PodsChanged, ctx: &mut Context<Self>) {
         for d in deltas(ev) {
+            if d.new.is_none() {
+                // The pod store keeps headers only: a deletion is known by its key.
+                self.state.on_pod_deleted(&format!("{}/{}", d.key.0, d.key.1));
+                continue;
+            }
             let Some(pod) = decode(&d) else { continue };
-            let event_type = if d.new.is_some() { "MODIFIED" } else { "DELETED" };
-            self.state.on_pod(event_type, &pod);
+            self.state.on_pod("MODIFIED", &pod);
         }
         self.schedule_pump(ctx);
     }

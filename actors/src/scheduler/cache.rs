@@ -88,7 +88,7 @@ impl NodeInfo {
         })
     }
 
-    fn add(&mut self, p: &PodInfo, sign: i64) {
+    fn add(&mut self, p: &Usage, sign: i64) {
         self.req_cpu += sign * p.cpu_milli;
         self.req_mem += sign * p.memory;
         self.pods += sign;
@@ -107,13 +107,37 @@ impl NodeInfo {
     }
 }
 
+/// What a placed pod takes from its node: all the cache keeps of it.
+#[derive(Debug, Clone, Default)]
+pub struct Usage {
+    /// Requested CPU in millicores.
+    pub cpu_milli: i64,
+    /// Requested memory in bytes.
+    pub memory: i64,
+    /// Host ports as (protocol, port).
+    pub host_ports: Vec<(String, i64)>,
+    /// uid of the controlling owner.
+    pub owner: Option<String>,
+}
+
+impl From<&PodInfo> for Usage {
+    fn from(p: &PodInfo) -> Usage {
+        Usage {
+            cpu_milli: p.cpu_milli,
+            memory: p.memory,
+            host_ports: p.host_ports.clone(),
+            owner: p.owner.clone(),
+        }
+    }
+}
+
 /// Every node, plus which pod sits where.
 #[derive(Debug, Default)]
 pub struct Cache {
     /// Nodes in a stable order.
     pub nodes: Vec<NodeInfo>,
     index: HashMap<String, usize>,
-    placed: HashMap<String, (String, PodInfo)>,
+    placed: HashMap<String, (String, Usage)>,
 }
 
 impl Cache {
@@ -153,10 +177,11 @@ impl Cache {
             }
             self.unplace(&pod.key.clone());
         }
+        let usage = Usage::from(&pod);
         if let Some(&i) = self.index.get(node) {
-            self.nodes[i].add(&pod, 1);
+            self.nodes[i].add(&usage, 1);
         }
-        self.placed.insert(pod.key.clone(), (node.to_string(), pod));
+        self.placed.insert(pod.key, (node.to_string(), usage));
     }
 
     /// Forgets a pod (deleted, or its binding failed).

@@ -57,6 +57,16 @@ impl State {
         self.unpark();
     }
 
+    /// A pod is gone (or finished): it waits no more and frees its node.
+    pub fn on_pod_deleted(&mut self, key: &str) {
+        self.pending.remove(key);
+        self.parked.remove(key);
+        if self.cache.is_placed(key) {
+            self.cache.unplace(key);
+            self.unpark();
+        }
+    }
+
     /// A pod was added, changed or deleted.
     pub fn on_pod(&mut self, event_type: &str, pod: &Value) {
         let info = match PodInfo::from_pod(pod) {
@@ -78,12 +88,7 @@ impl State {
             Some("Succeeded" | "Failed")
         );
         if event_type == "DELETED" || finished {
-            self.pending.remove(&key);
-            self.parked.remove(&key);
-            if self.cache.is_placed(&key) {
-                self.cache.unplace(&key);
-                self.unpark();
-            }
+            self.on_pod_deleted(&key);
             return;
         }
         match node {
