@@ -89,12 +89,8 @@ async fn api(req: HttpRequest, mut payload: web::Payload, core: web::Data<ApiCor
     };
     match core.handle(api_req).await {
         Reply::Done(resp) => respond(resp, yaml),
-        Reply::Watch(rx) => {
-            let stream = futures::stream::unfold(rx, |mut rx| async move {
-                rx.recv()
-                    .await
-                    .map(|(_, line)| (Ok::<Bytes, actix_web::Error>(line), rx))
-            });
+        Reply::Watch(lines) => {
+            let stream = lines.map(|(_, line)| Ok::<Bytes, actix_web::Error>(line));
             HttpResponse::Ok()
                 .content_type("application/json")
                 .insert_header((header::CACHE_CONTROL, "no-cache"))

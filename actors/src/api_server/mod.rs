@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
 use orca_schemas::{admit, ResourceType};
 
@@ -37,7 +36,7 @@ pub enum Reply {
     /// A complete response.
     Done(ApiResponse),
     /// A watch stream.
-    Watch(mpsc::Receiver<(u64, Bytes)>),
+    Watch(watch::WatchStream),
 }
 
 /// The API logic shared by the HTTP front and the NATS actor. Cheap to clone.

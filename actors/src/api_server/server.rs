@@ -222,7 +222,7 @@ async fn serve_watch(core: ApiCore, out: Outbox, reply_to: async_nats::Subject, 
         .await;
     let mut seq = 0u64;
     let mut last = 0u64;
-    while let Some((revision, line)) = rx.recv().await {
+    while let Some((revision, line)) = futures::StreamExt::next(&mut rx).await {
         last = revision;
         let size = split::body_limit(&out.nats);
         let parts = split::part_count(line.len(), size);

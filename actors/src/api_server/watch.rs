@@ -1,11 +1,11 @@
 //! Watch streams served from the log: from any held revision, nothing missed or repeated, with
 //! bookmarks and a timeout; one JSON line per event.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use orca_schemas::ResourceType;
 
@@ -53,76 +53,106 @@ fn error_line(e: &ApiError) -> Bytes {
     Bytes::from(v)
 }
 
-/// Starts a watch: checks the start revision (410 below the horizon), then streams lines into the
-/// returned channel until the client goes away or the timeout passes. The line carries the revision.
-pub fn start(log: EventLog, spec: WatchSpec) -> ApiResult<mpsc::Receiver<(u64, Bytes)>> {
-    let (initial, mut after) = match spec.since {
-        Some(rv) => {
-            log.events_after(rv, 0)?;
-            (Vec::new(), rv)
-        }
-        None => {
-            let p = log.projection();
-            (p.list(spec.rt.kind, spec.namespace.as_deref()), p.head)
-        }
-    };
-    let (tx, rx) = mpsc::channel::<(u64, Bytes)>(256);
-    let matches =
-        move |kind: &str, ns: &str, name: &str, obj: &orca_schemas::stored::ObjectHeader, spec: &WatchSpec| {
-            kind == spec.rt.kind
-                && spec.namespace.as_deref().is_none_or(|n| n == ns)
-                && spec.name.as_deref().is_none_or(|n| n == name)
-                && spec.filter.matches(obj)
-        };
-    tokio::spawn(async move {
-        for ev in initial {
-            if matches(&ev.kind, &ev.namespace, &ev.name, &ev.header, &spec) {
-                let mut line = Vec::with_capacity(ev.json.len() + 32);
-                line.extend_from_slice(b"{\"type\":\"ADDED\",\"object\":");
-                line.extend_from_slice(&ev.json);
-                line.extend_from_slice(b"}\n");
-                if tx.send((ev.revision, Bytes::from(line))).await.is_err() {
-                    return;
-                }
-            }
-        }
-        let mut signal = log.head_signal();
-        let deadline = tokio::time::sleep(spec.timeout);
-        tokio::pin!(deadline);
-        let mut ticker = tokio::time::interval(spec.bookmark_interval);
-        ticker.tick().await;
+/// The lines of a watch, each with its revision; polled straight by the HTTP body or the NATS
+/// sender, with no task or channel in between.
+pub type WatchStream = std::pin::Pin<Box<dyn futures::Stream<Item = (u64, Bytes)> + Send>>;
+
+struct Follow {
+    log: EventLog,
+    spec: WatchSpec,
+    after: u64,
+    signal: tokio::sync::watch::Receiver<u64>,
+    pending: VecDeque<(u64, Bytes)>,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    ticker: tokio::time::Interval,
+    done: bool,
+}
+
+impl Follow {
+    fn matches(&self, ev: &crate::eventlog::Event) -> bool {
+        ev.kind == self.spec.rt.kind
+            && self.spec.namespace.as_deref().is_none_or(|n| n == ev.namespace)
+            && self.spec.name.as_deref().is_none_or(|n| n == ev.name)
+            && self.spec.filter.matches(&ev.header)
+    }
+
+    /// The next line, waiting for the log when none is pending.
+    async fn next(&mut self) -> Option<(u64, Bytes)> {
         loop {
+            if let Some(line) = self.pending.pop_front() {
+                return Some(line);
+            }
+            if self.done {
+                return None;
+            }
             tokio::select! {
-                res = log.next_events(after, &mut signal, BATCH) => match res {
+                res = self.log.next_events(self.after, &mut self.signal, BATCH) => match res {
                     Ok(events) => {
                         for ev in events {
-                            after = ev.revision;
-                            if matches(&ev.kind, &ev.namespace, &ev.name, &ev.header, &spec) {
-                                let line = ev.watch_line();
-                                if tx.send((ev.revision, line)).await.is_err() {
-                                    return;
-                                }
+                            self.after = ev.revision;
+                            if self.matches(&ev) {
+                                self.pending.push_back((ev.revision, ev.watch_line()));
                             }
                         }
                     }
                     Err(LogError::Compacted { requested, oldest }) => {
-                        let _ = tx.send((after, error_line(&ApiError::gone(requested, oldest)))).await;
-                        return;
+                        self.pending.push_back((self.after, error_line(&ApiError::gone(requested, oldest))));
+                        self.done = true;
                     }
                     Err(e) => {
-                        let _ = tx.send((after, error_line(&ApiError::internal(e.to_string())))).await;
-                        return;
+                        self.pending.push_back((self.after, error_line(&ApiError::internal(e.to_string()))));
+                        self.done = true;
                     }
                 },
-                _ = ticker.tick(), if spec.bookmarks => {
-                    if tx.send((after, bookmark(spec.rt, after))).await.is_err() {
-                        return;
-                    }
+                _ = self.ticker.tick(), if self.spec.bookmarks => {
+                    self.pending.push_back((self.after, bookmark(self.spec.rt, self.after)));
                 }
-                _ = tx.closed() => return,
-                _ = &mut deadline => return,
+                _ = &mut self.deadline => return None,
             }
         }
-    });
-    Ok(rx)
+    }
+}
+
+/// Starts a watch: checks the start revision (410 below the horizon), then yields lines until the
+/// timeout passes. Each line carries its revision.
+pub fn start(log: EventLog, spec: WatchSpec) -> ApiResult<WatchStream> {
+    let mut pending = VecDeque::new();
+    let after = match spec.since {
+        Some(rv) => {
+            log.events_after(rv, 0)?;
+            rv
+        }
+        None => {
+            let p = log.projection();
+            for ev in p.list(spec.rt.kind, spec.namespace.as_deref()) {
+                let name_ok = spec.name.as_deref().is_none_or(|n| n == ev.name);
+                if name_ok && spec.filter.matches(&ev.header) {
+                    let mut line = Vec::with_capacity(ev.json.len() + 32);
+                    line.extend_from_slice(b"{\"type\":\"ADDED\",\"object\":");
+                    line.extend_from_slice(&ev.json);
+                    line.extend_from_slice(b"}\n");
+                    pending.push_back((ev.revision, Bytes::from(line)));
+                }
+            }
+            p.head
+        }
+    };
+    let mut ticker = tokio::time::interval_at(
+        tokio::time::Instant::now() + spec.bookmark_interval,
+        spec.bookmark_interval,
+    );
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let follow = Follow {
+        signal: log.head_signal(),
+        deadline: Box::pin(tokio::time::sleep(spec.timeout)),
+        log,
+        spec,
+        after,
+        pending,
+        ticker,
+        done: false,
+    };
+    Ok(Box::pin(futures::stream::unfold(follow, |mut f| async move {
+        f.next().await.map(|line| (line, f))
+    })))
 }

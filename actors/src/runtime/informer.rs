@@ -103,7 +103,10 @@ async fn run(api: ApiClient, spec: InformerSpec, store: Store, tx: mpsc::Sender<
         pause = RESUME_BACKOFF;
         warned = false;
         let items = decode_all(&spec.path, list.items);
-        let mut deltas = store.replace(items.iter().map(|c| kept(c, spec.keep_objects)).collect(), list.revision);
+        let mut deltas = store.replace(
+            items.iter().map(|c| kept(c, spec.keep_objects)).collect(),
+            list.revision,
+        );
         if !spec.keep_objects {
             let full: std::collections::HashMap<_, _> = items.into_iter().map(|c| (c.key.clone(), c)).collect();
             for d in &mut deltas {

@@ -69,11 +69,7 @@ fn decode(d: &Delta) -> Option<Value> {
 impl Scheduler {
     /// Starts the informers and the actor.
     pub fn start(api: ApiClient) -> Addr<Scheduler> {
-        let nodes = informer::start(
-            api.clone(),
-            InformerSpec::new("/api/v1/nodes", ""),
-            Store::default(),
-        );
+        let nodes = informer::start(api.clone(), InformerSpec::new("/api/v1/nodes", ""), Store::default());
         let pods = informer::start(
             api.clone(),
             InformerSpec::new("/api/v1/pods", "").headers_only(),
