@@ -40,21 +40,50 @@ fn scheduler_bench_checks_its_own_results() {
     assert_eq!(report["check"]["passed"], true);
     assert_eq!(report["pods"], 300);
     assert!(report["throughput"]["average"].as_f64().unwrap() > 0.0);
+    let processes: Vec<&str> = report["processes"]
+        .as_array()
+        .expect("processes")
+        .iter()
+        .filter_map(|p| p["process"].as_str())
+        .collect();
+    for p in ["control plane", "hollow agent", "nats-server"] {
+        assert!(processes.contains(&p), "{p} is reported: {processes:?}");
+    }
     assert!(std::fs::read_to_string(&plot).unwrap().starts_with("<svg"));
 }
 
 #[test]
 fn api_watch_startup_and_pod_benches_run() {
-    let etcd = Command::new("etcd")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    let api = if etcd {
-        bench(&["api", "--clients", "1,4", "--seconds", "1", "--vs-etcd"])
-    } else {
-        bench(&["api", "--clients", "1,4", "--seconds", "1"])
-    };
+    // etcd-server is installed by .ci/run; without it the comparison cannot run and the test fails.
+    let etcd = Command::new("etcd").arg("--version").output();
+    assert!(
+        etcd.is_ok_and(|o| o.status.success()),
+        "etcd is missing: apt-get install -y etcd-server"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("api.json");
+    let api = bench(&[
+        "api",
+        "--clients",
+        "1,4",
+        "--seconds",
+        "1",
+        "--vs-etcd",
+        "--json",
+        out.to_str().unwrap(),
+    ]);
     assert!(api.lines().count() >= 3, "{api}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let levels = report["levels"].as_array().expect("levels");
+    assert_eq!(levels.len(), 2);
+    for l in levels {
+        assert!(l["orca"]["creates_per_s"].as_f64().unwrap() > 0.0, "{l}");
+        assert!(
+            l["etcd"]["creates_per_s"].as_f64().unwrap() > 0.0,
+            "etcd answered over gRPC: {l}"
+        );
+        assert_eq!(l["etcd"]["errors"], 0, "{l}");
+    }
     let watch = bench(&["watch", "--watchers", "20", "--changes", "3"]);
     assert!(watch.contains("deliveries 60"), "{watch}");
     let startup = bench(&["startup", "--runs", "1", "--idle-seconds", "1", "--pods", "3"]);

@@ -28,6 +28,9 @@ pub struct ApiArgs {
     /// Drive an etcd 3.4 (Debian etcd-server) the same way and print the orca/etcd ratio
     #[arg(long)]
     vs_etcd: bool,
+    /// Write the results as JSON here
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: ApiArgs) -> Result<()> {
@@ -69,6 +72,7 @@ pub fn run(args: ApiArgs) -> Result<()> {
             "CLIENTS", "CREATES/S", "P50 MS", "P99 MS", "ERRORS"
         );
     }
+    let mut rows = Vec::new();
     for (round, clients) in levels.into_iter().enumerate() {
         let (done, mut lat, errors, elapsed) = rt.block_on(level(
             &url,
@@ -96,6 +100,10 @@ pub fn run(args: ApiArgs) -> Result<()> {
                     bail!("no etcd create succeeded at {clients} clients ({eerr} errors)");
                 }
                 let etcd_rate = edone as f64 / eelapsed;
+                rows.push(json!({"clients": clients,
+                    "orca": {"creates_per_s": orca_rate, "p50_ms": percentile(&lat, 0.5), "p99_ms": percentile(&lat, 0.99), "errors": errors},
+                    "etcd": {"creates_per_s": etcd_rate, "p50_ms": percentile(&elat, 0.5), "p99_ms": percentile(&elat, 0.99), "errors": eerr, "protocol": "gRPC (etcdserverpb.KV/Txn over HTTP/2)"},
+                    "ratio": orca_rate / etcd_rate}));
                 println!(
                     "{:>8} {:>12.0} {:>9.2} {:>9.2} {:>12.0} {:>9.2} {:>9.2} {:>8.2}",
                     clients,
@@ -108,15 +116,24 @@ pub fn run(args: ApiArgs) -> Result<()> {
                     orca_rate / etcd_rate
                 );
             }
-            None => println!(
-                "{:>8} {:>12.0} {:>10.2} {:>10.2} {:>10}",
-                clients,
-                orca_rate,
-                percentile(&lat, 0.5),
-                percentile(&lat, 0.99),
-                errors
-            ),
+            None => {
+                rows.push(json!({"clients": clients,
+                    "orca": {"creates_per_s": orca_rate, "p50_ms": percentile(&lat, 0.5), "p99_ms": percentile(&lat, 0.99), "errors": errors}}));
+                println!(
+                    "{:>8} {:>12.0} {:>10.2} {:>10.2} {:>10}",
+                    clients,
+                    orca_rate,
+                    percentile(&lat, 0.5),
+                    percentile(&lat, 0.99),
+                    errors
+                )
+            }
         }
+    }
+    if let Some(path) = &args.json {
+        let out =
+            json!({"bench": "api", "seconds_per_level": args.seconds, "value_size": args.value_size, "levels": rows});
+        std::fs::write(path, serde_json::to_vec_pretty(&out)?)?;
     }
     Ok(())
 }

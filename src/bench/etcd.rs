@@ -1,16 +1,16 @@
 //! An etcd 3.4 (Debian `etcd-server`) started on loopback for `orca bench api --vs-etcd`, driven through
-//! its JSON gateway with the same transaction Kubernetes uses to create an object (put if the key does
-//! not exist yet), the same value sizes and the same client counts.
+//! its native gRPC API (HTTP/2, `etcdserverpb.KV/Txn`) with the transaction Kubernetes uses to create an
+//! object (put if the key does not exist yet), the same value sizes and the same client counts.
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use serde_json::json;
 
 use orca_actors::cluster::natsd::{find_on_path, free_port};
-use orca_schemas::validate::other::base64_encode;
+
+use super::grpc;
 
 /// A throwaway etcd, removed on drop.
 pub struct Etcd {
@@ -74,7 +74,8 @@ impl Drop for Etcd {
     }
 }
 
-/// Creates keys for `dur` with `clients` concurrent clients; returns (done, latencies ms, errors, seconds).
+/// Creates keys for `dur` with `clients` concurrent gRPC clients (one HTTP/2 connection each, as
+/// separate Kubernetes API servers would have); returns (done, latencies ms, errors, seconds).
 pub async fn level(
     url: &str,
     clients: usize,
@@ -82,26 +83,30 @@ pub async fn level(
     value: &[u8],
     round: usize,
 ) -> Result<(usize, Vec<f64>, usize, f64)> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
-    let endpoint = Arc::new(format!("{url}/v3/kv/txn"));
-    let value = Arc::new(base64_encode(value));
+    let endpoint = Arc::new(format!("{url}/etcdserverpb.KV/Txn"));
+    let value = Arc::new(value.to_vec());
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (http, endpoint, value) = (http.clone(), endpoint.clone(), value.clone());
+        let http = reqwest::Client::builder().http2_prior_knowledge().build()?;
+        let (endpoint, value) = (endpoint.clone(), value.clone());
         tasks.push(tokio::spawn(async move {
             let (mut lat, mut errors, mut i) = (Vec::new(), 0usize, 0usize);
             while start.elapsed() < dur {
-                let key = base64_encode(format!("/registry/configmaps/bench-{round}/c{c}-{i}").as_bytes());
+                let key = format!("/registry/configmaps/bench-{round}/c{c}-{i}");
                 i += 1;
-                let txn = json!({
-                    "compare": [{"key": key, "result": "EQUAL", "target": "CREATE", "create_revision": "0"}],
-                    "success": [{"request_put": {"key": key, "value": *value}}],
-                });
+                let body = grpc::frame(&grpc::create_txn(key.as_bytes(), &value));
                 let t = Instant::now();
-                match http.post(endpoint.as_str()).json(&txn).send().await {
-                    Ok(r) if r.status().is_success() => match r.json::<serde_json::Value>().await {
-                        Ok(v) if v["succeeded"] == true => lat.push(t.elapsed().as_secs_f64() * 1000.0),
+                let sent = http
+                    .post(endpoint.as_str())
+                    .header("content-type", "application/grpc")
+                    .header("te", "trailers")
+                    .body(body)
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status().is_success() => match r.bytes().await {
+                        Ok(b) if grpc::txn_succeeded(&b) == Some(true) => lat.push(t.elapsed().as_secs_f64() * 1000.0),
                         _ => errors += 1,
                     },
                     _ => errors += 1,

@@ -3,6 +3,7 @@
 mod api;
 mod cluster;
 mod etcd;
+mod grpc;
 mod history;
 mod pods;
 mod sched_check;
