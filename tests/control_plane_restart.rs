@@ -26,7 +26,18 @@ fn after_a_restart_with_2000_pods_new_pods_are_scheduled_within_seconds() {
     let (nats, mut orca, _dir) = cluster(&[]);
     let h = Http::new(&orca.url);
     let mut hollow = Command::new(env!("CARGO_BIN_EXE_orca"))
-        .args(["agent", "--hollow", "--count", "40", "--name", "h", "--nats", &nats.url(), "--max-pods", "110"])
+        .args([
+            "agent",
+            "--hollow",
+            "--count",
+            "40",
+            "--name",
+            "h",
+            "--nats",
+            &nats.url(),
+            "--max-pods",
+            "110",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -60,7 +71,10 @@ fn after_a_restart_with_2000_pods_new_pods_are_scheduled_within_seconds() {
         p["spec"]["nodeName"].as_str().is_some_and(|n| n.starts_with("h-")) && p["status"]["phase"] == "Running"
     });
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(20), "scheduled and running {took:?} after the restart");
+    assert!(
+        took < Duration::from_secs(20),
+        "scheduled and running {took:?} after the restart"
+    );
     // Nothing was bound twice or left behind.
     assert_eq!(count(&h, "spec.nodeName%3D"), 0, "no pod is left unbound");
     assert_eq!(count(&h, "status.phase%3DRunning"), 2001);

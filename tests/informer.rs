@@ -100,3 +100,46 @@ fn an_informer_that_falls_behind_relists_and_converges() {
         "the informer listed again after 410"
     );
 }
+
+#[test]
+fn concurrent_read_modify_writes_lose_no_update() {
+    let (nats, orca, _dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    assert_eq!(h.post(CMS, &configmap("counter", "0")).status, 201);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let nc = orca_actors::bus::connect(&nats.url(), "test").await.unwrap();
+        let client = ApiClient::new(nc, "test");
+        let mut writers = Vec::new();
+        for _ in 0..4 {
+            let client = client.clone();
+            writers.push(tokio::spawn(async move {
+                for _ in 0..25 {
+                    let out = orca_actors::runtime::write::update(&client, &format!("{CMS}/counter"), "", |cm| {
+                        let n: u64 = cm["data"]["v"].as_str().unwrap_or("0").parse().unwrap_or(0);
+                        cm["data"]["v"] = serde_json::json!((n + 1).to_string());
+                        true
+                    })
+                    .await
+                    .expect("update");
+                    assert!(matches!(out, orca_actors::runtime::write::Updated::Written(_)));
+                }
+            }));
+        }
+        for w in writers {
+            w.await.unwrap();
+        }
+        let missing = orca_actors::runtime::write::update(&client, &format!("{CMS}/nope"), "", |_| true)
+            .await
+            .unwrap();
+        assert_eq!(missing, orca_actors::runtime::write::Updated::Missing);
+    });
+    let total = h.get(&format!("{CMS}/counter")).body["data"]["v"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(total, "100", "4 writers x 25 increments, none lost to a conflict");
+}

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use crate::bus::client::ApiClient;
 use crate::bus::subjects;
 use crate::runtime::informer::{self, InformerEvent, InformerSpec};
-use crate::runtime::{Action, Controller, Enqueue, Key, Reconciler, Store};
+use crate::runtime::{write, Action, Controller, Enqueue, Key, Reconciler, Store};
 
 /// Slack added to a node's deadline before it is looked at again.
 pub const DEADLINE_SLACK: Duration = Duration::from_millis(100);
@@ -108,7 +108,7 @@ impl Reconciler for NodeReadiness {
                 Decision::Wait(None) => Ok(Action::Done),
                 Decision::Wait(Some(d)) => Ok(Action::RequeueAfter(d)),
                 Decision::Write(want, next) => {
-                    write_ready(&self.api, &key.1, view, want).await?;
+                    write_ready(&self.api, &key.1, want).await?;
                     Ok(Action::RequeueAfter(next))
                 }
             }
@@ -117,28 +117,35 @@ impl Reconciler for NodeReadiness {
     }
 }
 
-async fn write_ready(api: &ApiClient, name: &str, view: NodeView, want: &str) -> Result<(), String> {
+/// Sets the node's Ready condition through a read-modify-write that retries conflicts.
+async fn write_ready(api: &ApiClient, name: &str, want: &'static str) -> Result<(), String> {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
     let (reason, message) = if want == "True" {
         ("KubeletReady", "orca agent is posting ready status")
     } else {
         ("NodeStatusUnknown", "orca agent stopped posting node status")
     };
-    let mut conds = view.status.conditions;
-    conds.retain(|c| c["type"] != "Ready");
-    conds.push(json!({"type": "Ready", "status": want, "reason": reason, "message": message, "lastTransitionTime": now, "lastHeartbeatTime": now}));
-    let patch = json!({"status": {"conditions": conds}});
-    let a = api
-        .call("PATCH", &format!("/api/v1/nodes/{name}/status"), "", Some(&patch))
-        .await
-        .map_err(|e| e.to_string())?;
-    match a.status {
-        200 | 404 => Ok(()),
-        s => Err(format!(
-            "writing Ready={want} got {s}: {}",
-            crate::bus::client::status_message(&a.body)
-        )),
-    }
+    let path = format!("/api/v1/nodes/{name}");
+    write::update(api, &path, "/status", |node| {
+        let view: NodeView = match serde_json::from_value(node.clone()) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("node-lifecycle: node {name} does not decode, left alone: {e}");
+                return false;
+            }
+        };
+        if view.ready() == want {
+            return false;
+        }
+        let mut conds = view.status.conditions;
+        conds.retain(|c| c["type"] != "Ready");
+        conds.push(json!({"type": "Ready", "status": want, "reason": reason, "message": message, "lastTransitionTime": now, "lastHeartbeatTime": now}));
+        node["status"]["conditions"] = Value::Array(conds);
+        true
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| format!("writing Ready={want}: {e}"))
 }
 
 /// The actor feeding the controller: node changes from the informer and heartbeats from NATS.

@@ -1,0 +1,76 @@
+//! Writes for controllers: read the object, change it, write it back with its resourceVersion, and
+//! on 409 Conflict start again from a fresh read.
+
+use serde_json::Value;
+
+use crate::bus::client::{status_message, ApiClient};
+use crate::bus::Error;
+
+/// Most attempts before a conflict is given back to the caller.
+pub const MAX_ATTEMPTS: u32 = 16;
+/// Longest pause between two attempts (a random pause up to 2^attempt ms, so racing writers part).
+pub const MAX_PAUSE_MS: u64 = 100;
+
+/// What an update did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Updated {
+    /// The object was written; its new state.
+    Written(Value),
+    /// The change had nothing to do.
+    Unchanged,
+    /// The object does not exist.
+    Missing,
+}
+
+/// Reads `path`, lets `change` edit the object (it returns false when there is nothing to do), and
+/// writes it to `path` + `subresource` (`""` or `"/status"`) with the resourceVersion it read.
+/// A 409 Conflict is retried from a fresh read, up to [`MAX_ATTEMPTS`] times.
+pub async fn update(
+    api: &ApiClient,
+    path: &str,
+    subresource: &str,
+    mut change: impl FnMut(&mut Value) -> bool,
+) -> Result<Updated, Error> {
+    let mut last = String::new();
+    for attempt in 0..MAX_ATTEMPTS {
+        if attempt > 0 {
+            let cap = (1u64 << attempt.min(10)).min(MAX_PAUSE_MS);
+            let pause = rand::random_range(0..=cap);
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        }
+        let got = api.call("GET", path, "", None).await?;
+        match got.status {
+            200 => {}
+            404 => return Ok(Updated::Missing),
+            s => {
+                return Err(Error::Api {
+                    status: s,
+                    message: status_message(&got.body),
+                })
+            }
+        }
+        let mut obj: Value = serde_json::from_slice(&got.body).map_err(|e| Error::Decode(format!("{path}: {e}")))?;
+        if !change(&mut obj) {
+            return Ok(Updated::Unchanged);
+        }
+        let put = api.call("PUT", &format!("{path}{subresource}"), "", Some(&obj)).await?;
+        match put.status {
+            200 => {
+                let v = serde_json::from_slice(&put.body).map_err(|e| Error::Decode(format!("{path}: {e}")))?;
+                return Ok(Updated::Written(v));
+            }
+            409 => last = status_message(&put.body),
+            404 => return Ok(Updated::Missing),
+            s => {
+                return Err(Error::Api {
+                    status: s,
+                    message: status_message(&put.body),
+                })
+            }
+        }
+    }
+    Err(Error::Api {
+        status: 409,
+        message: format!("still conflicting after {MAX_ATTEMPTS} attempts: {last}"),
+    })
+}
