@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use super::images::ImageStore;
 use super::register::{self, Capacity};
@@ -18,7 +17,7 @@ use super::runtime::ContainerRuntime;
 use super::serve::{self, PodEntry, Registry};
 use crate::bus::client::ApiClient;
 use crate::bus::subjects;
-use crate::pod::actor::{self, PodCtx, PodMsg};
+use crate::pod::actor::{DeleteRequested, Kill, PodActor, PodCtx};
 use crate::runtime::informer::{self, InformerEvent, InformerSpec};
 use crate::runtime::Store;
 
@@ -53,7 +52,7 @@ pub struct AgentOptions {
 }
 
 struct Running {
-    tx: mpsc::Sender<PodMsg>,
+    pod: Addr<PodActor>,
     deleting: bool,
 }
 
@@ -220,7 +219,7 @@ fn on_pod(
     }
     if event_type == "DELETED" {
         if let Some(r) = running.remove(&uid) {
-            let _ = r.tx.try_send(PodMsg::Kill);
+            r.pod.do_send(Kill);
         }
         registry.lock().remove(&key);
         return;
@@ -243,7 +242,6 @@ fn on_pod(
                 containers,
             },
         );
-        let (tx, rx) = mpsc::channel(8);
         let ctx = PodCtx {
             api: api.clone(),
             pod: pod.clone(),
@@ -253,8 +251,35 @@ fn on_pod(
             backoff_base: opts.backoff_base,
             log_tail_bytes: opts.log_tail_bytes,
         };
-        tokio::spawn(actor::run(ctx, rx));
-        running.insert(uid.clone(), Running { tx, deleting: false });
+        match PodActor::start(ctx) {
+            Ok(addr) => {
+                running.insert(
+                    uid.clone(),
+                    Running {
+                        pod: addr,
+                        deleting: false,
+                    },
+                );
+            }
+            Err(e) => {
+                // A pod whose spec cannot be read is not run with defaults: it is reported.
+                tracing::warn!("{e}");
+                let (api, pod) = (api.clone(), pod.clone());
+                actix::spawn(async move {
+                    crate::events::record(
+                        &api,
+                        &pod,
+                        "Pod",
+                        "Warning",
+                        "Failed",
+                        &format!("Error: {e}"),
+                        "orca-agent",
+                    )
+                    .await;
+                });
+                return;
+            }
+        }
     }
     if pod.pointer("/metadata/deletionTimestamp").is_some() {
         if let Some(r) = running.get_mut(&uid) {
@@ -264,7 +289,7 @@ fn on_pod(
                     .pointer("/metadata/deletionGracePeriodSeconds")
                     .and_then(Value::as_u64)
                     .unwrap_or(30);
-                let _ = r.tx.try_send(PodMsg::Delete(grace));
+                r.pod.do_send(DeleteRequested(grace));
             }
         }
     }

@@ -1,32 +1,30 @@
-//! The pod actor: resolves each container's environment, runs a supervisor per container, reports the
-//! pod's status through the API, and on deletion terminates gracefully and confirms the delete.
+//! The pod actor: one per pod on a node. It sets up the sandbox, starts a supervisor per container,
+//! feeds what happens into the pure [`PodState`] and carries out the effects: status writes (one at
+//! a time, newest last), Events, graceful termination and the confirmed delete.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::prelude::*;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 
 use orca_schemas::kinds::pod::PodSpec;
 
-use super::container::{self, ContainerCtx};
-use super::env;
-use super::sandbox::{log_tails, pod_network, release, remember_for_exec};
-use super::status::{pod_status, ContainerView};
+use super::launch::{self, Launch};
+use super::sandbox::{log_tails, pod_network, release};
+use super::state::{creating, Effect, PodEvent, PodState};
+use super::status::ContainerView;
 use crate::bus::client::ApiClient;
 use crate::node::network;
-use crate::node::runtime::{ContainerConfig, ContainerRuntime};
+use crate::node::runtime::ContainerRuntime;
 
-/// Messages from the node agent.
-#[derive(Debug)]
-pub enum PodMsg {
-    /// The pod is being deleted: terminate with this grace period, then confirm.
-    Delete(u64),
-    /// The pod object is gone: stop at once.
-    Kill,
-}
+/// Attempts to confirm a delete before giving up.
+pub const DELETE_ATTEMPTS: usize = 20;
+/// Pause between attempts to confirm a delete.
+pub const DELETE_RETRY: Duration = Duration::from_millis(250);
 
 /// What a pod actor needs.
 pub struct PodCtx {
@@ -46,291 +44,241 @@ pub struct PodCtx {
     pub log_tail_bytes: u64,
 }
 
-/// Pause between attempts to build a container's environment.
-pub const CONFIG_RETRY: Duration = Duration::from_secs(2);
+/// The pod is being deleted: terminate with this grace period, then confirm.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeleteRequested(pub u64);
 
-/// Runs the pod until it is deleted.
-pub async fn run(ctx: PodCtx, mut rx: mpsc::Receiver<PodMsg>) {
-    let ns = ctx
-        .pod
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("default")
-        .to_string();
-    let name = ctx
-        .pod
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let spec: PodSpec = ctx
-        .pod
-        .get("spec")
-        .cloned()
-        .and_then(|s| serde_json::from_value(s).ok())
-        .unwrap_or_default();
-    let policy = spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
-    let _ = std::fs::create_dir_all(&ctx.dir);
-    let _ = std::fs::write(
-        ctx.dir.join("pod.json"),
-        json!({"namespace": ns, "name": name}).to_string(),
-    );
-    let start_file = ctx.dir.join("start_time");
-    let start_time = std::fs::read_to_string(&start_file).unwrap_or_else(|_| {
-        let t = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-        let _ = std::fs::write(&start_file, &t);
-        t
-    });
-    let status_path = format!("/api/v1/namespaces/{ns}/pods/{name}/status");
-    let (up_tx, mut up_rx) = mpsc::channel::<ContainerView>(64);
-    let (stop_tx, stop_rx) = watch::channel::<Option<u64>>(None);
-    let mut views: BTreeMap<String, ContainerView> = BTreeMap::new();
-    let mut last_sent = Value::Null;
-    let mut delete_requested = false;
-    let mut tasks = Vec::new();
-    let finished = matches!(
-        ctx.pod.pointer("/status/phase").and_then(Value::as_str),
-        Some("Succeeded" | "Failed")
-    );
+/// The pod object is gone: stop at once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Kill;
 
-    let uid = ctx
-        .pod
-        .pointer("/metadata/uid")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let (pod_ip, netns) = if ctx.runtime.pod_network() {
-        match pod_network(&ctx, &uid, &status_path, &mut rx).await {
-            Some(ip) => (ip, Some(network::netns_path(&uid))),
-            None => return,
+/// A container's state changed (from its supervisor).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ContainerChanged(pub ContainerView);
+
+/// The pod actor.
+pub struct PodActor {
+    ctx: PodCtx,
+    spec: PodSpec,
+    ns: String,
+    name: String,
+    uid: String,
+    status_path: String,
+    state: Option<PodState>,
+    /// Events that came before the sandbox was ready.
+    early: Vec<PodEvent>,
+    stop_tx: watch::Sender<Option<u64>>,
+    cancelled: Arc<AtomicBool>,
+    writing_status: bool,
+    next_status: Option<Value>,
+}
+
+impl PodActor {
+    /// Starts the actor for a pod; a spec that does not decode is an error, never an empty pod.
+    pub fn start(ctx: PodCtx) -> Result<Addr<PodActor>, String> {
+        let meta = |k: &str| ctx.pod["metadata"][k].as_str().unwrap_or("").to_string();
+        let (ns, name, uid) = (meta("namespace"), meta("name"), meta("uid"));
+        let spec: PodSpec = serde_json::from_value(ctx.pod.get("spec").cloned().unwrap_or(Value::Null))
+            .map_err(|e| format!("pod {ns}/{name}: spec does not decode: {e}"))?;
+        let status_path = format!("/api/v1/namespaces/{ns}/pods/{name}/status");
+        let (stop_tx, _) = watch::channel(None);
+        Ok(PodActor {
+            ctx,
+            spec,
+            ns,
+            name,
+            uid,
+            status_path,
+            state: None,
+            early: Vec::new(),
+            stop_tx,
+            cancelled: Arc::default(),
+            writing_status: false,
+            next_status: None,
         }
-    } else {
-        (ctx.host_ip.clone(), None)
-    };
-    for c in &spec.containers {
-        let cdir = ctx.dir.join(&c.name);
-        let image = c.image.clone().unwrap_or_default();
-        views.insert(
-            c.name.clone(),
-            ContainerView {
-                name: c.name.clone(),
-                state: json!({"waiting": {"reason": "ContainerCreating"}}),
-                image: image.clone(),
-                ..Default::default()
-            },
-        );
-        // A finished pod found again (agent restart) is not run again.
-        if finished && !cdir.join("state.json").exists() {
-            continue;
-        }
-        let (api, pod, c2, runtime, up, stop) = (
-            ctx.api.clone(),
-            ctx.pod.clone(),
-            c.clone(),
-            ctx.runtime.clone(),
-            up_tx.clone(),
-            stop_rx.clone(),
-        );
-        let grace = spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64;
-        let base = ctx.backoff_base;
-        let (netns, pod_name, pod_ip2, pod_ip3) = (netns.clone(), name.clone(), pod_ip.clone(), pod_ip.clone());
-        let policy = policy.clone();
-        tasks.push(tokio::spawn(async move {
-            let env = loop {
-                match env::resolve(&api, &pod, &c2, &pod_ip3).await {
-                    Ok(e) => break e,
-                    Err(env::EnvError(msg)) => {
-                        let view = ContainerView {
-                            name: c2.name.clone(),
-                            state: json!({"waiting": {"reason": "CreateContainerConfigError", "message": msg}}),
-                            image: image.clone(),
-                            ..Default::default()
-                        };
-                        let _ = up.send(view).await;
-                        let mut stop = stop.clone();
-                        tokio::select! {
-                            _ = tokio::time::sleep(CONFIG_RETRY) => {}
-                            _ = stop.changed() => return,
-                        }
-                    }
-                }
-            };
-            let working_dir = c2
-                .working_dir
-                .clone()
-                .map(PathBuf::from)
-                .unwrap_or_else(|| cdir.join("work"));
-            remember_for_exec(&cdir, &env, &working_dir);
-            let ports = c2
-                .ports
-                .iter()
-                .flatten()
-                .filter_map(|p| p.name.clone().map(|n| (n, p.container_port)))
-                .collect();
-            let probes = [
-                c2.startup_probe.clone(),
-                c2.liveness_probe.clone(),
-                c2.readiness_probe.clone(),
-            ];
-            let config = ContainerConfig {
-                dir: cdir.clone(),
-                command: c2.command.clone().unwrap_or_default(),
-                args: c2.args.clone().unwrap_or_default(),
-                env: env.clone(),
-                working_dir: c2.working_dir.clone(),
-                log_path: container::log_path(&cdir),
-                image: image.clone(),
-                netns: netns.clone(),
-                hostname: pod_name.clone(),
-            };
-            let cctx = ContainerCtx {
-                name: c2.name.clone(),
-                image,
-                dir: cdir,
-                config,
-                env,
-                working_dir,
-                pod_ip: pod_ip2,
-                restart_policy: policy,
-                backoff_base: base,
-                runtime,
-                updates: up,
-                stop,
-                probes,
-                ports,
-                grace,
-            };
-            container::supervise(cctx).await;
-        }));
+        .start())
     }
-    drop(up_tx);
 
-    let mut all_done = tasks.is_empty();
-    loop {
-        tokio::select! {
-            msg = rx.recv() => match msg {
-                Some(PodMsg::Delete(grace)) => {
-                    delete_requested = true;
-                    for c in &spec.containers {
-                        crate::events::record(&ctx.api, &ctx.pod, "Pod", "Normal", "Killing", &format!("Stopping container {}", c.name), "orca-agent").await;
-                    }
-                    let _ = stop_tx.send(Some(grace));
-                }
-                Some(PodMsg::Kill) | None => {
-                    let _ = stop_tx.send(Some(0));
-                    for t in tasks.drain(..) {
-                        let _ = t.await;
-                    }
-                    release(&ctx, &uid);
-                    return;
-                }
-            },
-            view = up_rx.recv(), if !all_done => match view {
-                Some(v) => {
-                    let mut batch = vec![v];
-                    while let Ok(v) = up_rx.try_recv() {
-                        batch.push(v);
-                    }
-                    for v in batch {
-                        announce(&ctx, views.get(&v.name), &v).await;
-                        views.insert(v.name.clone(), v);
-                    }
-                    if !delete_requested {
-                        let list: Vec<ContainerView> = views.values().cloned().collect();
-                        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-                        let status = pod_status(&list, &policy, &ctx.host_ip, &pod_ip, &start_time, &now);
-                        if strip_times(&status) != strip_times(&last_sent) {
-                            let patch = json!({"status": status});
-                            if ctx.api.call("PATCH", &status_path, "", Some(&patch)).await.is_ok() {
-                                last_sent = patch["status"].clone();
-                            }
-                        }
-                    }
-                }
-                None => all_done = true,
-            },
+    fn now() -> String {
+        humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+    }
+
+    /// The sandbox is ready (or setting it up was abandoned): build the state and start containers.
+    fn launch(&mut self, pod_ip: Option<String>, ctx: &mut Context<Self>) {
+        let start_file = self.ctx.dir.join("start_time");
+        let start_time = std::fs::read_to_string(&start_file).unwrap_or_else(|_| {
+            let t = Self::now();
+            let _ = std::fs::write(&start_file, &t);
+            t
+        });
+        let views = self
+            .spec
+            .containers
+            .iter()
+            .map(|c| creating(&c.name, c.image.as_deref().unwrap_or("")))
+            .collect();
+        let policy = self.spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
+        let ip = pod_ip.clone().unwrap_or_default();
+        self.state = Some(PodState::new(views, &policy, &self.ctx.host_ip, &ip, &start_time));
+        let (up_tx, up_rx) = mpsc::channel::<ContainerView>(64);
+        if pod_ip.is_some() && !self.cancelled.load(Ordering::SeqCst) {
+            let finished = matches!(
+                self.ctx.pod.pointer("/status/phase").and_then(Value::as_str),
+                Some("Succeeded" | "Failed")
+            );
+            let l = Launch {
+                api: self.ctx.api.clone(),
+                pod: self.ctx.pod.clone(),
+                spec: self.spec.clone(),
+                dir: self.ctx.dir.clone(),
+                runtime: self.ctx.runtime.clone(),
+                backoff_base: self.ctx.backoff_base,
+                pod_ip: ip,
+                netns: self.ctx.runtime.pod_network().then(|| network::netns_path(&self.uid)),
+            };
+            launch::start(&l, finished, up_tx, self.stop_tx.subscribe());
+        } else {
+            drop(up_tx);
         }
-        if delete_requested && (all_done || tasks.iter().all(|t| t.is_finished())) {
-            for t in tasks.drain(..) {
-                let _ = t.await;
+        // The stream ends when every supervisor has ended: that is ContainersStopped.
+        ctx.add_stream(futures::stream::unfold(up_rx, |mut rx| async move {
+            rx.recv().await.map(|v| (ContainerChanged(v), rx))
+        }));
+        for ev in std::mem::take(&mut self.early) {
+            self.apply(ev, ctx);
+        }
+    }
+
+    fn apply(&mut self, ev: PodEvent, ctx: &mut Context<Self>) {
+        let Some(state) = self.state.as_mut() else {
+            if matches!(ev, PodEvent::DeleteRequested(_) | PodEvent::Killed) {
+                self.cancelled.store(true, Ordering::SeqCst);
             }
-            // The tail of each container's output stays with the pod's final status, in the log.
-            let tails = log_tails(&ctx.dir, &spec, ctx.log_tail_bytes);
-            let _ = ctx
-                .api
-                .call("PATCH", &status_path, "", Some(&json!({"status": {"logTails": tails}})))
-                .await;
-            let path = format!("/api/v1/namespaces/{ns}/pods/{name}");
-            for _ in 0..20 {
-                match ctx.api.call("DELETE", &path, "gracePeriodSeconds=0", None).await {
-                    Ok(a) if a.status == 200 || a.status == 404 => break,
-                    _ => tokio::time::sleep(Duration::from_millis(250)).await,
-                }
+            self.early.push(ev);
+            return;
+        };
+        for effect in state.on(ev, &Self::now()) {
+            self.carry_out(effect, ctx);
+        }
+    }
+
+    fn carry_out(&mut self, effect: Effect, ctx: &mut Context<Self>) {
+        match effect {
+            Effect::Event { kind, reason, message } => {
+                let (api, pod) = (self.ctx.api.clone(), self.ctx.pod.clone());
+                actix::spawn(async move {
+                    crate::events::record(&api, &pod, "Pod", kind, reason, &message, "orca-agent").await;
+                });
             }
-            release(&ctx, &uid);
-            // Wait for the agent to drop us once the object is gone.
-            while let Some(msg) = rx.recv().await {
-                if matches!(msg, PodMsg::Kill) {
-                    break;
-                }
+            Effect::WriteStatus(status) => {
+                self.next_status = Some(status);
+                self.write_next_status(ctx);
             }
+            Effect::StopContainers(grace) => {
+                let _ = self.stop_tx.send(Some(grace));
+            }
+            Effect::ConfirmDelete => self.confirm_delete(ctx),
+            Effect::Release => {
+                release(self.ctx.runtime.pod_network(), &self.ctx.dir, &self.uid);
+                ctx.stop();
+            }
+        }
+    }
+
+    /// Sends the newest pending status when no write is in flight.
+    fn write_next_status(&mut self, ctx: &mut Context<Self>) {
+        if self.writing_status {
             return;
         }
-    }
-}
-
-fn strip_times(v: &Value) -> Value {
-    let mut v = v.clone();
-    if let Some(conds) = v.get_mut("conditions").and_then(Value::as_array_mut) {
-        for c in conds {
-            if let Some(o) = c.as_object_mut() {
-                o.remove("lastTransitionTime");
+        let Some(status) = self.next_status.take() else { return };
+        self.writing_status = true;
+        let (api, path) = (self.ctx.api.clone(), self.status_path.clone());
+        let write = async move {
+            let patch = json!({"status": status});
+            matches!(api.call("PATCH", &path, "", Some(&patch)).await, Ok(a) if a.status == 200)
+        };
+        ctx.spawn(write.into_actor(self).map(|ok, act, ctx| {
+            act.writing_status = false;
+            if !ok {
+                act.apply(PodEvent::StatusWriteFailed, ctx);
             }
-        }
+            act.write_next_status(ctx);
+        }));
     }
-    v
+
+    /// Keeps the output tails with the final status, deletes the object, then releases.
+    fn confirm_delete(&mut self, ctx: &mut Context<Self>) {
+        let tails = log_tails(&self.ctx.dir, &self.spec, self.ctx.log_tail_bytes);
+        let (api, status_path) = (self.ctx.api.clone(), self.status_path.clone());
+        let path = format!("/api/v1/namespaces/{}/pods/{}", self.ns, self.name);
+        let confirm = async move {
+            let _ = api
+                .call("PATCH", &status_path, "", Some(&json!({"status": {"logTails": tails}})))
+                .await;
+            for _ in 0..DELETE_ATTEMPTS {
+                match api.call("DELETE", &path, "gracePeriodSeconds=0", None).await {
+                    Ok(a) if a.status == 200 || a.status == 404 => return,
+                    _ => tokio::time::sleep(DELETE_RETRY).await,
+                }
+            }
+            tracing::warn!("could not confirm the delete of pod {path}");
+        };
+        ctx.spawn(confirm.into_actor(self).map(|_, act, ctx| {
+            release(act.ctx.runtime.pod_network(), &act.ctx.dir, &act.uid);
+            ctx.stop();
+        }));
+    }
 }
 
-/// Records Started, BackOff and failure events when a container's state changes kind.
-async fn announce(ctx: &PodCtx, before: Option<&ContainerView>, after: &ContainerView) {
-    let kind = |v: &ContainerView| {
-        v.state
-            .as_object()
-            .and_then(|o| o.keys().next().cloned())
-            .unwrap_or_default()
-    };
-    let reason = |v: &ContainerView| {
-        v.state
-            .pointer("/waiting/reason")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let changed = before
-        .is_none_or(|b| kind(b) != kind(after) || reason(b) != reason(after) || b.restart_count != after.restart_count);
-    if !changed {
-        return;
+impl Actor for PodActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let _ = std::fs::create_dir_all(&self.ctx.dir);
+        let _ = std::fs::write(
+            self.ctx.dir.join("pod.json"),
+            json!({"namespace": self.ns, "name": self.name}).to_string(),
+        );
+        if !self.ctx.runtime.pod_network() {
+            let ip = self.ctx.host_ip.clone();
+            self.launch(Some(ip), ctx);
+            return;
+        }
+        let (api, dir, uid, path, cancelled) = (
+            self.ctx.api.clone(),
+            self.ctx.dir.clone(),
+            self.uid.clone(),
+            self.status_path.clone(),
+            self.cancelled.clone(),
+        );
+        let setup = async move { pod_network(&api, &dir, &uid, &path, &cancelled).await };
+        ctx.spawn(setup.into_actor(self).map(|ip, act, ctx| act.launch(ip, ctx)));
     }
-    let (t, r, m) = match (kind(after).as_str(), reason(after).as_str()) {
-        ("running", _) => ("Normal", "Started", format!("Started container {}", after.name)),
-        ("waiting", "CrashLoopBackOff") => (
-            "Warning",
-            "BackOff",
-            format!("Back-off restarting failed container {}", after.name),
-        ),
-        ("waiting", r @ ("CreateContainerConfigError" | "CreateContainerError")) => (
-            "Warning",
-            "Failed",
-            format!(
-                "Error: {r}: {}",
-                after
-                    .state
-                    .pointer("/waiting/message")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-            ),
-        ),
-        _ => return,
-    };
-    crate::events::record(&ctx.api, &ctx.pod, "Pod", t, r, &m, "orca-agent").await;
+}
+
+impl StreamHandler<ContainerChanged> for PodActor {
+    fn handle(&mut self, ContainerChanged(v): ContainerChanged, ctx: &mut Context<Self>) {
+        self.apply(PodEvent::ContainerChanged(v), ctx);
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        self.apply(PodEvent::ContainersStopped, ctx);
+    }
+}
+
+impl Handler<DeleteRequested> for PodActor {
+    type Result = ();
+    fn handle(&mut self, DeleteRequested(grace): DeleteRequested, ctx: &mut Context<Self>) {
+        self.apply(PodEvent::DeleteRequested(grace), ctx);
+    }
+}
+
+impl Handler<Kill> for PodActor {
+    type Result = ();
+    fn handle(&mut self, _: Kill, ctx: &mut Context<Self>) {
+        self.apply(PodEvent::Killed, ctx);
+    }
 }

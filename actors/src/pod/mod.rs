@@ -5,6 +5,8 @@ pub mod actor;
 pub mod backoff;
 pub mod container;
 pub mod env;
+pub mod launch;
 pub mod probe;
 pub mod sandbox;
+pub mod state;
 pub mod status;

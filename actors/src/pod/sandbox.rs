@@ -1,13 +1,15 @@
 //! A pod's sandbox on the node: its network namespace (runc pods), the files exec needs, the output
 //! tails kept with its final status, and cleaning up after it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
 use orca_schemas::kinds::pod::PodSpec;
 
-use super::actor::{PodCtx, PodMsg, CONFIG_RETRY};
 use super::container;
+use super::launch::CONFIG_RETRY;
+use crate::bus::client::ApiClient;
 use crate::node::network;
 
 /// Keeps the container's environment (0600) and working directory for `exec`.
@@ -28,45 +30,38 @@ pub(crate) fn remember_for_exec(dir: &std::path::Path, env: &[(String, String)],
 }
 
 /// Removes the pod's files and, for runc pods, its network namespace.
-pub(crate) fn release(ctx: &PodCtx, uid: &str) {
-    if ctx.runtime.pod_network() {
+pub(crate) fn release(pod_network: bool, dir: &std::path::Path, uid: &str) {
+    if pod_network {
         network::teardown(uid);
     }
-    let _ = std::fs::remove_dir_all(&ctx.dir);
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Sets up the pod's network namespace, reporting failures in the status and retrying; `None` when
-/// the pod went away meanwhile.
+/// `cancelled` is set meanwhile (the pod is being deleted or is gone).
 pub(crate) async fn pod_network(
-    ctx: &PodCtx,
+    api: &ApiClient,
+    dir: &std::path::Path,
     uid: &str,
     status_path: &str,
-    rx: &mut mpsc::Receiver<PodMsg>,
+    cancelled: &AtomicBool,
 ) -> Option<String> {
-    let pods_dir = ctx.dir.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+    let pods_dir = dir.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
     loop {
-        let (dir, id) = (pods_dir.clone(), uid.to_string());
-        let outcome = tokio::task::spawn_blocking(move || network::setup(&dir, &id))
+        let (d, id) = (pods_dir.clone(), uid.to_string());
+        let outcome = tokio::task::spawn_blocking(move || network::setup(&d, &id))
             .await
             .unwrap_or_else(|e| Err(e.to_string()));
         match outcome {
             Ok(ip) => return Some(ip.to_string()),
             Err(e) => {
                 let patch = json!({"status": {"phase": "Pending", "reason": "CreatePodSandboxError", "message": format!("failed to set up the pod network: {e}")}});
-                let _ = ctx.api.call("PATCH", status_path, "", Some(&patch)).await;
-                tokio::select! {
-                    _ = tokio::time::sleep(CONFIG_RETRY) => {}
-                    msg = rx.recv() => {
-                        if !matches!(msg, Some(PodMsg::Delete(_))) {
-                            release(ctx, uid);
-                            return None;
-                        }
-                        let ns = ctx.pod.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default");
-                        let name = ctx.pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-                        let _ = ctx.api.call("DELETE", &format!("/api/v1/namespaces/{ns}/pods/{name}"), "gracePeriodSeconds=0", None).await;
-                        release(ctx, uid);
+                let _ = api.call("PATCH", status_path, "", Some(&patch)).await;
+                for _ in 0..20 {
+                    if cancelled.load(Ordering::SeqCst) {
                         return None;
                     }
+                    tokio::time::sleep(CONFIG_RETRY / 20).await;
                 }
             }
         }
