@@ -93,9 +93,9 @@ impl Event {
     }
 
     /// Builds an event from encoded JSON, which must be an object.
-    pub fn from_json(meta: EventMeta, json: &[u8]) -> Result<Event, serde_json::Error> {
-        let object: Value = serde_json::from_slice(json)?;
-        Ok(Event::assemble(meta, json, ObjectHeader::of(&object)))
+    pub fn from_json(meta: EventMeta, json: &[u8]) -> Result<Event, String> {
+        let (_, header) = orca_schemas::stored::read_header(json)?;
+        Ok(Event::assemble(meta, json, header))
     }
 
     fn assemble(meta: EventMeta, json: &[u8], header: ObjectHeader) -> Event {

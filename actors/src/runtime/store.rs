@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::RwLock;
-use serde_json::Value;
 
 use orca_schemas::selector::Selector;
 use orca_schemas::stored::ObjectHeader;
@@ -38,21 +37,17 @@ pub enum DecodeError {
 }
 
 impl Cached {
-    /// Reads an object's identity and header from its JSON.
+    /// Reads an object's identity and header from its JSON (one pass, no tree).
     pub fn from_json(json: Bytes) -> Result<Cached, DecodeError> {
-        let v: Value = serde_json::from_slice(&json).map_err(|e| DecodeError::Invalid(e.to_string()))?;
-        let meta = &v["metadata"];
-        let name = meta["name"]
-            .as_str()
-            .ok_or_else(|| DecodeError::Invalid("metadata.name is missing".into()))?;
+        let (id, header) = orca_schemas::stored::read_header(&json).map_err(DecodeError::Invalid)?;
+        if id.name.is_empty() {
+            return Err(DecodeError::Invalid("metadata.name is missing".into()));
+        }
         Ok(Cached {
-            key: (meta["namespace"].as_str().unwrap_or("").to_string(), name.to_string()),
-            uid: meta["uid"].as_str().unwrap_or("").to_string(),
-            revision: meta["resourceVersion"]
-                .as_str()
-                .and_then(|r| r.parse().ok())
-                .unwrap_or(0),
-            header: ObjectHeader::of(&v),
+            key: (id.namespace, id.name),
+            uid: id.uid,
+            revision: id.revision,
+            header,
             json,
         })
     }
