@@ -7,10 +7,14 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use futures::StreamExt;
+
 use super::agent::HEARTBEAT_INTERVAL;
 use super::register::{self, Capacity};
 use crate::bus::client::ApiClient;
 use crate::bus::subjects;
+use crate::runtime::informer::{self, InformerEvent, InformerSpec};
+use crate::runtime::Store;
 
 /// Registrations in flight at once.
 pub const REGISTER_CONCURRENCY: usize = 64;
@@ -79,81 +83,66 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
         }
     });
     let prefix = format!("{}-", opts.prefix);
-    let (list, rv) = api.list("/api/v1/pods", "").await;
     let mut reported: HashSet<String> = HashSet::new();
     let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(REPORT_CONCURRENCY));
-    let handle = |pod: &Value, reported: &mut HashSet<String>| {
-        let node = pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
-        if !node.starts_with(&prefix) {
-            return;
+    let spec = InformerSpec::new("/api/v1/pods", "").headers_only();
+    let mut changes = informer::start(api.clone(), spec, Store::default());
+    while let Some(ev) = changes.next().await {
+        let deltas = match ev {
+            InformerEvent::Synced(d) => d,
+            InformerEvent::Changed(d) => vec![d],
+        };
+        for d in deltas {
+            let key = format!("{}/{}", d.key.0, d.key.1);
+            let Some(pod) = d.new else {
+                reported.remove(&key);
+                continue;
+            };
+            // The header says whether the pod is ours and what it needs; the JSON is read only
+            // to report it Running, once.
+            if !pod.node().starts_with(&prefix) {
+                continue;
+            }
+            let (ns, name) = d.key.clone();
+            let (api, sem) = (api.clone(), sem.clone());
+            if pod.header.deleting {
+                reported.remove(&key);
+                tokio::spawn(async move {
+                    let _permit = sem.acquire().await;
+                    let path = format!("/api/v1/namespaces/{ns}/pods/{name}");
+                    let _ = api.call("DELETE", &path, "gracePeriodSeconds=0", None).await;
+                });
+            } else if pod.header.field("status.phase") != "Running" && reported.insert(key) {
+                let full: Value = match serde_json::from_slice(&pod.json) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::warn!("hollow: pod {ns}/{name} does not decode: {e}");
+                        continue;
+                    }
+                };
+                let status = running_status(&full);
+                tokio::spawn(async move {
+                    let _permit = sem.acquire().await;
+                    let path = format!("/api/v1/namespaces/{ns}/pods/{name}/status");
+                    let _ = api.call("PATCH", &path, "", Some(&status)).await;
+                });
+            }
         }
-        let ns = pod
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("default")
-            .to_string();
-        let name = pod
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let key = format!("{ns}/{name}");
-        let deleting = pod.pointer("/metadata/deletionTimestamp").is_some();
-        let running = pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running");
-        let (api, sem) = (api.clone(), sem.clone());
-        if deleting {
-            reported.remove(&key);
-            tokio::spawn(async move {
-                let _permit = sem.acquire().await;
-                let _ = api
-                    .call(
-                        "DELETE",
-                        &format!("/api/v1/namespaces/{ns}/pods/{name}"),
-                        "gracePeriodSeconds=0",
-                        None,
-                    )
-                    .await;
-            });
-        } else if !running && reported.insert(key) {
-            let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
-            let containers: Vec<Value> = pod.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default().iter().map(|c| json!({"name": c["name"], "ready": true, "restartCount": 0, "image": c["image"], "started": true, "state": {"running": {"startedAt": now}}})).collect();
-            let status = json!({"status": {"phase": "Running", "hostIP": "127.0.0.1", "podIP": "127.0.0.1", "startTime": now,
-                "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Initialized", "status": "True"}, {"type": "ContainersReady", "status": "True"}, {"type": "Ready", "status": "True"}],
-                "containerStatuses": containers}});
-            tokio::spawn(async move {
-                let _permit = sem.acquire().await;
-                let _ = api
-                    .call(
-                        "PATCH",
-                        &format!("/api/v1/namespaces/{ns}/pods/{name}/status"),
-                        "",
-                        Some(&status),
-                    )
-                    .await;
-            });
-        }
-    };
-    for p in &list {
-        handle(p, &mut reported);
-    }
-    let mut events = api.watch("/api/v1/pods", "", rv);
-    while let Some(ev) = events.recv().await {
-        if ev.event_type == "DELETED" {
-            let key = format!(
-                "{}/{}",
-                ev.object
-                    .pointer("/metadata/namespace")
-                    .and_then(Value::as_str)
-                    .unwrap_or(""),
-                ev.object
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-            );
-            reported.remove(&key);
-            continue;
-        }
-        handle(&ev.object, &mut reported);
     }
     Ok(())
+}
+
+/// The status a hollow node reports for a pod: Running and Ready, every container started.
+fn running_status(pod: &Value) -> Value {
+    let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+    let containers: Vec<Value> = pod["spec"]["containers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|c| json!({"name": c["name"], "ready": true, "restartCount": 0, "image": c["image"], "started": true, "state": {"running": {"startedAt": now}}}))
+        .collect();
+    json!({"status": {"phase": "Running", "hostIP": "127.0.0.1", "podIP": "127.0.0.1", "startTime": now,
+        "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Initialized", "status": "True"}, {"type": "ContainersReady", "status": "True"}, {"type": "Ready", "status": "True"}],
+        "containerStatuses": containers}})
 }

@@ -139,6 +139,20 @@ impl Handler<PodsChanged> for Scheduler {
                 self.state.on_pod_deleted(&format!("{}/{}", d.key.0, d.key.1));
                 continue;
             }
+            if let Some(c) = &d.new {
+                // What the header tells is enough for a pod already placed where it is bound.
+                let key = format!("{}/{}", d.key.0, d.key.1);
+                let phase = c.header.field("status.phase");
+                if matches!(phase, "Succeeded" | "Failed") {
+                    self.state.on_pod_deleted(&key);
+                    continue;
+                }
+                let node = c.node();
+                if !node.is_empty() && self.state.cache.placed_on(&key) == Some(node) {
+                    self.state.confirm_bound(&key);
+                    continue;
+                }
+            }
             let Some(pod) = decode(&d) else { continue };
             self.state.on_pod("MODIFIED", &pod);
         }

@@ -193,6 +193,11 @@ impl Cache {
         }
     }
 
+    /// The node a pod is placed on.
+    pub fn placed_on(&self, key: &str) -> Option<&str> {
+        self.placed.get(key).map(|(n, _)| n.as_str())
+    }
+
     /// Whether a pod is placed.
     pub fn is_placed(&self, key: &str) -> bool {
         self.placed.contains_key(key)

@@ -57,6 +57,13 @@ impl State {
         self.unpark();
     }
 
+    /// A pod the cache already holds on its node is seen bound there: it waits no more.
+    pub fn confirm_bound(&mut self, key: &str) {
+        self.pending.remove(key);
+        self.parked.remove(key);
+        self.binding.remove(key);
+    }
+
     /// A pod is gone (or finished): it waits no more and frees its node.
     pub fn on_pod_deleted(&mut self, key: &str) {
         self.pending.remove(key);
