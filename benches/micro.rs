@@ -30,12 +30,13 @@ fn nodes() -> Vec<NodeInfo> {
 
 fn pod() -> PodInfo {
     PodInfo::from_pod(
-        &json!({"metadata": {"name": "p", "namespace": "default", "ownerReferences": [{"uid": "rs-1", "controller": true}]},
+        &serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "default", "ownerReferences": [{"uid": "rs-1", "controller": true}]},
         "spec": {"nodeSelector": {"zone": "zone-1"}, "tolerations": [{"key": "k", "operator": "Exists"}],
             "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 10, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["zone-1"]}]}}]}},
-            "containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}}),
+            "containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}}))
+        .expect("bench pod decodes"),
     )
-    .expect("bench pod decodes")
+    .expect("bench pod has containers")
 }
 
 fn plugins(c: &mut Criterion) {

@@ -90,7 +90,8 @@ pub async fn check(http: &reqwest::Client, base: &str, pods: usize) -> Result<Ve
         match binds.get(&name) {
             Some((1, Some(obj))) => {
                 let node = obj.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
-                let info = PodInfo::from_pod(obj).map_err(|e| anyhow::anyhow!("pod {name} does not decode: {e}"))?;
+                let typed = serde_json::from_value(obj.clone())?;
+                let info = PodInfo::from_pod(&typed).map_err(|e| anyhow::anyhow!("pod {name}: {e}"))?;
                 match nodes.get(node) {
                     Some(n) => {
                         let mut empty = n.clone();

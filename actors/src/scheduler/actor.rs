@@ -6,6 +6,8 @@ use std::time::Duration;
 use actix::prelude::*;
 use serde_json::Value;
 
+use orca_schemas::kinds::pod::Pod;
+
 use super::bind::{bind, report_unschedulable};
 use super::state::{place_batch, retry_failed, State};
 use crate::bus::client::ApiClient;
@@ -41,12 +43,6 @@ impl Actor for Scheduler {
     type Context = Context<Self>;
 }
 
-impl Supervised for Scheduler {
-    fn restarting(&mut self, _: &mut Context<Self>) {
-        tracing::warn!("scheduler restarting");
-    }
-}
-
 fn deltas(ev: InformerEvent) -> Vec<Delta> {
     match ev {
         InformerEvent::Synced(d) => d,
@@ -54,10 +50,10 @@ fn deltas(ev: InformerEvent) -> Vec<Delta> {
     }
 }
 
-/// The object a delta leaves (or, for a deletion, its last state).
-fn decode(d: &Delta) -> Option<Value> {
+/// The object a delta leaves (or, for a deletion, its last state), as a typed view.
+fn decode<T: serde::de::DeserializeOwned>(d: &Delta) -> Option<T> {
     let obj = d.new.as_ref().or(d.old.as_ref())?;
-    match serde_json::from_slice::<Value>(&obj.json) {
+    match obj.view::<T>() {
         Ok(v) => Some(v),
         Err(e) => {
             tracing::warn!("scheduler: {}/{} does not decode: {e}", d.key.0, d.key.1);
@@ -153,7 +149,7 @@ impl Handler<PodsChanged> for Scheduler {
                     continue;
                 }
             }
-            let Some(pod) = decode(&d) else { continue };
+            let Some(pod) = decode::<Pod>(&d) else { continue };
             self.state.on_pod("MODIFIED", &pod);
         }
         self.schedule_pump(ctx);
@@ -168,7 +164,7 @@ impl Handler<NodesChanged> for Scheduler {
                 self.state.on_node(&d.key.1, None);
                 continue;
             }
-            let Some(node) = decode(&d) else { continue };
+            let Some(node) = decode::<Value>(&d) else { continue };
             self.state.on_node(&d.key.1, Some(&node));
         }
         self.schedule_pump(ctx);

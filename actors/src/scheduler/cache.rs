@@ -219,11 +219,11 @@ mod decode_tests {
     }
 
     #[test]
-    fn a_pod_spec_that_does_not_decode_is_an_error() {
+    fn a_pod_that_does_not_decode_or_has_no_containers_is_an_error() {
+        use orca_schemas::kinds::pod::Pod;
         let bad = serde_json::json!({"metadata": {"name": "p"}, "spec": {"containers": "not a list"}});
-        assert!(crate::scheduler::pod_info::PodInfo::from_pod(&bad).is_err());
-        assert!(
-            crate::scheduler::pod_info::PodInfo::from_pod(&serde_json::json!({"metadata": {"name": "p"}})).is_err()
-        );
+        assert!(serde_json::from_value::<Pod>(bad).is_err());
+        let empty: Pod = serde_json::from_value(serde_json::json!({"metadata": {"name": "p"}})).unwrap();
+        assert!(crate::scheduler::pod_info::PodInfo::from_pod(&empty).is_err());
     }
 }

@@ -2,10 +2,8 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
-
 use orca_schemas::kinds::cluster::Taint;
-use orca_schemas::kinds::pod::{NodeSelectorTerm, PodSpec, PreferredSchedulingTerm, Toleration};
+use orca_schemas::kinds::pod::{NodeSelectorTerm, Pod, PodSpec, PreferredSchedulingTerm, Toleration};
 use orca_schemas::quantity::parse_milli;
 
 /// A pod's scheduling requirements.
@@ -68,22 +66,14 @@ fn sum(spec: &PodSpec, resource: &str, per_unit: i128) -> i64 {
 }
 
 impl PodInfo {
-    /// Reads a pod object; a spec that does not decode is an error, never a default.
-    pub fn from_pod(obj: &Value) -> Result<PodInfo, String> {
-        let spec: PodSpec = match obj.get("spec") {
-            None | Some(Value::Null) => return Err("the pod has no spec".into()),
-            Some(s) => serde_json::from_value(s.clone()).map_err(|e| format!("spec does not decode: {e}"))?,
-        };
-        let namespace = obj
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let name = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+    /// Reads a typed pod; a pod without containers is an error, never an empty request.
+    pub fn from_pod(pod: &Pod) -> Result<PodInfo, String> {
+        let spec = &pod.spec;
+        if spec.containers.is_empty() {
+            return Err("the pod has no containers".into());
+        }
+        let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        let name = pod.metadata.name.clone().unwrap_or_default();
         let host_ports = spec
             .containers
             .iter()
@@ -95,22 +85,18 @@ impl PodInfo {
             })
             .collect();
         let na = spec.affinity.as_ref().and_then(|a| a.node_affinity.as_ref());
-        let owner = obj
-            .pointer("/metadata/ownerReferences")
-            .and_then(Value::as_array)
-            .and_then(|refs| {
-                refs.iter()
-                    .find(|r| r["controller"].as_bool() == Some(true))
-                    .or_else(|| refs.first())
-            })
-            .and_then(|r| r["uid"].as_str())
-            .map(str::to_string);
+        let refs = pod.metadata.owner_references.as_deref().unwrap_or_default();
+        let owner = refs
+            .iter()
+            .find(|r| r.controller == Some(true))
+            .or_else(|| refs.first())
+            .map(|r| r.uid.clone());
         Ok(PodInfo {
             key: format!("{namespace}/{name}"),
             namespace,
             name,
-            cpu_milli: sum(&spec, "cpu", 1),
-            memory: sum(&spec, "memory", 1000),
+            cpu_milli: sum(spec, "cpu", 1),
+            memory: sum(spec, "memory", 1000),
             host_ports,
             node_name: spec.node_name.clone().filter(|n| !n.is_empty()),
             node_selector: spec.node_selector.clone().unwrap_or_default(),

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::cache::{Cache, NodeInfo};
 use super::decide::schedule;
 use super::pod_info::PodInfo;
+use orca_schemas::kinds::pod::Pod;
 
 /// Scheduler state: the cache, what waits, what is parked, what is being bound.
 #[derive(Default)]
@@ -75,43 +76,33 @@ impl State {
     }
 
     /// A pod was added, changed or deleted.
-    pub fn on_pod(&mut self, event_type: &str, pod: &Value) {
+    pub fn on_pod(&mut self, event_type: &str, pod: &Pod) {
         let info = match PodInfo::from_pod(pod) {
             Ok(info) => info,
             Err(e) => {
-                let name = pod.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+                let name = pod.metadata.name.as_deref().unwrap_or("");
                 tracing::warn!("scheduler: pod {name} left unscheduled: {e}");
                 return;
             }
         };
         let key = info.key.clone();
-        let node = pod
-            .pointer("/spec/nodeName")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty())
-            .map(str::to_string);
-        let finished = matches!(
-            pod.pointer("/status/phase").and_then(Value::as_str),
-            Some("Succeeded" | "Failed")
-        );
+        let node = pod.spec.node_name.clone().filter(|n| !n.is_empty());
+        let status = pod.status.as_ref();
+        let finished = matches!(status.and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed"));
         if event_type == "DELETED" || finished {
             self.on_pod_deleted(&key);
             return;
         }
         match node {
             Some(n) => {
-                self.pending.remove(&key);
-                self.parked.remove(&key);
-                self.binding.remove(&key);
+                self.confirm_bound(&key);
                 self.cache.place(info, &n);
             }
             None if schedulable(pod) => {
-                let reported = pod
-                    .pointer("/status/conditions")
-                    .and_then(Value::as_array)
-                    .and_then(|c| c.iter().find(|c| c["type"] == "PodScheduled" && c["status"] == "False"))
-                    .and_then(|c| c["message"].as_str())
-                    .map(str::to_string);
+                let reported = status
+                    .and_then(|s| s.conditions.as_ref())
+                    .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False"))
+                    .and_then(|c| c.message.clone());
                 let known = self.pending.insert(key.clone(), info).is_some();
                 if let Some(msg) = reported {
                     self.parked.entry(key.clone()).or_insert(msg);
@@ -128,19 +119,19 @@ impl State {
     }
 }
 
-fn schedulable(pod: &Value) -> bool {
-    let unbound = pod
-        .pointer("/spec/nodeName")
-        .and_then(Value::as_str)
-        .is_none_or(str::is_empty);
+/// Whether the default scheduler should place the pod.
+fn schedulable(pod: &Pod) -> bool {
+    let unbound = pod.spec.node_name.as_deref().is_none_or(str::is_empty);
     let ours = pod
-        .pointer("/spec/schedulerName")
-        .and_then(Value::as_str)
+        .spec
+        .scheduler_name
+        .as_deref()
         .is_none_or(|s| s == "default-scheduler");
-    let live = pod.pointer("/metadata/deletionTimestamp").is_none();
+    let live = pod.metadata.deletion_timestamp.is_none();
     let phase = pod
-        .pointer("/status/phase")
-        .and_then(Value::as_str)
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
         .unwrap_or("Pending");
     unbound && ours && live && phase != "Succeeded" && phase != "Failed"
 }
@@ -202,9 +193,10 @@ mod tests {
             "conditions": [{"type": "Ready", "status": "True"}]}})
     }
 
-    fn pod(name: &str, cpu: &str) -> Value {
-        json!({"metadata": {"name": name, "namespace": "default"}, "spec": {"containers": [{"name": "c", "image": "x",
-            "resources": {"requests": {"cpu": cpu}}}]}})
+    fn pod(name: &str, cpu: &str) -> Pod {
+        serde_json::from_value(json!({"metadata": {"name": name, "namespace": "default"}, "spec": {"containers": [{"name": "c", "image": "x",
+            "resources": {"requests": {"cpu": cpu}}}]}}))
+        .unwrap()
     }
 
     #[test]
