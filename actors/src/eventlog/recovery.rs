@@ -16,6 +16,9 @@ use super::{record, Error, Event, Result, Staging};
 
 /// Journal kept before memtables are flushed: bounds how much a restart has to recover.
 pub const JOURNAL_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest memtable of the log, object and history keyspaces: what is written stays in memory
+/// until flushed, so this bounds the log's share of the resident memory.
+pub const MEMTABLE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// How to open the log.
 #[derive(Debug, Clone)]
@@ -70,10 +73,11 @@ impl EventLog {
             .max_journaling_size(JOURNAL_BYTES)
             .open()
             .map_err(|e| open_err(Box::new(e)))?;
-        let log = db.keyspace("log", fjall::KeyspaceCreateOptions::default)?;
-        let objects = db.keyspace("objects", fjall::KeyspaceCreateOptions::default)?;
+        let small = || fjall::KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES);
+        let log = db.keyspace("log", small)?;
+        let objects = db.keyspace("objects", small)?;
         let meta = db.keyspace("meta", fjall::KeyspaceCreateOptions::default)?;
-        let history = db.keyspace("history", fjall::KeyspaceCreateOptions::default)?;
+        let history = db.keyspace("history", small)?;
 
         let mut projection = Projection::default();
         for guard in objects.iter() {

@@ -26,8 +26,9 @@ pub struct InformerSpec {
     pub path: String,
     /// `labelSelector=..&fieldSelector=..`, or empty.
     pub query: String,
-    /// Keep each object's JSON in the store; without it the store holds identities, revisions and
-    /// headers only (the owner keeps what it needs from the deltas, which carry the JSON).
+    /// Keep each object in the store; without it the store holds keys, uids and revisions only
+    /// (enough to tell what a relist changed), and the owner keeps what it needs from the deltas,
+    /// which carry the whole object.
     pub keep_objects: bool,
 }
 
@@ -41,8 +42,8 @@ impl InformerSpec {
         }
     }
 
-    /// Keeps headers only in the store.
-    pub fn headers_only(mut self) -> InformerSpec {
+    /// Keeps keys, uids and revisions only in the store.
+    pub fn keys_only(mut self) -> InformerSpec {
         self.keep_objects = false;
         self
     }
@@ -54,8 +55,11 @@ fn kept(c: &Cached, keep_objects: bool) -> Cached {
         return c.clone();
     }
     Cached {
+        key: c.key.clone(),
+        uid: c.uid.clone(),
+        revision: c.revision,
+        header: Default::default(),
         json: bytes::Bytes::new(),
-        ..c.clone()
     }
 }
 

@@ -68,7 +68,7 @@ impl Scheduler {
         let nodes = informer::start(api.clone(), InformerSpec::new("/api/v1/nodes", ""), Store::default());
         let pods = informer::start(
             api.clone(),
-            InformerSpec::new("/api/v1/pods", "").headers_only(),
+            InformerSpec::new("/api/v1/pods", "").keys_only(),
             Store::default(),
         );
         Scheduler::create(move |ctx| {
@@ -131,7 +131,7 @@ impl Handler<PodsChanged> for Scheduler {
     fn handle(&mut self, PodsChanged(ev): PodsChanged, ctx: &mut Context<Self>) {
         for d in deltas(ev) {
             if d.new.is_none() {
-                // The pod store keeps headers only: a deletion is known by its key.
+                // The pod store keeps keys only: a deletion is known by its key.
                 self.state.on_pod_deleted(&format!("{}/{}", d.key.0, d.key.1));
                 continue;
             }
