@@ -74,7 +74,7 @@ impl Plane {
         let scheduler_api = crate::bus::client::ApiClient::new(nats.clone(), "orca-scheduler");
         let scheduler = crate::scheduler::Scheduler::start(scheduler_api);
         let lifecycle = crate::bus::client::ApiClient::new(nats.clone(), "orca-node-lifecycle");
-        let lifecycle = crate::controllers::node_lifecycle::NodeLifecycle::start(lifecycle, opts.node_grace).await?;
+        let lifecycle = crate::controllers::node_lifecycle::NodeLifecycle::start(lifecycle, opts.node_grace);
         let checks = &core.checks;
         let nc = nats.clone();
         checks.add(
@@ -91,11 +91,11 @@ impl Plane {
         );
         checks.add(
             "scheduler",
-            std::sync::Arc::new(move || scheduler.connected().then_some(()).ok_or_else(|| "stopped".to_string())),
+            std::sync::Arc::new(move || scheduler.running().then_some(()).ok_or_else(|| "stopped".to_string())),
         );
         checks.add(
             "node-lifecycle-controller",
-            std::sync::Arc::new(move || lifecycle.connected().then_some(()).ok_or_else(|| "stopped".to_string())),
+            std::sync::Arc::new(move || lifecycle.running().then_some(()).ok_or_else(|| "stopped".to_string())),
         );
         let (http, addrs) =
             http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {

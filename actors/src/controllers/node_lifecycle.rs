@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use crate::bus::client::ApiClient;
 use crate::bus::subjects;
 use crate::runtime::informer::{self, InformerEvent, InformerSpec};
+use crate::runtime::supervisor::{supervise, Supervised};
 use crate::runtime::{write, Action, Controller, Enqueue, Key, Reconciler, Store};
 
 /// Slack added to a node's deadline before it is looked at again.
@@ -150,6 +151,7 @@ async fn write_ready(api: &ApiClient, name: &str, want: &'static str) -> Result<
 
 /// The actor feeding the controller: node changes from the informer and heartbeats from NATS.
 pub struct NodeLifecycle {
+    nats: async_nats::Client,
     seen: Arc<Mutex<HashMap<String, Instant>>>,
     ready: std::collections::HashSet<String>,
     controller: Addr<Controller<NodeReadiness>>,
@@ -167,20 +169,27 @@ pub struct NodesChanged(pub InformerEvent);
 
 impl Actor for NodeLifecycle {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let nats = self.nats.clone();
+        let subscribe = async move { nats.subscribe(subjects::NODE_HEARTBEATS).await };
+        ctx.spawn(subscribe.into_actor(self).map(|sub, _, ctx| match sub {
+            Ok(beats) => {
+                ctx.add_message_stream(futures::StreamExt::map(beats, Heartbeat));
+            }
+            Err(e) => {
+                // Without heartbeats every node would turn Unknown: stop, and readiness says so.
+                tracing::error!("node-lifecycle: cannot subscribe to {}: {e}", subjects::NODE_HEARTBEATS);
+                ctx.stop();
+            }
+        }));
+    }
 }
 
 impl NodeLifecycle {
-    /// Starts the informer, the controller and this actor; `grace` without a heartbeat makes a
-    /// node's Ready condition Unknown.
-    pub async fn start(api: ApiClient, grace: Duration) -> crate::bus::Result<Addr<NodeLifecycle>> {
-        let nats = api.nats().clone();
-        let beats = nats
-            .subscribe(subjects::NODE_HEARTBEATS)
-            .await
-            .map_err(|e| crate::bus::Error::Subscribe {
-                subject: subjects::NODE_HEARTBEATS.into(),
-                reason: e.to_string(),
-            })?;
+    /// Starts the controller and this actor under a supervisor (after a panic a fresh one lists
+    /// the nodes again); `grace` without a heartbeat makes a node's Ready condition Unknown.
+    pub fn start(api: ApiClient, grace: Duration) -> Supervised<NodeLifecycle> {
         let nodes = Store::default();
         let seen = Arc::new(Mutex::new(HashMap::new()));
         let reconciler = NodeReadiness {
@@ -191,17 +200,17 @@ impl NodeLifecycle {
             grace,
         };
         let controller = Supervisor::start(move |_| Controller::new(reconciler, 8));
-        let spec = InformerSpec::new("/api/v1/nodes", "");
-        let changes = informer::start(api, spec, nodes.clone());
-        Ok(NodeLifecycle::create(move |ctx| {
-            ctx.add_message_stream(futures::StreamExt::map(beats, Heartbeat));
+        supervise("node-lifecycle", move |ctx: &mut Context<NodeLifecycle>| {
+            let spec = InformerSpec::new("/api/v1/nodes", "");
+            let changes = informer::start(api.clone(), spec, nodes.clone());
             ctx.add_message_stream(futures::StreamExt::map(changes, NodesChanged));
             NodeLifecycle {
-                seen,
+                nats: api.nats().clone(),
+                seen: seen.clone(),
                 ready: Default::default(),
-                controller,
+                controller: controller.clone(),
             }
-        }))
+        })
     }
 }
 

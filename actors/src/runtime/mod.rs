@@ -5,6 +5,7 @@ pub mod controller;
 pub mod informer;
 pub mod queue;
 pub mod store;
+pub mod supervisor;
 pub mod write;
 
 pub use controller::{Action, Controller, Enqueue, Reconciler};

@@ -12,6 +12,7 @@ use super::bind::{bind, report_unschedulable};
 use super::state::{place_batch, retry_failed, State};
 use crate::bus::client::ApiClient;
 use crate::runtime::informer::{self, InformerEvent, InformerSpec};
+use crate::runtime::supervisor::{supervise, Supervised};
 use crate::runtime::{Delta, Store};
 
 /// Most pods in one bulk binding request.
@@ -63,19 +64,20 @@ fn decode<T: serde::de::DeserializeOwned>(d: &Delta) -> Option<T> {
 }
 
 impl Scheduler {
-    /// Starts the informers and the actor.
-    pub fn start(api: ApiClient) -> Addr<Scheduler> {
-        let nodes = informer::start(api.clone(), InformerSpec::new("/api/v1/nodes", ""), Store::default());
-        let pods = informer::start(
-            api.clone(),
-            InformerSpec::new("/api/v1/pods", "").keys_only(),
-            Store::default(),
-        );
-        Scheduler::create(move |ctx| {
+    /// Starts the actor under a supervisor: after a panic a fresh scheduler lists nodes and pods
+    /// again and goes on.
+    pub fn start(api: ApiClient) -> Supervised<Scheduler> {
+        supervise("scheduler", move |ctx: &mut Context<Scheduler>| {
+            let nodes = informer::start(api.clone(), InformerSpec::new("/api/v1/nodes", ""), Store::default());
+            let pods = informer::start(
+                api.clone(),
+                InformerSpec::new("/api/v1/pods", "").keys_only(),
+                Store::default(),
+            );
             ctx.add_message_stream(futures::StreamExt::map(nodes, NodesChanged));
             ctx.add_message_stream(futures::StreamExt::map(pods, PodsChanged));
             Scheduler {
-                api,
+                api: api.clone(),
                 state: State::default(),
                 in_flight: 0,
                 pump_pending: false,
