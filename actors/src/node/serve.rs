@@ -157,6 +157,21 @@ async fn exec(reg: &Registry, req: &ExecRequest, runtime: &dyn crate::node::runt
     }
 }
 
+/// Keeps a reply within one NATS message: output beyond `limit` bytes is cut, and stderr says so.
+pub fn fit(mut reply: NodeReply, limit: usize) -> NodeReply {
+    let total = reply.stdout.len() + reply.stderr.len();
+    if total <= limit {
+        return reply;
+    }
+    let note = format!("\n[orca: output cut to {limit} bytes to fit one NATS message]\n");
+    let room = limit.saturating_sub(note.len());
+    let keep_err = reply.stderr.len().min(room / 4);
+    reply.stderr.truncate(keep_err);
+    reply.stdout.truncate(room - keep_err);
+    reply.stderr.extend_from_slice(note.as_bytes());
+    reply
+}
+
 /// Serves logs and exec for this node until the subscriptions end.
 pub async fn serve(
     nats: async_nats::Client,
@@ -193,8 +208,37 @@ pub async fn serve(
                     Err(e) => reply_err(e.to_string()),
                 }
             };
+            let answer = fit(answer, crate::bus::split::body_limit(&nats));
             let _ = nats.publish(reply, envelope::encode(&answer).into()).await;
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod fit_tests {
+    use super::*;
+
+    #[test]
+    fn large_output_is_cut_to_one_message_and_says_so() {
+        let r = NodeReply {
+            error: String::new(),
+            stdout: vec![b'x'; 3 << 20],
+            stderr: vec![b'e'; 10],
+            exit_code: 0,
+            offset: 0,
+        };
+        let out = fit(r, 1 << 20);
+        assert!(out.stdout.len() + out.stderr.len() <= 1 << 20);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("output cut to"));
+        assert!(crate::bus::envelope::encode(&out).len() <= (1 << 20) + 64);
+        let small = NodeReply {
+            error: String::new(),
+            stdout: b"hi".to_vec(),
+            stderr: Vec::new(),
+            exit_code: 0,
+            offset: 0,
+        };
+        assert_eq!(fit(small.clone(), 1 << 20), small);
+    }
 }
