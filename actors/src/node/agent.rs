@@ -19,6 +19,7 @@ use crate::bus::client::ApiClient;
 use crate::bus::subjects;
 use crate::pod::actor::{DeleteRequested, Kill, PodActor, PodCtx};
 use crate::runtime::informer::{self, InformerEvent, InformerSpec};
+use crate::runtime::supervisor::{supervise, Supervised};
 use crate::runtime::Store;
 
 /// Interval between heartbeats on NATS.
@@ -63,9 +64,11 @@ pub struct NodeAgent {
     opts: AgentOptions,
     runtime: Arc<dyn ContainerRuntime>,
     registry: Registry,
-    running: HashMap<String, Running>,
+    /// Pod actors by uid; kept outside the agent so that an agent built again after a panic finds
+    /// the pod actors that still run instead of starting second ones.
+    running: Arc<parking_lot::Mutex<HashMap<String, Running>>>,
     pods: Store,
-    cleaned: bool,
+    cleaned: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Pods bound to this node changed.
@@ -97,7 +100,7 @@ fn now_ms() -> u64 {
 impl NodeAgent {
     /// Registers the node (retrying until the API answers), then starts the actor; must run in an
     /// actix System.
-    pub async fn start(nats: async_nats::Client, opts: AgentOptions) -> Result<Addr<NodeAgent>, String> {
+    pub async fn start(nats: async_nats::Client, opts: AgentOptions) -> Result<Supervised<NodeAgent>, String> {
         let api = ApiClient::new(nats.clone(), &format!("node/{}", opts.name));
         let runtime = make_runtime(&opts)?;
         let status = register::node_status(&opts.capacity, &opts.name, &opts.host_ip, runtime.name());
@@ -129,19 +132,21 @@ impl NodeAgent {
             });
         }
         let _ = std::fs::create_dir_all(opts.data_dir.join("pods"));
-        let pods = Store::default();
-        let spec = InformerSpec::new("/api/v1/pods", &format!("fieldSelector=spec.nodeName%3D{}", opts.name));
-        let changes = informer::start(api.clone(), spec, pods.clone());
-        Ok(NodeAgent::create(move |ctx| {
+        let running: Arc<parking_lot::Mutex<HashMap<String, Running>>> = Arc::default();
+        let cleaned: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        Ok(supervise("node-agent", move |ctx: &mut Context<NodeAgent>| {
+            let pods = Store::default();
+            let spec = InformerSpec::new("/api/v1/pods", &format!("fieldSelector=spec.nodeName%3D{}", opts.name));
+            let changes = informer::start(api.clone(), spec, pods.clone());
             ctx.add_message_stream(futures::StreamExt::map(changes, PodsChanged));
             NodeAgent {
-                api,
-                opts,
-                runtime,
-                registry,
-                running: HashMap::new(),
+                api: api.clone(),
+                opts: opts.clone(),
+                runtime: runtime.clone(),
+                registry: registry.clone(),
+                running: running.clone(),
                 pods,
-                cleaned: false,
+                cleaned: cleaned.clone(),
             }
         }))
     }
@@ -152,12 +157,19 @@ impl Handler<PodsChanged> for NodeAgent {
     fn handle(&mut self, PodsChanged(ev): PodsChanged, _: &mut Context<Self>) {
         let deltas = match ev {
             InformerEvent::Synced(d) => {
-                if !self.cleaned {
+                let listed: std::collections::HashSet<String> =
+                    self.pods.list(None).iter().map(|c| c.uid.clone()).collect();
+                if !self.cleaned.swap(true, std::sync::atomic::Ordering::SeqCst) {
                     // The first list says what belongs here: containers of other pods go.
-                    let keep: std::collections::HashSet<String> =
-                        self.pods.list(None).iter().map(|c| c.uid.clone()).collect();
-                    cleanup_orphans(&self.opts.data_dir.join("pods"), &keep, self.runtime.as_ref());
-                    self.cleaned = true;
+                    cleanup_orphans(&self.opts.data_dir.join("pods"), &listed, self.runtime.as_ref());
+                }
+                // Pods that went away while no watch was open are stopped.
+                let mut running = self.running.lock();
+                let gone: Vec<String> = running.keys().filter(|u| !listed.contains(*u)).cloned().collect();
+                for uid in gone {
+                    if let Some(r) = running.remove(&uid) {
+                        r.pod.do_send(Kill);
+                    }
                 }
                 d
             }
@@ -175,12 +187,13 @@ impl Handler<PodsChanged> for NodeAgent {
                 }
             };
             let event_type = if d.new.is_some() { "MODIFIED" } else { "DELETED" };
+            let mut running = self.running.lock();
             on_pod(
                 &self.api,
                 &self.opts,
                 &self.runtime,
                 &self.registry,
-                &mut self.running,
+                &mut running,
                 event_type,
                 &pod,
             );
@@ -188,13 +201,11 @@ impl Handler<PodsChanged> for NodeAgent {
     }
 }
 
-/// Runs the agent until its actor stops; must run in an actix System.
+/// Runs the agent (restarted after a panic) until the process stops; must run in an actix System.
 pub async fn run(nats: async_nats::Client, opts: AgentOptions) -> Result<(), String> {
-    let agent = NodeAgent::start(nats, opts).await?;
-    while agent.connected() {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    Err("the node agent actor stopped".into())
+    let _agent = NodeAgent::start(nats, opts).await?;
+    futures::future::pending::<()>().await;
+    Ok(())
 }
 
 fn on_pod(
