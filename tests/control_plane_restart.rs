@@ -3,10 +3,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{cluster, wait_for, Http};
+use common::{cluster, wait_for, Hollow, Http};
 use serde_json::{json, Value};
 
 const PODS: &str = "/api/v1/namespaces/default/pods";
@@ -25,22 +24,7 @@ fn count(h: &Http, field_selector: &str) -> usize {
 fn after_a_restart_with_2000_pods_new_pods_are_scheduled_within_seconds() {
     let (nats, mut orca, _dir) = cluster(&[]);
     let h = Http::new(&orca.url);
-    let mut hollow = Command::new(env!("CARGO_BIN_EXE_orca"))
-        .args([
-            "agent",
-            "--hollow",
-            "--count",
-            "40",
-            "--name",
-            "h",
-            "--nats",
-            &nats.url(),
-            "--max-pods",
-            "110",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let _hollow = Hollow::start(&nats.url(), "h", 40);
     wait_for(60, "40 hollow nodes", || {
         h.get("/api/v1/nodes").body["items"].as_array().map_or(0, Vec::len) == 40
     });
@@ -78,6 +62,4 @@ fn after_a_restart_with_2000_pods_new_pods_are_scheduled_within_seconds() {
     // Nothing was bound twice or left behind.
     assert_eq!(count(&h, "spec.nodeName%3D"), 0, "no pod is left unbound");
     assert_eq!(count(&h, "status.phase%3DRunning"), 2001);
-    let _ = hollow.kill();
-    let _ = hollow.wait();
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{cluster, wait_for, wait_node_ready, Agent, Http};
+use common::{cluster, wait_for, wait_node_ready, Agent, Hollow, Http};
 use serde_json::Value;
 
 fn ready(h: &Http, node: &str) -> String {
@@ -48,20 +48,7 @@ fn heartbeats_stay_off_the_log_and_silence_turns_a_node_unknown() {
 fn hollow_nodes_heartbeat_like_real_ones() {
     let (nats, orca, _dir) = cluster(&["--node-grace-seconds", "3"]);
     let h = Http::new(&orca.url);
-    let mut hollow = std::process::Command::new(env!("CARGO_BIN_EXE_orca"))
-        .args([
-            "agent",
-            "--hollow",
-            "--count",
-            "50",
-            "--name",
-            "hollow",
-            "--nats",
-            &nats.url(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut hollow = Hollow::start(&nats.url(), "hollow", 50);
     wait_for(30, "50 hollow nodes", || {
         h.get("/api/v1/nodes").body["items"].as_array().map_or(0, Vec::len) == 50
     });
@@ -73,8 +60,7 @@ fn hollow_nodes_heartbeat_like_real_ones() {
             "hollow-{i} keeps heartbeating"
         );
     }
-    let _ = hollow.kill();
-    let _ = hollow.wait();
+    hollow.kill();
     wait_for(20, "hollow nodes Unknown", || ready(&h, "hollow-17") == "Unknown");
 }
 
@@ -82,20 +68,7 @@ fn hollow_nodes_heartbeat_like_real_ones() {
 fn among_3000_hollow_nodes_a_silent_one_turns_unknown_within_the_grace_period() {
     let (nats, orca, dir) = cluster(&["--node-grace-seconds", "3"]);
     let h = Http::new(&orca.url);
-    let mut hollow = std::process::Command::new(env!("CARGO_BIN_EXE_orca"))
-        .args([
-            "agent",
-            "--hollow",
-            "--count",
-            "3000",
-            "--name",
-            "h",
-            "--nats",
-            &nats.url(),
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut hollow = Hollow::start(&nats.url(), "h", 3000);
     let mut agent = Agent::start(&nats.url(), "real-1", &dir.path().join("agent"), &[]);
     wait_for(120, "3001 nodes", || {
         h.get("/api/v1/nodes?limit=1").body["metadata"]["remainingItemCount"].as_u64() == Some(3000)
@@ -116,8 +89,7 @@ fn among_3000_hollow_nodes_a_silent_one_turns_unknown_within_the_grace_period() 
     for n in ["h-0", "h-1500", "h-2999"] {
         assert_eq!(ready(&h, n), "True", "{n} keeps heartbeating");
     }
-    let _ = hollow.kill();
-    let _ = hollow.wait();
+    hollow.kill();
 }
 
 #[test]

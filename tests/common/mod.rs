@@ -325,6 +325,43 @@ impl Drop for Agent {
     }
 }
 
+/// An `orca agent --hollow` process (N nodes named PREFIX-0..), killed on drop.
+pub struct Hollow(Child);
+
+impl Hollow {
+    /// Starts `count` hollow nodes named `prefix-i` (110 pods each).
+    pub fn start(nats_url: &str, prefix: &str, count: usize) -> Hollow {
+        let child = Command::new(env!("CARGO_BIN_EXE_orca"))
+            .args([
+                "agent",
+                "--hollow",
+                "--count",
+                &count.to_string(),
+                "--name",
+                prefix,
+                "--nats",
+                nats_url,
+            ])
+            .args(["--max-pods", "110"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn the hollow agent");
+        Hollow(child)
+    }
+
+    /// Kills the process (every hollow node stops heartbeating).
+    pub fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Hollow {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Waits until the node is registered and Ready.
 pub fn wait_node_ready(h: &Http, name: &str) {
     wait_for(30, &format!("node {name} Ready"), || {
