@@ -138,7 +138,7 @@ fn fan_out(c: &mut Criterion) {
             Arc::new(Event::new(
                 EventMeta {
                     revision: r,
-                    ..base.meta()
+                    ..base.meta.clone()
                 },
                 &base.object(),
             ))

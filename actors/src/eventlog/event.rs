@@ -27,29 +27,12 @@ impl EventType {
     }
 }
 
-/// An accepted change, as the log keeps it: the object stays its encoded JSON plus a header.
+/// An accepted change, as the log keeps it: the object stays its encoded JSON plus a header. Its
+/// other fields (revision, kind, name, ...) are those of [`EventMeta`], reached through `Deref`.
 #[derive(Debug, Clone)]
 pub struct Event {
-    /// Gapless revision; it is the object's `resourceVersion`.
-    pub revision: u64,
-    /// When it was accepted, milliseconds since the epoch.
-    pub time_ms: u64,
-    /// Who made the change.
-    pub actor: String,
-    /// Kind of the object.
-    pub kind: String,
-    /// Namespace, empty for cluster-scoped kinds.
-    pub namespace: String,
-    /// Object name.
-    pub name: String,
-    /// Object uid.
-    pub uid: String,
-    /// Added, Modified or Deleted.
-    pub event_type: EventType,
-    /// Revision of the event that created the object.
-    pub create_revision: u64,
-    /// Revision of the previous event of the same object, 0 for none.
-    pub prev_revision: u64,
+    /// Revision, time, actor, identity, type and the links to earlier events.
+    pub meta: EventMeta,
     /// Labels, owners, deletion and field-selector values, read once at write.
     pub header: ObjectHeader,
     /// The object after the change (before it, for Deleted) encoded once as JSON; a slice of
@@ -59,8 +42,15 @@ pub struct Event {
     line: Bytes,
 }
 
-/// What an event is built from besides its object.
-#[derive(Debug, Clone)]
+impl std::ops::Deref for Event {
+    type Target = EventMeta;
+    fn deref(&self) -> &EventMeta {
+        &self.meta
+    }
+}
+
+/// What an event is besides its object.
+#[derive(Debug, Clone, PartialEq)]
 pub struct EventMeta {
     /// Gapless revision.
     pub revision: u64,
@@ -107,35 +97,10 @@ impl Event {
         let line = Bytes::from(line);
         let json = line.slice(prefix.len()..prefix.len() + json.len());
         Event {
-            revision: meta.revision,
-            time_ms: meta.time_ms,
-            actor: meta.actor,
-            kind: meta.kind,
-            namespace: meta.namespace,
-            name: meta.name,
-            uid: meta.uid,
-            event_type: meta.event_type,
-            create_revision: meta.create_revision,
-            prev_revision: meta.prev_revision,
+            meta,
             header,
             json,
             line,
-        }
-    }
-
-    /// The fields other than the object.
-    pub fn meta(&self) -> EventMeta {
-        EventMeta {
-            revision: self.revision,
-            time_ms: self.time_ms,
-            actor: self.actor.clone(),
-            kind: self.kind.clone(),
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
-            uid: self.uid.clone(),
-            event_type: self.event_type,
-            create_revision: self.create_revision,
-            prev_revision: self.prev_revision,
         }
     }
 

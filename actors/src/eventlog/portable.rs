@@ -38,7 +38,7 @@ fn redacted(ev: &Event) -> Event {
             a.insert("orca.dev/redacted".into(), json!("true"));
         }
     }
-    Event::new(ev.meta(), &obj)
+    Event::new(ev.meta.clone(), &obj)
 }
 
 /// Writes the records of `from..=to` to `out`; returns how many.

@@ -83,12 +83,13 @@ impl FreshLog {
 
     /// Adds one event with its stored record bytes (revisions must increase).
     pub fn add(&mut self, ev: Event, raw: Vec<u8>) -> Result<()> {
+        let meta = ev.meta;
         let header = record::Header {
-            revision: ev.revision,
-            kind: ev.kind,
-            namespace: ev.namespace,
-            name: ev.name,
-            event_type: ev.event_type,
+            revision: meta.revision,
+            kind: meta.kind,
+            namespace: meta.namespace,
+            name: meta.name,
+            event_type: meta.event_type,
         };
         self.add_raw(header, raw)
     }
