@@ -85,7 +85,8 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
     let prefix = format!("{}-", opts.prefix);
     let mut reported: HashSet<String> = HashSet::new();
     let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(REPORT_CONCURRENCY));
-    let spec = InformerSpec::new("/api/v1/pods", "").keys_only();
+    // Only bound pods concern a node: the server filters the rest out.
+    let spec = InformerSpec::new("/api/v1/pods", "fieldSelector=spec.nodeName%21%3D").keys_only();
     let mut changes = informer::start(api.clone(), spec, Store::default());
     while let Some(ev) = changes.next().await {
         let deltas = match ev {
