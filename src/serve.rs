@@ -222,7 +222,7 @@ fn run(
         }
         // `orca up`'s containers do not outlive it; they start again with the next `orca up`.
         if let Some(dir) = agent_dir {
-            orca_actors::node::agent::stop_containers(&dir);
+            orca_actors::node::host::stop_containers(&dir);
         }
         Ok::<_, anyhow::Error>(())
     })

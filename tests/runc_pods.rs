@@ -9,7 +9,9 @@ use std::process::Command;
 use common::{cluster, create_pod, pod, wait_node_ready, wait_pod, Agent, Http};
 use serde_json::{json, Value};
 
-fn runc_available() -> bool {
+/// The runc tests need root and runc; without them they fail with the reason (`.ci/run` installs
+/// runc and runs as root).
+fn require_runc() {
     let root = Command::new("id")
         .arg("-u")
         .output()
@@ -18,10 +20,10 @@ fn runc_available() -> bool {
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if !root || !runc {
-        eprintln!("skipping runc tests: they need root and runc (apt-get install -y runc); root={root} runc={runc}");
-    }
-    root && runc
+    assert!(
+        root && runc,
+        "the runc tests need root and runc (apt-get install -y runc); root={root} runc={runc}"
+    );
 }
 
 /// A docker-save tarball: layer 1 has busybox and /etc/removed, layer 2 whites /etc/removed out.
@@ -89,9 +91,7 @@ fn log(h: &Http, name: &str) -> String {
 
 #[test]
 fn runc_pods_run_in_their_own_namespaces() {
-    if !runc_available() {
-        return;
-    }
+    require_runc();
     let (nats, orca, dir) = cluster(&[]);
     let h = Http::new(&orca.url);
     let images = dir.path().join("images");

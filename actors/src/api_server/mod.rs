@@ -271,7 +271,7 @@ impl ApiCore {
             ("PUT", Some(name)) => {
                 let (obj, warnings) = if status_only {
                     let mut v = request::decode_body(&req.content_type, &req.body)?;
-                    fill_identity(&mut v, rt, route.namespace.as_deref(), Some(&name))?;
+                    request::fill_identity(&mut v, rt, route.namespace.as_deref(), Some(&name))?;
                     (v, Vec::new())
                 } else {
                     self.prepare(rt, route.namespace.as_deref(), Some(&name), &req)?
@@ -343,7 +343,7 @@ impl ApiCore {
         req: &ApiRequest,
     ) -> ApiResult<(Value, Vec<String>)> {
         let mut v = request::decode_body(&req.content_type, &req.body)?;
-        fill_identity(&mut v, rt, ns, name)?;
+        request::fill_identity(&mut v, rt, ns, name)?;
         let display = v
             .pointer("/metadata/name")
             .and_then(Value::as_str)
@@ -360,45 +360,6 @@ impl ApiCore {
         }
         Ok((admitted.object, admitted.warnings))
     }
-}
-
-/// Sets the namespace from the path and checks name and namespace agree with it.
-fn fill_identity(v: &mut Value, rt: &ResourceType, ns: Option<&str>, name: Option<&str>) -> ApiResult<()> {
-    let obj = v
-        .as_object_mut()
-        .ok_or_else(|| ApiError::bad_request("the body must be an object"))?;
-    let meta = obj.entry("metadata").or_insert_with(|| json!({}));
-    let meta = meta
-        .as_object_mut()
-        .ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
-    if rt.namespaced {
-        let path_ns = ns.unwrap_or("default");
-        match meta.get("namespace").and_then(Value::as_str) {
-            None | Some("") => {
-                meta.insert("namespace".into(), Value::String(path_ns.to_string()));
-            }
-            Some(body_ns) if body_ns != path_ns => {
-                return Err(ApiError::bad_request(format!("the namespace of the provided object ({body_ns}) does not match the namespace sent on the request ({path_ns})")));
-            }
-            Some(_) => {}
-        }
-    } else {
-        meta.remove("namespace");
-    }
-    if let Some(name) = name {
-        match meta.get("name").and_then(Value::as_str) {
-            None | Some("") => {
-                meta.insert("name".into(), Value::String(name.to_string()));
-            }
-            Some(n) if n != name => {
-                return Err(ApiError::bad_request(format!(
-                    "the name of the object ({n}) does not match the name on the URL ({name})"
-                )));
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
 }
 
 impl From<crate::eventlog::Error> for Reply {

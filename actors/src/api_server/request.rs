@@ -135,6 +135,50 @@ pub fn decode_body(content_type: &str, body: &[u8]) -> ApiResult<Value> {
     }
 }
 
+/// Sets the namespace from the path and checks name and namespace agree with it.
+pub(crate) fn fill_identity(
+    v: &mut Value,
+    rt: &orca_schemas::ResourceType,
+    ns: Option<&str>,
+    name: Option<&str>,
+) -> ApiResult<()> {
+    let obj = v
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("the body must be an object"))?;
+    let meta = obj.entry("metadata").or_insert_with(|| serde_json::json!({}));
+    let meta = meta
+        .as_object_mut()
+        .ok_or_else(|| ApiError::bad_request("metadata must be an object"))?;
+    if rt.namespaced {
+        let path_ns = ns.unwrap_or("default");
+        match meta.get("namespace").and_then(Value::as_str) {
+            None | Some("") => {
+                meta.insert("namespace".into(), Value::String(path_ns.to_string()));
+            }
+            Some(body_ns) if body_ns != path_ns => {
+                return Err(ApiError::bad_request(format!("the namespace of the provided object ({body_ns}) does not match the namespace sent on the request ({path_ns})")));
+            }
+            Some(_) => {}
+        }
+    } else {
+        meta.remove("namespace");
+    }
+    if let Some(name) = name {
+        match meta.get("name").and_then(Value::as_str) {
+            None | Some("") => {
+                meta.insert("name".into(), Value::String(name.to_string()));
+            }
+            Some(n) if n != name => {
+                return Err(ApiError::bad_request(format!(
+                    "the name of the object ({n}) does not match the name on the URL ({name})"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@ pub mod envelope;
 pub mod paths;
 pub mod split;
 pub mod subjects;
+pub mod watch;
 
 /// What can go wrong on the bus.
 #[derive(Debug, thiserror::Error)]

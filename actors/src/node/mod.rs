@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub mod hollow;
+pub mod host;
 pub mod images;
 pub mod network;
 pub mod register;
