@@ -75,6 +75,10 @@ impl Plane {
         let scheduler = crate::scheduler::Scheduler::start(scheduler_api);
         let lifecycle = crate::bus::client::ApiClient::new(nats.clone(), "orca-node-lifecycle");
         let lifecycle = crate::controllers::node_lifecycle::NodeLifecycle::start(lifecycle, opts.node_grace);
+        let replicasets = crate::controllers::replicaset::ReplicaSets::start(crate::bus::client::ApiClient::new(
+            nats.clone(),
+            "replicaset-controller",
+        ));
         let checks = &core.checks;
         let nc = nats.clone();
         checks.add(
@@ -92,6 +96,10 @@ impl Plane {
         checks.add(
             "scheduler",
             std::sync::Arc::new(move || scheduler.running().then_some(()).ok_or_else(|| "stopped".to_string())),
+        );
+        checks.add(
+            "replicaset-controller",
+            std::sync::Arc::new(move || replicasets.running().then_some(()).ok_or_else(|| "stopped".to_string())),
         );
         checks.add(
             "node-lifecycle-controller",

@@ -1,3 +1,5 @@
 //! Controllers: reconcilers driven by watches and NATS, one file each.
 
 pub mod node_lifecycle;
+pub mod replicaset;
+pub mod replicaset_plan;
