@@ -79,6 +79,10 @@ impl Plane {
             nats.clone(),
             "replicaset-controller",
         ));
+        let deployments = crate::controllers::deployment::Deployments::start(crate::bus::client::ApiClient::new(
+            nats.clone(),
+            "deployment-controller",
+        ));
         let checks = &core.checks;
         let nc = nats.clone();
         checks.add(
@@ -100,6 +104,10 @@ impl Plane {
         checks.add(
             "replicaset-controller",
             std::sync::Arc::new(move || replicasets.running().then_some(()).ok_or_else(|| "stopped".to_string())),
+        );
+        checks.add(
+            "deployment-controller",
+            std::sync::Arc::new(move || deployments.running().then_some(()).ok_or_else(|| "stopped".to_string())),
         );
         checks.add(
             "node-lifecycle-controller",

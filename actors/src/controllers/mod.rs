@@ -1,5 +1,7 @@
 //! Controllers: reconcilers driven by watches and NATS, one file each.
 
+pub mod deployment;
+pub mod deployment_plan;
 pub mod node_lifecycle;
 pub mod replicaset;
 pub mod replicaset_plan;

@@ -63,9 +63,9 @@ pub struct Plan {
     pub delete: Vec<String>,
     /// Owned, matching, not terminating, not finished.
     pub active: usize,
-    /// Of those, Ready.
+    /// Of those that stay, Ready.
     pub ready: usize,
-    /// Of those, with every label of the template.
+    /// Of those that stay, with every label of the template.
     pub fully_labeled: usize,
 }
 
@@ -109,10 +109,13 @@ pub fn plan(
                 std::cmp::Reverse(&b.created),
             ))
         });
-        out.delete = active[..active.len() - replicas]
+        let gone = &active[..active.len() - replicas];
+        out.ready -= gone.iter().filter(|p| p.ready).count();
+        out.fully_labeled -= gone
             .iter()
-            .map(|p| p.name.clone())
-            .collect();
+            .filter(|p| template_labels.iter().all(|(k, v)| p.labels.get(k) == Some(v)))
+            .count();
+        out.delete = gone.iter().map(|p| p.name.clone()).collect();
     }
     out
 }
@@ -174,6 +177,7 @@ mod tests {
         ];
         let p = plan("rs1", 1, &sel, &tl, &pods);
         assert_eq!(p.delete, vec!["not-ready", "unscheduled", "new-ready"]);
+        assert_eq!(p.ready, 1, "the ready count leaves out the pods being deleted");
         assert_eq!(p.create, 0);
     }
 

@@ -1,0 +1,360 @@
+//! The Deployment controller: one ReplicaSet per pod-template hash, rolled by RollingUpdate
+//! (maxSurge, maxUnavailable) or Recreate, old ReplicaSets kept up to revisionHistoryLimit, and the
+//! Deployment's status and conditions. Informers on Deployments and ReplicaSets queue the keys.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use serde_json::{json, Value};
+
+use orca_schemas::kinds::workloads::{Deployment, ReplicaSet};
+
+use super::deployment_plan::{bounds, recreate_step, rolling_step, template_hash, SetFacts};
+use crate::bus::client::{status_message, ApiClient};
+use crate::runtime::informer::{self, InformerEvent, InformerSpec};
+use crate::runtime::supervisor::{supervise, Supervised};
+use crate::runtime::{write, Action, Controller, Enqueue, Key, Reconciler, Store};
+
+/// The label that ties a ReplicaSet and its pods to one template.
+pub const HASH_LABEL: &str = "pod-template-hash";
+/// The annotation holding a ReplicaSet's revision.
+pub const REVISION: &str = "deployment.kubernetes.io/revision";
+/// Old ReplicaSets kept when the Deployment does not say.
+pub const DEFAULT_HISTORY: usize = 10;
+
+/// The reconciler.
+pub struct DeploymentSync {
+    api: ApiClient,
+    deployments: Store,
+}
+
+fn revision_of(rs: &ReplicaSet) -> i64 {
+    rs.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(REVISION))
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(0)
+}
+
+fn facts(rs: &ReplicaSet) -> SetFacts {
+    let st = rs.status.as_ref();
+    SetFacts {
+        name: rs.metadata.name.clone().unwrap_or_default(),
+        replicas: rs.spec.replicas.unwrap_or(1),
+        existing: st.and_then(|s| s.replicas).unwrap_or(0),
+        available: st.and_then(|s| s.available_replicas).unwrap_or(0),
+        revision: revision_of(rs),
+    }
+}
+
+impl DeploymentSync {
+    async fn call_ok(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(), String> {
+        let a = self.api.call(method, path, "", body).await.map_err(|e| e.to_string())?;
+        match a.status {
+            200 | 201 | 404 => Ok(()),
+            s => Err(format!("{method} {path}: {s}: {}", status_message(&a.body))),
+        }
+    }
+
+    async fn sets(&self, ns: &str, uid: &str) -> Result<Vec<ReplicaSet>, String> {
+        let list = self
+            .api
+            .list_raw(&format!("/apis/apps/v1/namespaces/{ns}/replicasets"), "")
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for b in &list.items {
+            let rs: ReplicaSet =
+                serde_json::from_slice(b).map_err(|e| format!("a replicaset in {ns} does not decode: {e}"))?;
+            let ours = rs
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|r| r.controller == Some(true) && r.uid == uid);
+            if ours {
+                out.push(rs);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn sync(&self, key: &Key) -> Result<Action, String> {
+        let Some(cached) = self.deployments.get(key) else {
+            return Ok(Action::Done);
+        };
+        let d: Deployment = cached
+            .view()
+            .map_err(|e| format!("deployment {}/{} does not decode: {e}", key.0, key.1))?;
+        if d.metadata.deletion_timestamp.is_some() {
+            return Ok(Action::Done);
+        }
+        let raw: Value = cached.view().map_err(|e| e.to_string())?;
+        let (ns, name) = (&key.0, &key.1);
+        let uid = d.metadata.uid.clone().unwrap_or_default();
+        let replicas = d.spec.replicas.unwrap_or(1).max(0);
+        let template = &raw["spec"]["template"];
+        let hash = template_hash(&serde_json::to_vec(template).unwrap_or_default());
+        let sets = self.sets(ns, &uid).await?;
+        let (news, olds): (Vec<&ReplicaSet>, Vec<&ReplicaSet>) = sets
+            .iter()
+            .partition(|rs| rs.metadata.labels.as_ref().and_then(|l| l.get(HASH_LABEL)) == Some(&hash));
+        let old: Vec<SetFacts> = olds.iter().map(|rs| facts(rs)).collect();
+        let paused = d.spec.paused == Some(true);
+        let rs_path = |n: &str| format!("/apis/apps/v1/namespaces/{ns}/replicasets/{n}");
+        let new = match news.first() {
+            Some(rs) => facts(rs),
+            None if paused => return Ok(Action::Done),
+            None => {
+                let revision = old.iter().map(|o| o.revision).max().unwrap_or(0) + 1;
+                let rs = new_set(&raw, name, &uid, &hash, revision);
+                self.call_ok("POST", &format!("/apis/apps/v1/namespaces/{ns}/replicasets"), Some(&rs))
+                    .await?;
+                SetFacts {
+                    name: format!("{name}-{hash}"),
+                    replicas: 0,
+                    existing: 0,
+                    available: 0,
+                    revision,
+                }
+            }
+        };
+        if !paused {
+            let strategy = d.spec.strategy.clone().unwrap_or_default();
+            let (new_target, old_targets) = if strategy.type_.as_deref() == Some("Recreate") {
+                recreate_step(replicas, &old)
+            } else {
+                let ru = strategy.rolling_update.unwrap_or_default();
+                let (surge, unavailable) = bounds(ru.max_surge.as_ref(), ru.max_unavailable.as_ref(), replicas);
+                rolling_step(replicas, surge, unavailable, &new, &old)
+            };
+            for (o, t) in old.iter().zip(old_targets) {
+                if o.replicas != t {
+                    self.call_ok("PATCH", &rs_path(&o.name), Some(&json!({"spec": {"replicas": t}})))
+                        .await?;
+                }
+            }
+            if new.replicas != new_target {
+                self.call_ok(
+                    "PATCH",
+                    &rs_path(&new.name),
+                    Some(&json!({"spec": {"replicas": new_target}})),
+                )
+                .await?;
+            }
+            // Keep revisionHistoryLimit old sets that are empty; delete the oldest beyond it.
+            let limit = d
+                .spec
+                .revision_history_limit
+                .map_or(DEFAULT_HISTORY, |l| l.max(0) as usize);
+            let mut empty: Vec<&SetFacts> = old.iter().filter(|o| o.replicas == 0 && o.existing == 0).collect();
+            empty.sort_by_key(|o| o.revision);
+            let excess = empty.len().saturating_sub(limit);
+            for o in empty.into_iter().take(excess) {
+                self.call_ok("DELETE", &rs_path(&o.name), None).await?;
+            }
+        }
+        self.write_status(&d, ns, name, replicas, &new, &old).await?;
+        Ok(Action::Done)
+    }
+
+    async fn write_status(
+        &self,
+        d: &Deployment,
+        ns: &str,
+        name: &str,
+        replicas: i64,
+        new: &SetFacts,
+        old: &[SetFacts],
+    ) -> Result<(), String> {
+        let existing = new.existing + old.iter().map(|o| o.existing).sum::<i64>();
+        let available = new.available + old.iter().map(|o| o.available).sum::<i64>();
+        let complete = new.existing == replicas && new.available == replicas && old.iter().all(|o| o.existing == 0);
+        let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let ru = d
+            .spec
+            .strategy
+            .as_ref()
+            .and_then(|s| s.rolling_update.clone())
+            .unwrap_or_default();
+        let (_, unavailable) = bounds(ru.max_surge.as_ref(), ru.max_unavailable.as_ref(), replicas);
+        let is_available = available >= replicas - unavailable;
+        let (reason, message) = if complete {
+            (
+                "NewReplicaSetAvailable",
+                format!("ReplicaSet \"{}\" has successfully progressed.", new.name),
+            )
+        } else {
+            (
+                "ReplicaSetUpdated",
+                format!("ReplicaSet \"{}\" is progressing.", new.name),
+            )
+        };
+        let conditions = json!([
+            {"type": "Available", "status": if is_available { "True" } else { "False" },
+             "reason": if is_available { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" },
+             "message": if is_available { "Deployment has minimum availability." } else { "Deployment does not have minimum availability." },
+             "lastUpdateTime": now, "lastTransitionTime": now},
+            {"type": "Progressing", "status": "True", "reason": reason, "message": message, "lastUpdateTime": now, "lastTransitionTime": now},
+        ]);
+        let status = json!({
+            "observedGeneration": d.metadata.generation.unwrap_or(0),
+            "replicas": existing,
+            "updatedReplicas": new.existing,
+            "readyReplicas": available,
+            "availableReplicas": available,
+            "unavailableReplicas": (replicas - available).max(0),
+        });
+        let path = format!("/apis/apps/v1/namespaces/{ns}/deployments/{name}");
+        write::update(&self.api, &path, "/status", |o| {
+            let mut merged = if o["status"].is_object() {
+                o["status"].clone()
+            } else {
+                json!({})
+            };
+            for (k, v) in status.as_object().into_iter().flatten() {
+                merged[k] = v.clone();
+            }
+            // Condition times move only when a condition's status or reason changes.
+            let old_conds = o["status"]["conditions"].as_array().cloned().unwrap_or_default();
+            let mut conds = conditions.as_array().cloned().unwrap_or_default();
+            for c in &mut conds {
+                if let Some(prev) = old_conds.iter().find(|p| p["type"] == c["type"]) {
+                    if prev["status"] == c["status"] && prev["reason"] == c["reason"] {
+                        c["lastTransitionTime"] = prev["lastTransitionTime"].clone();
+                        c["lastUpdateTime"] = prev["lastUpdateTime"].clone();
+                    }
+                }
+            }
+            merged["conditions"] = Value::Array(conds);
+            if merged == o["status"] {
+                return false;
+            }
+            o["status"] = merged;
+            true
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+    }
+}
+
+/// The ReplicaSet for the Deployment's current template.
+fn new_set(d: &Value, name: &str, uid: &str, hash: &str, revision: i64) -> Value {
+    let mut template = d["spec"]["template"].clone();
+    template["metadata"]["labels"][HASH_LABEL] = json!(hash);
+    let mut selector = d["spec"]["selector"].clone();
+    selector["matchLabels"][HASH_LABEL] = json!(hash);
+    let mut labels = template["metadata"]["labels"].clone();
+    labels[HASH_LABEL] = json!(hash);
+    json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": format!("{name}-{hash}"), "labels": labels,
+            "annotations": {REVISION: revision.to_string()},
+            "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true}]},
+        "spec": {"replicas": 0, "minReadySeconds": d["spec"]["minReadySeconds"].clone(), "selector": selector, "template": template},
+    })
+}
+
+impl Reconciler for DeploymentSync {
+    type Key = Key;
+
+    fn name(&self) -> &'static str {
+        "deployment-controller"
+    }
+
+    fn reconcile(self: Arc<Self>, key: Key) -> BoxFuture<'static, Result<Action, String>> {
+        async move { self.sync(&key).await }.boxed()
+    }
+}
+
+/// Feeds the controller: Deployment changes, and ReplicaSet changes mapped to their Deployment.
+pub struct Deployments {
+    deployments: Store,
+    controller: Addr<Controller<DeploymentSync>>,
+}
+
+/// A change seen by the Deployment informer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeploymentsChanged(pub InformerEvent);
+
+/// A change seen by the ReplicaSet informer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetsChanged(pub InformerEvent);
+
+impl Actor for Deployments {
+    type Context = Context<Self>;
+}
+
+impl Deployments {
+    /// Starts the controller under a supervisor.
+    pub fn start(api: ApiClient) -> Supervised<Deployments> {
+        let deployments = Store::default();
+        let sync = DeploymentSync {
+            api: api.clone(),
+            deployments: deployments.clone(),
+        };
+        let controller = Supervisor::start(move |_| Controller::new(sync, 4));
+        supervise("deployment-controller", move |ctx: &mut Context<Deployments>| {
+            let ds = informer::start(
+                api.clone(),
+                InformerSpec::new("/apis/apps/v1/deployments", ""),
+                deployments.clone(),
+            );
+            let rs = informer::start(
+                api.clone(),
+                InformerSpec::new("/apis/apps/v1/replicasets", "").keys_only(),
+                Store::default(),
+            );
+            ctx.add_message_stream(futures::StreamExt::map(ds, DeploymentsChanged));
+            ctx.add_message_stream(futures::StreamExt::map(rs, SetsChanged));
+            Deployments {
+                deployments: deployments.clone(),
+                controller: controller.clone(),
+            }
+        })
+    }
+}
+
+fn deltas(ev: InformerEvent) -> Vec<crate::runtime::Delta> {
+    match ev {
+        InformerEvent::Synced(d) => d,
+        InformerEvent::Changed(d) => vec![d],
+    }
+}
+
+impl Handler<DeploymentsChanged> for Deployments {
+    type Result = ();
+    fn handle(&mut self, DeploymentsChanged(ev): DeploymentsChanged, _: &mut Context<Self>) {
+        for d in deltas(ev) {
+            self.controller.do_send(Enqueue(d.key));
+        }
+    }
+}
+
+impl Handler<SetsChanged> for Deployments {
+    type Result = ();
+    fn handle(&mut self, SetsChanged(ev): SetsChanged, _: &mut Context<Self>) {
+        for d in deltas(ev) {
+            let Some(rs) = d.new.as_ref().or(d.old.as_ref()) else {
+                continue;
+            };
+            let Some(owner) = rs.header.controller.as_deref() else {
+                continue;
+            };
+            if let Some(dep) = self
+                .deployments
+                .list(Some(&d.key.0))
+                .into_iter()
+                .find(|x| x.uid == owner)
+            {
+                self.controller.do_send(Enqueue(dep.key.clone()));
+            }
+        }
+    }
+}
