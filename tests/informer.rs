@@ -19,7 +19,7 @@ fn snapshot(store: &Store) -> Vec<(String, u64)> {
 
 #[test]
 fn an_informer_that_falls_behind_relists_and_converges() {
-    let (mut nats, orca, _dir) = cluster(&["--retain-events", "50"]);
+    let (mut nats, mut orca, _dir) = cluster(&["--retain-events", "50"]);
     let h = Http::new(&orca.url);
     for i in 0..30 {
         assert_eq!(h.post(CMS, &configmap(&format!("a-{i}"), "v")).status, 201);
@@ -60,8 +60,12 @@ fn an_informer_that_falls_behind_relists_and_converges() {
     for i in 0..5 {
         assert_eq!(h.post(CMS, &configmap(&format!("b-{i}"), "v")).status, 201);
     }
+    // The server's NATS client holds the watch frames it could not send; a crash drops them, so the
+    // watch must resume from its own revision, which the log no longer holds.
+    orca.kill9();
     let nats = common::NatsServer::start(Some(port)).expect("nats-server restarts on its port");
     let _keep = nats;
+    orca.restart();
     // The watch resumes from a compacted revision, gets 410, and the informer lists again.
     let fresh = rt.block_on(async {
         loop {
@@ -89,11 +93,16 @@ fn an_informer_that_falls_behind_relists_and_converges() {
             }
         }
     });
-    wait_for(30, "the informer's cache to equal a fresh list", || {
-        let mut got = snapshot(&store);
-        got.sort();
-        got == want
-    });
+    // The store is refilled before the relist's Synced event reaches its reader: wait for both.
+    wait_for(
+        30,
+        "the informer to list again and its cache to equal a fresh list",
+        || {
+            let mut got = snapshot(&store);
+            got.sort();
+            got == want && relisted.load(std::sync::atomic::Ordering::SeqCst)
+        },
+    );
     assert_eq!(store.len(), 25);
     assert!(
         relisted.load(std::sync::atomic::Ordering::SeqCst),
