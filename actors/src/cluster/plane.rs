@@ -60,6 +60,11 @@ pub struct Plane {
     pub nats: async_nats::Client,
 }
 
+/// A readiness check that an actor runs.
+fn runs(alive: impl Fn() -> bool + Send + Sync + 'static) -> crate::api_server::health::Check {
+    std::sync::Arc::new(move || if alive() { Ok(()) } else { Err("stopped".to_string()) })
+}
+
 impl Plane {
     /// Starts everything; must run inside an actix System.
     pub async fn start(opts: &PlaneOptions) -> Result<Plane, Error> {
@@ -93,26 +98,11 @@ impl Plane {
             }),
         );
         let api_actor = actor.clone();
-        checks.add(
-            "api-server-actor",
-            std::sync::Arc::new(move || api_actor.connected().then_some(()).ok_or_else(|| "stopped".to_string())),
-        );
-        checks.add(
-            "scheduler",
-            std::sync::Arc::new(move || scheduler.running().then_some(()).ok_or_else(|| "stopped".to_string())),
-        );
-        checks.add(
-            "replicaset-controller",
-            std::sync::Arc::new(move || replicasets.running().then_some(()).ok_or_else(|| "stopped".to_string())),
-        );
-        checks.add(
-            "deployment-controller",
-            std::sync::Arc::new(move || deployments.running().then_some(()).ok_or_else(|| "stopped".to_string())),
-        );
-        checks.add(
-            "node-lifecycle-controller",
-            std::sync::Arc::new(move || lifecycle.running().then_some(()).ok_or_else(|| "stopped".to_string())),
-        );
+        checks.add("api-server-actor", runs(move || api_actor.connected()));
+        checks.add("scheduler", runs(move || scheduler.running()));
+        checks.add("replicaset-controller", runs(move || replicasets.running()));
+        checks.add("deployment-controller", runs(move || deployments.running()));
+        checks.add("node-lifecycle-controller", runs(move || lifecycle.running()));
         let (http, addrs) =
             http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {
                 addr: opts.listen.clone(),

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use orca_schemas::kinds::workloads::{Deployment, ReplicaSet};
 
 use super::deployment_plan::{bounds, recreate_step, rolling_step, template_hash, SetFacts};
-use crate::bus::client::{status_message, ApiClient};
+use crate::bus::client::ApiClient;
 use crate::runtime::informer::{self, InformerEvent, InformerSpec};
 use crate::runtime::supervisor::{supervise, Supervised};
 use crate::runtime::{write, Action, Controller, Enqueue, Key, Reconciler, Store};
@@ -51,14 +51,6 @@ fn facts(rs: &ReplicaSet) -> SetFacts {
 }
 
 impl DeploymentSync {
-    async fn call_ok(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(), String> {
-        let a = self.api.call(method, path, "", body).await.map_err(|e| e.to_string())?;
-        match a.status {
-            200 | 201 | 404 => Ok(()),
-            s => Err(format!("{method} {path}: {s}: {}", status_message(&a.body))),
-        }
-    }
-
     async fn sets(&self, ns: &str, uid: &str) -> Result<Vec<ReplicaSet>, String> {
         let list = self
             .api
@@ -111,8 +103,13 @@ impl DeploymentSync {
             None => {
                 let revision = old.iter().map(|o| o.revision).max().unwrap_or(0) + 1;
                 let rs = new_set(&raw, name, &uid, &hash, revision);
-                self.call_ok("POST", &format!("/apis/apps/v1/namespaces/{ns}/replicasets"), Some(&rs))
-                    .await?;
+                write::call_ok(
+                    &self.api,
+                    "POST",
+                    &format!("/apis/apps/v1/namespaces/{ns}/replicasets"),
+                    Some(&rs),
+                )
+                .await?;
                 SetFacts {
                     name: format!("{name}-{hash}"),
                     replicas: 0,
@@ -133,12 +130,18 @@ impl DeploymentSync {
             };
             for (o, t) in old.iter().zip(old_targets) {
                 if o.replicas != t {
-                    self.call_ok("PATCH", &rs_path(&o.name), Some(&json!({"spec": {"replicas": t}})))
-                        .await?;
+                    write::call_ok(
+                        &self.api,
+                        "PATCH",
+                        &rs_path(&o.name),
+                        Some(&json!({"spec": {"replicas": t}})),
+                    )
+                    .await?;
                 }
             }
             if new.replicas != new_target {
-                self.call_ok(
+                write::call_ok(
+                    &self.api,
                     "PATCH",
                     &rs_path(&new.name),
                     Some(&json!({"spec": {"replicas": new_target}})),
@@ -154,7 +157,7 @@ impl DeploymentSync {
             empty.sort_by_key(|o| o.revision);
             let excess = empty.len().saturating_sub(limit);
             for o in empty.into_iter().take(excess) {
-                self.call_ok("DELETE", &rs_path(&o.name), None).await?;
+                write::call_ok(&self.api, "DELETE", &rs_path(&o.name), None).await?;
             }
         }
         self.write_status(&d, ns, name, replicas, &new, &old).await?;
@@ -321,17 +324,10 @@ impl Deployments {
     }
 }
 
-fn deltas(ev: InformerEvent) -> Vec<crate::runtime::Delta> {
-    match ev {
-        InformerEvent::Synced(d) => d,
-        InformerEvent::Changed(d) => vec![d],
-    }
-}
-
 impl Handler<DeploymentsChanged> for Deployments {
     type Result = ();
     fn handle(&mut self, DeploymentsChanged(ev): DeploymentsChanged, _: &mut Context<Self>) {
-        for d in deltas(ev) {
+        for d in ev.into_deltas() {
             self.controller.do_send(Enqueue(d.key));
         }
     }
@@ -340,7 +336,7 @@ impl Handler<DeploymentsChanged> for Deployments {
 impl Handler<SetsChanged> for Deployments {
     type Result = ();
     fn handle(&mut self, SetsChanged(ev): SetsChanged, _: &mut Context<Self>) {
-        for d in deltas(ev) {
+        for d in ev.into_deltas() {
             let Some(rs) = d.new.as_ref().or(d.old.as_ref()) else {
                 continue;
             };

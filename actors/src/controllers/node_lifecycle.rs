@@ -232,10 +232,7 @@ impl Handler<Heartbeat> for NodeLifecycle {
 impl Handler<NodesChanged> for NodeLifecycle {
     type Result = ();
     fn handle(&mut self, NodesChanged(ev): NodesChanged, _: &mut Context<Self>) {
-        let deltas = match ev {
-            InformerEvent::Synced(d) => d,
-            InformerEvent::Changed(d) => vec![d],
-        };
+        let deltas = ev.into_deltas();
         for d in deltas {
             let Some(new) = &d.new else {
                 self.ready.remove(&d.key.1);

@@ -15,7 +15,7 @@ use orca_schemas::kinds::workloads::ReplicaSet;
 use orca_schemas::selector::Selector;
 
 use super::replicaset_plan::{plan, slow_start, PodFacts};
-use crate::bus::client::{status_message, ApiClient};
+use crate::bus::client::ApiClient;
 use crate::runtime::informer::{self, InformerEvent, InformerSpec};
 use crate::runtime::supervisor::{supervise, Supervised};
 use crate::runtime::{write, Action, Controller, Enqueue, Key, Reconciler, Store};
@@ -44,14 +44,6 @@ impl ReplicaSetSync {
             .iter()
             .map(|b| serde_json::from_slice::<Pod>(b).map_err(|e| format!("a pod in {ns} does not decode: {e}")))
             .collect()
-    }
-
-    async fn call_ok(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(), String> {
-        let a = self.api.call(method, path, "", body).await.map_err(|e| e.to_string())?;
-        match a.status {
-            200 | 201 | 404 => Ok(()),
-            s => Err(format!("{method} {path}: {s}: {}", status_message(&a.body))),
-        }
     }
 
     async fn sync(&self, key: &Key) -> Result<Action, String> {
@@ -83,7 +75,7 @@ impl ReplicaSetSync {
         let owner = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true});
         for pod in &p.adopt {
             let patch = json!({"metadata": {"ownerReferences": [owner]}});
-            self.call_ok("PATCH", &pod_path(ns, pod), Some(&patch)).await?;
+            write::call_ok(&self.api, "PATCH", &pod_path(ns, pod), Some(&patch)).await?;
         }
         for pod in &p.release {
             write::update(&self.api, &pod_path(ns, pod), "", |o| {
@@ -100,7 +92,7 @@ impl ReplicaSetSync {
         'batches: for batch in slow_start(p.create) {
             let mut calls = Vec::new();
             for _ in 0..batch {
-                calls.push(self.call_ok("POST", &pods_path, Some(&pod)));
+                calls.push(write::call_ok(&self.api, "POST", &pods_path, Some(&pod)));
             }
             for r in futures::future::join_all(calls).await {
                 if let Err(e) = r {
@@ -121,7 +113,7 @@ impl ReplicaSetSync {
             }
         }
         for pod in &p.delete {
-            self.call_ok("DELETE", &pod_path(ns, pod), None).await?;
+            write::call_ok(&self.api, "DELETE", &pod_path(ns, pod), None).await?;
         }
         let status = json!({
             "replicas": p.active + created - p.delete.len(),
@@ -232,17 +224,10 @@ impl ReplicaSets {
     }
 }
 
-fn deltas(ev: InformerEvent) -> Vec<crate::runtime::Delta> {
-    match ev {
-        InformerEvent::Synced(d) => d,
-        InformerEvent::Changed(d) => vec![d],
-    }
-}
-
 impl Handler<SetsChanged> for ReplicaSets {
     type Result = ();
     fn handle(&mut self, SetsChanged(ev): SetsChanged, _: &mut Context<Self>) {
-        for d in deltas(ev) {
+        for d in ev.into_deltas() {
             self.controller.do_send(Enqueue(d.key));
         }
     }
@@ -251,7 +236,7 @@ impl Handler<SetsChanged> for ReplicaSets {
 impl Handler<PodsChanged> for ReplicaSets {
     type Result = ();
     fn handle(&mut self, PodsChanged(ev): PodsChanged, _: &mut Context<Self>) {
-        for d in deltas(ev) {
+        for d in ev.into_deltas() {
             let Some(pod) = d.new.as_ref().or(d.old.as_ref()) else {
                 continue;
             };

@@ -13,7 +13,7 @@ use super::agent::HEARTBEAT_INTERVAL;
 use super::register::{self, Capacity};
 use crate::bus::client::ApiClient;
 use crate::bus::subjects;
-use crate::runtime::informer::{self, InformerEvent, InformerSpec};
+use crate::runtime::informer::{self, InformerSpec};
 use crate::runtime::Store;
 
 /// Registrations in flight at once.
@@ -89,10 +89,7 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
     let spec = InformerSpec::new("/api/v1/pods", "fieldSelector=spec.nodeName%21%3D").keys_only();
     let mut changes = informer::start(api.clone(), spec, Store::default());
     while let Some(ev) = changes.next().await {
-        let deltas = match ev {
-            InformerEvent::Synced(d) => d,
-            InformerEvent::Changed(d) => vec![d],
-        };
+        let deltas = ev.into_deltas();
         for d in deltas {
             let key = format!("{}/{}", d.key.0, d.key.1);
             let Some(pod) = d.new else {

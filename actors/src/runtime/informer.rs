@@ -19,6 +19,16 @@ pub enum InformerEvent {
     Changed(Delta),
 }
 
+impl InformerEvent {
+    /// The changes it carries, one or many.
+    pub fn into_deltas(self) -> Vec<Delta> {
+        match self {
+            InformerEvent::Synced(d) => d,
+            InformerEvent::Changed(d) => vec![d],
+        }
+    }
+}
+
 /// What to follow: a collection path and an optional selector query.
 #[derive(Debug, Clone)]
 pub struct InformerSpec {

@@ -74,3 +74,13 @@ pub async fn update(
         message: format!("still conflicting after {MAX_ATTEMPTS} attempts: {last}"),
     })
 }
+
+/// Sends one write and accepts 200, 201 and 404 (already gone); anything else is an error naming
+/// the call.
+pub async fn call_ok(api: &ApiClient, method: &str, path: &str, body: Option<&Value>) -> Result<(), String> {
+    let a = api.call(method, path, "", body).await.map_err(|e| e.to_string())?;
+    match a.status {
+        200 | 201 | 404 => Ok(()),
+        s => Err(format!("{method} {path}: {s}: {}", status_message(&a.body))),
+    }
+}

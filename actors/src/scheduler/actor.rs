@@ -44,13 +44,6 @@ impl Actor for Scheduler {
     type Context = Context<Self>;
 }
 
-fn deltas(ev: InformerEvent) -> Vec<Delta> {
-    match ev {
-        InformerEvent::Synced(d) => d,
-        InformerEvent::Changed(d) => vec![d],
-    }
-}
-
 /// The object a delta leaves (or, for a deletion, its last state), as a typed view.
 fn decode<T: serde::de::DeserializeOwned>(d: &Delta) -> Option<T> {
     let obj = d.new.as_ref().or(d.old.as_ref())?;
@@ -131,7 +124,7 @@ impl Scheduler {
 impl Handler<PodsChanged> for Scheduler {
     type Result = ();
     fn handle(&mut self, PodsChanged(ev): PodsChanged, ctx: &mut Context<Self>) {
-        for d in deltas(ev) {
+        for d in ev.into_deltas() {
             if d.new.is_none() {
                 // The pod store keeps keys only: a deletion is known by its key.
                 self.state.on_pod_deleted(&format!("{}/{}", d.key.0, d.key.1));
@@ -161,7 +154,7 @@ impl Handler<PodsChanged> for Scheduler {
 impl Handler<NodesChanged> for Scheduler {
     type Result = ();
     fn handle(&mut self, NodesChanged(ev): NodesChanged, ctx: &mut Context<Self>) {
-        for d in deltas(ev) {
+        for d in ev.into_deltas() {
             if d.new.is_none() {
                 self.state.on_node(&d.key.1, None);
                 continue;
