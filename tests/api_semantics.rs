@@ -254,8 +254,9 @@ fn yaml_both_ways_generate_name_and_namespaces() {
 
     // Deleting a namespace removes its contents.
     assert_eq!(h.delete("/api/v1/namespaces/team-a").status, 200);
-    assert_eq!(h.get(path).status, 404);
-    assert_eq!(h.get("/api/v1/namespaces/team-a").status, 404);
+    common::wait_for(30, "the namespace and its contents gone", || {
+        h.get(path).status == 404 && h.get("/api/v1/namespaces/team-a").status == 404
+    });
 }
 
 #[test]

@@ -18,6 +18,20 @@ pub struct DeleteArgs {
     /// Seconds to let pods terminate (0: at once)
     #[arg(long)]
     grace_period: Option<u64>,
+    /// What happens to dependents: background (deleted after), foreground (deleted first), orphan
+    /// (left running, no longer owned)
+    #[arg(long, default_value = "background")]
+    cascade: String,
+}
+
+/// `propagationPolicy` for a `--cascade` value (kubectl's names and its old true/false).
+fn propagation(cascade: &str) -> Result<&'static str> {
+    Ok(match cascade {
+        "background" | "true" => "Background",
+        "foreground" => "Foreground",
+        "orphan" | "false" => "Orphan",
+        other => bail!("--cascade must be background, foreground or orphan, not {other:?}"),
+    })
 }
 
 pub fn run(client: &Client, ns_flag: Option<&str>, a: DeleteArgs) -> Result<i32> {
@@ -54,11 +68,12 @@ pub fn run(client: &Client, ns_flag: Option<&str>, a: DeleteArgs) -> Result<i32>
     if targets.is_empty() {
         bail!("nothing to delete: give KIND NAME or -f FILE");
     }
+    let policy = propagation(&a.cascade)?;
     let mut failures = 0;
     for (rt, ns, name) in targets {
-        let mut path = rt.object_path(Some(&ns), &name);
+        let mut path = format!("{}?propagationPolicy={policy}", rt.object_path(Some(&ns), &name));
         if let Some(g) = a.grace_period {
-            path.push_str(&format!("?gracePeriodSeconds={g}"));
+            path.push_str(&format!("&gracePeriodSeconds={g}"));
         }
         let r = client.send("DELETE", &path, None)?;
         if r.status == 200 {

@@ -320,13 +320,23 @@ impl ApiCore {
             }
             ("DELETE", Some(name)) => {
                 let mut grace = q.number("gracePeriodSeconds")?;
-                if grace.is_none() && !req.body.is_empty() {
+                let mut policy = q.get("propagationPolicy").map(str::to_string);
+                if !req.body.is_empty() {
                     let opts = request::decode_body(&req.content_type, &req.body)?;
-                    grace = opts.get("gracePeriodSeconds").and_then(Value::as_u64);
+                    grace = grace.or_else(|| opts.get("gracePeriodSeconds").and_then(Value::as_u64));
+                    policy = policy.or_else(|| {
+                        opts.get("propagationPolicy")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    });
+                    if policy.is_none() && opts.get("orphanDependents") == Some(&Value::Bool(true)) {
+                        policy = Some("Orphan".into());
+                    }
                 }
+                let policy = write::Propagation::parse(policy.as_deref())?;
                 let ev = self
                     .log
-                    .write(move |st| write::delete(st, rt, &ns, &name, grace, actor))
+                    .write(move |st| write::delete(st, rt, &ns, &name, grace, policy, actor))
                     .await??;
                 done(200, ev.json.clone())
             }

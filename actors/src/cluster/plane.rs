@@ -88,6 +88,14 @@ impl Plane {
             nats.clone(),
             "deployment-controller",
         ));
+        let gc = crate::controllers::gc::GarbageCollector::start(crate::bus::client::ApiClient::new(
+            nats.clone(),
+            "garbage-collector",
+        ));
+        let namespaces = crate::controllers::namespace::Namespaces::start(crate::bus::client::ApiClient::new(
+            nats.clone(),
+            "namespace-controller",
+        ));
         let checks = &core.checks;
         let nc = nats.clone();
         checks.add(
@@ -103,6 +111,8 @@ impl Plane {
         checks.add("replicaset-controller", runs(move || replicasets.running()));
         checks.add("deployment-controller", runs(move || deployments.running()));
         checks.add("node-lifecycle-controller", runs(move || lifecycle.running()));
+        checks.add("garbage-collector", runs(move || gc.running()));
+        checks.add("namespace-controller", runs(move || namespaces.running()));
         let (http, addrs) =
             http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {
                 addr: opts.listen.clone(),

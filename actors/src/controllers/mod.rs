@@ -2,6 +2,9 @@
 
 pub mod deployment;
 pub mod deployment_plan;
+pub mod gc;
+pub mod gc_graph;
+pub mod namespace;
 pub mod node_lifecycle;
 pub mod replicaset;
 pub mod replicaset_plan;
