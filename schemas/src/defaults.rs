@@ -122,8 +122,10 @@ pub fn daemonset(d: &mut DaemonSet) {
 
 /// Defaults a Job.
 pub fn job(j: &mut Job) {
+    if j.spec.completions.is_none() && j.spec.parallelism.is_none() {
+        j.spec.completions = Some(1);
+    }
     set(&mut j.spec.parallelism, 1);
-    set(&mut j.spec.completions, 1);
     set(&mut j.spec.backoff_limit, 6);
     set(&mut j.spec.completion_mode, "NonIndexed".to_string());
     set(&mut j.spec.suspend, false);

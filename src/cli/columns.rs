@@ -72,7 +72,16 @@ pub(super) fn columns(kind: &str, wide: bool) -> Vec<&'static str> {
             "NODE SELECTOR",
             "AGE",
         ],
-        "Job" => vec!["NAME", "STATUS", "COMPLETIONS", "AGE"],
+        "Job" => vec!["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
+        "CronJob" => vec![
+            "NAME",
+            "SCHEDULE",
+            "TIMEZONE",
+            "SUSPEND",
+            "ACTIVE",
+            "LAST SCHEDULE",
+            "AGE",
+        ],
         "Service" => vec!["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
         "ConfigMap" => vec!["NAME", "DATA", "AGE"],
         "Secret" => vec!["NAME", "TYPE", "DATA", "AGE"],
@@ -156,18 +165,8 @@ pub(super) fn row(kind: &str, v: &Value, wide: bool) -> Vec<String> {
                 a,
             ]
         }
-        "Job" => {
-            let done = n(v, "/status/succeeded");
-            let want = v.pointer("/spec/completions").and_then(Value::as_i64).unwrap_or(1);
-            let status = if done >= want {
-                "Complete"
-            } else if n(v, "/status/failed") > 0 && n(v, "/status/active") == 0 {
-                "Failed"
-            } else {
-                "Running"
-            };
-            vec![name, status.into(), format!("{done}/{want}"), a]
-        }
+        "Job" => super::columns_batch::job(v),
+        "CronJob" => super::columns_batch::cronjob(v),
         "Service" => {
             let ports: Vec<String> = v
                 .pointer("/spec/ports")

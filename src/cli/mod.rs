@@ -3,6 +3,7 @@
 mod apply;
 mod client;
 mod columns;
+mod columns_batch;
 mod cordon;
 mod delete;
 mod describe;

@@ -96,6 +96,8 @@ impl Plane {
             nats.clone(),
             "namespace-controller",
         ));
+        let jobs =
+            crate::controllers::job::Jobs::start(crate::bus::client::ApiClient::new(nats.clone(), "job-controller"));
         let checks = &core.checks;
         let nc = nats.clone();
         checks.add(
@@ -112,6 +114,7 @@ impl Plane {
         checks.add("deployment-controller", runs(move || deployments.running()));
         checks.add("node-lifecycle-controller", runs(move || lifecycle.running()));
         checks.add("garbage-collector", runs(move || gc.running()));
+        checks.add("job-controller", runs(move || jobs.running()));
         checks.add("namespace-controller", runs(move || namespaces.running()));
         let (http, addrs) =
             http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {

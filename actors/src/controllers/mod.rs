@@ -4,6 +4,8 @@ pub mod deployment;
 pub mod deployment_plan;
 pub mod gc;
 pub mod gc_graph;
+pub mod job;
+pub mod job_plan;
 pub mod namespace;
 pub mod node_lifecycle;
 pub mod replicaset;

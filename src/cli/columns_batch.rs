@@ -1,0 +1,70 @@
+//! Table rows of the batch kinds, Job and CronJob, as kubectl prints them.
+
+use serde_json::Value;
+
+use super::table::{age, n, s};
+
+fn condition(v: &Value, kind: &str) -> bool {
+    v.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|c| c.iter().any(|c| c["type"] == kind && c["status"] == "True"))
+}
+
+/// `2m3s`-style elapsed time between two timestamps (to now when the second is missing).
+fn duration(from: &str, to: &str) -> String {
+    let Ok(a) = humantime::parse_rfc3339_weak(from) else {
+        return String::new();
+    };
+    let b = humantime::parse_rfc3339_weak(to).unwrap_or_else(|_| std::time::SystemTime::now());
+    let secs = b.duration_since(a).map(|d| d.as_secs()).unwrap_or(0);
+    match secs {
+        0..=119 => format!("{secs}s"),
+        120..=3599 => format!("{}m{}s", secs / 60, secs % 60),
+        _ => format!("{}h{}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+/// NAME STATUS COMPLETIONS DURATION AGE.
+pub(super) fn job(v: &Value) -> Vec<String> {
+    let status = if condition(v, "Complete") {
+        "Complete"
+    } else if condition(v, "Failed") {
+        "Failed"
+    } else if condition(v, "Suspended") {
+        "Suspended"
+    } else {
+        "Running"
+    };
+    let done = n(v, "/status/succeeded");
+    let completions = match v.pointer("/spec/completions").and_then(Value::as_i64) {
+        Some(c) => format!("{done}/{c}"),
+        None => format!("{done}/1 of {}", n(v, "/spec/parallelism")),
+    };
+    vec![
+        s(v, "/metadata/name"),
+        status.into(),
+        completions,
+        duration(&s(v, "/status/startTime"), &s(v, "/status/completionTime")),
+        age(&s(v, "/metadata/creationTimestamp")),
+    ]
+}
+
+/// NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST SCHEDULE AGE.
+pub(super) fn cronjob(v: &Value) -> Vec<String> {
+    let last = s(v, "/status/lastScheduleTime");
+    vec![
+        s(v, "/metadata/name"),
+        s(v, "/spec/schedule"),
+        v.pointer("/spec/timeZone")
+            .and_then(Value::as_str)
+            .unwrap_or("<none>")
+            .to_string(),
+        (v.pointer("/spec/suspend") == Some(&Value::Bool(true))).to_string(),
+        v.pointer("/status/active")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len)
+            .to_string(),
+        if last.is_empty() { "<none>".into() } else { age(&last) },
+        age(&s(v, "/metadata/creationTimestamp")),
+    ]
+}
