@@ -4,6 +4,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::kinds::batch::CronJob;
 use crate::kinds::cluster::{Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim};
 use crate::kinds::config::{ConfigMap, Secret};
 use crate::kinds::network::{Endpoints, Ingress, Service};
@@ -48,7 +49,8 @@ has_meta!(
     Deployment,
     StatefulSet,
     DaemonSet,
-    Job
+    Job,
+    CronJob
 );
 
 fn run<T: DeserializeOwned + Serialize + HasMeta>(
@@ -164,6 +166,13 @@ pub fn admit(rt: &ResourceType, mut value: Value) -> Result<Admitted, Vec<FieldE
         ),
         "DaemonSet" => run::<DaemonSet>(value, rt, Subdomain, workloads::validate_daemonset, defaults::daemonset),
         "Job" => run::<Job>(value, rt, Subdomain, workloads::validate_job, defaults::job),
+        "CronJob" => run::<CronJob>(
+            value,
+            rt,
+            Subdomain,
+            super::validate::batch::validate_cronjob,
+            defaults::cronjob,
+        ),
         other => Err(vec![FieldError {
             kind: ErrorType::NotSupported,
             field: "kind".into(),

@@ -132,6 +132,20 @@ pub fn job(j: &mut Job) {
     pod_spec(&mut j.spec.template.spec);
 }
 
+/// Defaults a CronJob: Allow, not suspended, 3 successful and 1 failed Job kept.
+pub fn cronjob(c: &mut crate::kinds::batch::CronJob) {
+    set(&mut c.spec.concurrency_policy, "Allow".to_string());
+    set(&mut c.spec.suspend, false);
+    set(&mut c.spec.successful_jobs_history_limit, 3);
+    set(&mut c.spec.failed_jobs_history_limit, 1);
+    let mut job = Job {
+        spec: std::mem::take(&mut c.spec.job_template.spec),
+        ..Default::default()
+    };
+    self::job(&mut job);
+    c.spec.job_template.spec = job.spec;
+}
+
 /// Defaults a Service.
 pub fn service(s: &mut Service) {
     set(&mut s.spec.type_, "ClusterIP".to_string());

@@ -28,6 +28,7 @@ fn generate(kind: &str) -> Option<Value> {
         "StatefulSet" => schema_for!(StatefulSet),
         "DaemonSet" => schema_for!(DaemonSet),
         "Job" => schema_for!(Job),
+        "CronJob" => schema_for!(crate::kinds::batch::CronJob),
         "Ingress" => schema_for!(Ingress),
         _ => return None,
     };

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admit;
+pub mod cron;
 pub mod defaults;
 pub mod json;
 pub mod kinds;

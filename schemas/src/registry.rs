@@ -99,6 +99,7 @@ pub const RESOURCES: &[ResourceType] = &[
     rt!("StatefulSet", "statefulsets", "statefulset", ["sts"], "apps", true),
     rt!("DaemonSet", "daemonsets", "daemonset", ["ds"], "apps", true),
     rt!("Job", "jobs", "job", [], "batch", true),
+    rt!("CronJob", "cronjobs", "cronjob", ["cj"], "batch", true),
     rt!("Ingress", "ingresses", "ingress", ["ing"], "networking.k8s.io", true),
 ];
 

@@ -98,6 +98,10 @@ impl Plane {
         ));
         let jobs =
             crate::controllers::job::Jobs::start(crate::bus::client::ApiClient::new(nats.clone(), "job-controller"));
+        let cronjobs = crate::controllers::cronjob::CronJobs::start(crate::bus::client::ApiClient::new(
+            nats.clone(),
+            "cronjob-controller",
+        ));
         let checks = &core.checks;
         let nc = nats.clone();
         checks.add(
@@ -115,6 +119,7 @@ impl Plane {
         checks.add("node-lifecycle-controller", runs(move || lifecycle.running()));
         checks.add("garbage-collector", runs(move || gc.running()));
         checks.add("job-controller", runs(move || jobs.running()));
+        checks.add("cronjob-controller", runs(move || cronjobs.running()));
         checks.add("namespace-controller", runs(move || namespaces.running()));
         let (http, addrs) =
             http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {

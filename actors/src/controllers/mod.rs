@@ -1,5 +1,7 @@
 //! Controllers: reconcilers driven by watches and NATS, one file each.
 
+pub mod cronjob;
+pub mod cronjob_plan;
 pub mod deployment;
 pub mod deployment_plan;
 pub mod gc;

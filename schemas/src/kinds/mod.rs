@@ -1,5 +1,6 @@
 //! The resource kinds as Rust types, with Kubernetes' JSON field names.
 
+pub mod batch;
 pub mod cluster;
 pub mod config;
 pub mod network;

@@ -1,5 +1,6 @@
 //! Validation: every problem of an object, each with its field path, as Kubernetes reports them.
 
+pub mod batch;
 pub mod meta;
 pub mod names;
 pub mod other;

@@ -4,7 +4,13 @@ use super::meta::{validate_label_selector, validate_labels};
 use super::pod::validate_pod_spec;
 use super::{Errors, Path};
 use crate::kinds::pod::PodTemplateSpec;
-use crate::kinds::workloads::{DaemonSet, Deployment, Job, ReplicaSet, RollingUpdate, StatefulSet, UpdateStrategy};
+use crate::kinds::workloads::{
+    DaemonSet, Deployment, Job, JobSpec, ReplicaSet, RollingUpdate, StatefulSet, UpdateStrategy,
+};
+
+struct JobHolder<'a> {
+    spec: &'a JobSpec,
+}
 use crate::meta::{IntOrString, LabelSelector};
 use crate::selector::Selector;
 
@@ -187,7 +193,12 @@ pub fn validate_daemonset(d: &DaemonSet, errs: &mut Errors) {
 
 /// Checks a Job.
 pub fn validate_job(j: &Job, errs: &mut Errors) {
-    let spec = Path::new("spec");
+    validate_job_spec(&j.spec, &Path::new("spec"), errs);
+}
+
+/// Checks a Job's spec at `spec` (a Job's, or a CronJob's job template).
+pub fn validate_job_spec(js: &JobSpec, spec: &Path, errs: &mut Errors) {
+    let j = JobHolder { spec: js };
     let tp = spec.child("template");
     validate_labels(
         j.spec.template.metadata.labels.as_ref(),
