@@ -108,7 +108,7 @@ pub fn most_recent(s: &Schedule, tz: &TimeZone, since: Timestamp, now: Timestamp
         if found.is_some() {
             return (found, true);
         }
-        window = window * 4;
+        window *= 4;
     }
     let mut cur = t;
     while let Some(n) = s.next_after(cur, tz).filter(|n| *n <= now) {
