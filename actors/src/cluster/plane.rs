@@ -61,7 +61,7 @@ pub struct Plane {
 }
 
 /// A readiness check that an actor runs.
-fn runs(alive: impl Fn() -> bool + Send + Sync + 'static) -> crate::api_server::health::Check {
+pub(crate) fn runs(alive: impl Fn() -> bool + Send + Sync + 'static) -> crate::api_server::health::Check {
     std::sync::Arc::new(move || if alive() { Ok(()) } else { Err("stopped".to_string()) })
 }
 
@@ -80,28 +80,6 @@ impl Plane {
         let scheduler = crate::scheduler::Scheduler::start(scheduler_api);
         let lifecycle = crate::bus::client::ApiClient::new(nats.clone(), "orca-node-lifecycle");
         let lifecycle = crate::controllers::node_lifecycle::NodeLifecycle::start(lifecycle, opts.node_grace);
-        let replicasets = crate::controllers::replicaset::ReplicaSets::start(crate::bus::client::ApiClient::new(
-            nats.clone(),
-            "replicaset-controller",
-        ));
-        let deployments = crate::controllers::deployment::Deployments::start(crate::bus::client::ApiClient::new(
-            nats.clone(),
-            "deployment-controller",
-        ));
-        let gc = crate::controllers::gc::GarbageCollector::start(crate::bus::client::ApiClient::new(
-            nats.clone(),
-            "garbage-collector",
-        ));
-        let namespaces = crate::controllers::namespace::Namespaces::start(crate::bus::client::ApiClient::new(
-            nats.clone(),
-            "namespace-controller",
-        ));
-        let jobs =
-            crate::controllers::job::Jobs::start(crate::bus::client::ApiClient::new(nats.clone(), "job-controller"));
-        let cronjobs = crate::controllers::cronjob::CronJobs::start(crate::bus::client::ApiClient::new(
-            nats.clone(),
-            "cronjob-controller",
-        ));
         let checks = &core.checks;
         let nc = nats.clone();
         checks.add(
@@ -114,13 +92,8 @@ impl Plane {
         let api_actor = actor.clone();
         checks.add("api-server-actor", runs(move || api_actor.connected()));
         checks.add("scheduler", runs(move || scheduler.running()));
-        checks.add("replicaset-controller", runs(move || replicasets.running()));
-        checks.add("deployment-controller", runs(move || deployments.running()));
         checks.add("node-lifecycle-controller", runs(move || lifecycle.running()));
-        checks.add("garbage-collector", runs(move || gc.running()));
-        checks.add("job-controller", runs(move || jobs.running()));
-        checks.add("cronjob-controller", runs(move || cronjobs.running()));
-        checks.add("namespace-controller", runs(move || namespaces.running()));
+        crate::controllers::start_all(&nats, checks);
         let (http, addrs) =
             http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {
                 addr: opts.listen.clone(),

@@ -2,6 +2,8 @@
 
 pub mod cronjob;
 pub mod cronjob_plan;
+pub mod daemonset;
+pub mod daemonset_plan;
 pub mod deployment;
 pub mod deployment_plan;
 pub mod gc;
@@ -12,3 +14,27 @@ pub mod namespace;
 pub mod node_lifecycle;
 pub mod replicaset;
 pub mod replicaset_plan;
+
+use crate::api_server::health::Checks;
+use crate::bus::client::ApiClient;
+use crate::cluster::plane::runs;
+
+/// Starts the workload controllers, each under its supervisor with its own NATS identity, and
+/// adds a readiness check per controller.
+pub fn start_all(nats: &async_nats::Client, checks: &Checks) {
+    let api = |name: &str| ApiClient::new(nats.clone(), name);
+    let rs = replicaset::ReplicaSets::start(api("replicaset-controller"));
+    checks.add("replicaset-controller", runs(move || rs.running()));
+    let d = deployment::Deployments::start(api("deployment-controller"));
+    checks.add("deployment-controller", runs(move || d.running()));
+    let ds = daemonset::DaemonSets::start(api("daemonset-controller"));
+    checks.add("daemonset-controller", runs(move || ds.running()));
+    let j = job::Jobs::start(api("job-controller"));
+    checks.add("job-controller", runs(move || j.running()));
+    let cj = cronjob::CronJobs::start(api("cronjob-controller"));
+    checks.add("cronjob-controller", runs(move || cj.running()));
+    let gc = gc::GarbageCollector::start(api("garbage-collector"));
+    checks.add("garbage-collector", runs(move || gc.running()));
+    let ns = namespace::Namespaces::start(api("namespace-controller"));
+    checks.add("namespace-controller", runs(move || ns.running()));
+}
