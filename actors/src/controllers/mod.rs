@@ -14,6 +14,8 @@ pub mod namespace;
 pub mod node_lifecycle;
 pub mod replicaset;
 pub mod replicaset_plan;
+pub mod statefulset;
+pub mod statefulset_plan;
 
 use crate::api_server::health::Checks;
 use crate::bus::client::ApiClient;
@@ -29,6 +31,8 @@ pub fn start_all(nats: &async_nats::Client, checks: &Checks) {
     checks.add("deployment-controller", runs(move || d.running()));
     let ds = daemonset::DaemonSets::start(api("daemonset-controller"));
     checks.add("daemonset-controller", runs(move || ds.running()));
+    let ss = statefulset::StatefulSets::start(api("statefulset-controller"));
+    checks.add("statefulset-controller", runs(move || ss.running()));
     let j = job::Jobs::start(api("job-controller"));
     checks.add("job-controller", runs(move || j.running()));
     let cj = cronjob::CronJobs::start(api("cronjob-controller"));

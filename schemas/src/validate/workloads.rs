@@ -8,6 +8,8 @@ use crate::kinds::workloads::{
     DaemonSet, Deployment, Job, JobSpec, ReplicaSet, RollingUpdate, StatefulSet, UpdateStrategy,
 };
 
+use crate::kinds::volume::{PvcSource, Volume};
+
 struct JobHolder<'a> {
     spec: &'a JobSpec,
 }
@@ -167,7 +169,29 @@ pub fn validate_deployment(d: &Deployment, errs: &mut Errors) {
 pub fn validate_statefulset(s: &StatefulSet, errs: &mut Errors) {
     let spec = Path::new("spec");
     validate_replicas(s.spec.replicas, &spec, errs);
-    validate_selector_and_template(s.spec.selector.as_ref(), &s.spec.template, &spec, errs);
+    // Containers may mount the claim templates by name: each becomes a volume of the pod.
+    let mut template = s.spec.template.clone();
+    for (i, claim) in s.spec.volume_claim_templates.iter().flatten().enumerate() {
+        match claim.pointer("/metadata/name").and_then(serde_json::Value::as_str) {
+            Some(name) if !name.is_empty() => template.spec.volumes.get_or_insert_with(Vec::new).push(Volume {
+                name: name.to_string(),
+                persistent_volume_claim: Some(PvcSource {
+                    claim_name: name.to_string(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            _ => errs.required(
+                &spec
+                    .child("volumeClaimTemplates")
+                    .index(i)
+                    .child("metadata")
+                    .child("name"),
+                "",
+            ),
+        }
+    }
+    validate_selector_and_template(s.spec.selector.as_ref(), &template, &spec, errs);
     if let Some(p) = &s.spec.pod_management_policy {
         errs.one_of(&spec.child("podManagementPolicy"), p, &["OrderedReady", "Parallel"]);
     }
