@@ -65,18 +65,27 @@ pub fn run(client: &Client, ns_flag: Option<&str>, args: ApplyArgs) -> Result<i3
             .to_string();
         let label = format!("{}/{}", rt.singular, name);
         let result = if name.is_empty() {
-            client.send("POST", &coll, Some(&obj)).map(|r| (r, "created"))
+            client
+                .send("POST", &coll, Some(&super::apply_merge::annotate(&obj)))
+                .map(|r| (r, "created"))
         } else {
             let path = format!("{coll}/{name}");
             match client.send("GET", &path, None)? {
-                r if r.status == 404 => client.send("POST", &coll, Some(&obj)).map(|r| (r, "created")),
+                r if r.status == 404 => client
+                    .send("POST", &coll, Some(&super::apply_merge::annotate(&obj)))
+                    .map(|r| (r, "created")),
                 r if r.status == 200 => {
-                    let before = r.body.pointer("/metadata/resourceVersion").cloned();
-                    obj["metadata"]["resourceVersion"] = before.clone().unwrap_or(Value::Null);
-                    client.send("PUT", &path, Some(&obj)).map(|r| {
-                        let same = r.body.pointer("/metadata/resourceVersion") == before.as_ref();
-                        (r, if same { "unchanged" } else { "configured" })
-                    })
+                    let before = super::apply_merge::desired_part(&r.body);
+                    let body = super::apply_merge::patch(
+                        &super::apply_merge::last_applied(&r.body),
+                        &super::apply_merge::annotate(&obj),
+                    );
+                    client
+                        .send_typed("PATCH", &path, Some(&body), "application/merge-patch+json")
+                        .map(|r| {
+                            let same = super::apply_merge::desired_part(&r.body) == before;
+                            (r, if same { "unchanged" } else { "configured" })
+                        })
                 }
                 r => Ok((r, "")),
             }

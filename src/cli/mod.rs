@@ -1,6 +1,7 @@
 //! orcactl's verbs, one file each, and the client they share.
 
 mod apply;
+mod apply_merge;
 mod client;
 mod columns;
 mod columns_batch;
@@ -15,6 +16,10 @@ mod history;
 mod image;
 mod logs;
 mod manifest;
+mod rollout;
+mod rollout_history;
+mod rollout_status;
+mod scale;
 mod table;
 
 use anyhow::Result;
@@ -58,6 +63,10 @@ enum Verb {
     Exec(exec::ExecArgs),
     /// Load and list the images of this machine's store (runc runtime)
     Image(image::ImageArgs),
+    /// Set the replicas of a Deployment, ReplicaSet or StatefulSet
+    Scale(scale::ScaleArgs),
+    /// Follow, list, undo, pause, resume or restart a rollout
+    Rollout(rollout::RolloutArgs),
     /// Mark a node unschedulable
     Cordon { node: String },
     /// Mark a node schedulable again
@@ -94,6 +103,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Verb::Diff(a) => diff::run(&client, ns.as_deref(), a),
         Verb::Logs(a) => logs::run(&client, ns.as_deref(), a),
         Verb::Exec(a) => exec::run(&client, ns.as_deref(), a),
+        Verb::Scale(a) => scale::run(&client, ns.as_deref(), a),
+        Verb::Rollout(a) => rollout::run(&client, ns.as_deref(), a),
         Verb::Cordon { node } => cordon::run(&client, &node, true),
         Verb::Uncordon { node } => cordon::run(&client, &node, false),
         Verb::Create {

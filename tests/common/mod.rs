@@ -409,3 +409,27 @@ pub fn sh_pod(name: &str, script: &str, restart: &str) -> Value {
         "spec": {"restartPolicy": restart, "terminationGracePeriodSeconds": 5,
             "containers": [{"name": "main", "image": "busybox", "command": ["sh", "-c", script]}]}})
 }
+
+/// Runs `orcactl --server SERVER ARGS` with optional stdin; returns exit code, stdout, stderr.
+pub fn orcactl(server: &str, args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_orcactl"))
+        .arg("--server")
+        .arg(server)
+        .args(args)
+        .env_remove("ORCA_SERVER")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run orcactl");
+    if let Some(input) = stdin {
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}

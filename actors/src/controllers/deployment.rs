@@ -97,9 +97,25 @@ impl DeploymentSync {
         let old: Vec<SetFacts> = olds.iter().map(|rs| facts(rs)).collect();
         let paused = d.spec.paused == Some(true);
         let rs_path = |n: &str| format!("/apis/apps/v1/namespaces/{ns}/replicasets/{n}");
+        let newest_old = old.iter().map(|o| o.revision).max().unwrap_or(0);
         let new = match news.first() {
+            // A template seen before (a rollback) takes the next revision, as in Kubernetes.
+            Some(rs) if facts(rs).revision <= newest_old => {
+                let mut f = facts(rs);
+                f.revision = newest_old + 1;
+                let patch = json!({"metadata": {"annotations": {REVISION: f.revision.to_string()}}});
+                write::call_ok(&self.api, "PATCH", &rs_path(&f.name), Some(&patch)).await?;
+                f
+            }
             Some(rs) => facts(rs),
-            None if paused => return Ok(Action::Done),
+            // Paused before the new template had a set: nothing is created, status still follows.
+            None if paused => SetFacts {
+                name: String::new(),
+                replicas: 0,
+                existing: 0,
+                available: 0,
+                revision: 0,
+            },
             None => {
                 let revision = old.iter().map(|o| o.revision).max().unwrap_or(0) + 1;
                 let rs = new_set(&raw, name, &uid, &hash, revision);
@@ -160,8 +176,8 @@ impl DeploymentSync {
                 write::call_ok(&self.api, "DELETE", &rs_path(&o.name), None).await?;
             }
         }
-        self.write_status(&d, ns, name, replicas, &new, &old).await?;
-        Ok(Action::Done)
+        let recheck = self.write_status(&d, ns, name, replicas, &new, &old).await?;
+        Ok(recheck.map_or(Action::Done, Action::RequeueAfter))
     }
 
     async fn write_status(
@@ -172,7 +188,7 @@ impl DeploymentSync {
         replicas: i64,
         new: &SetFacts,
         old: &[SetFacts],
-    ) -> Result<(), String> {
+    ) -> Result<Option<std::time::Duration>, String> {
         let existing = new.existing + old.iter().map(|o| o.existing).sum::<i64>();
         let available = new.available + old.iter().map(|o| o.available).sum::<i64>();
         let complete = new.existing == replicas && new.available == replicas && old.iter().all(|o| o.existing == 0);
@@ -185,24 +201,8 @@ impl DeploymentSync {
             .unwrap_or_default();
         let (_, unavailable) = bounds(ru.max_surge.as_ref(), ru.max_unavailable.as_ref(), replicas);
         let is_available = available >= replicas - unavailable;
-        let (reason, message) = if complete {
-            (
-                "NewReplicaSetAvailable",
-                format!("ReplicaSet \"{}\" has successfully progressed.", new.name),
-            )
-        } else {
-            (
-                "ReplicaSetUpdated",
-                format!("ReplicaSet \"{}\" is progressing.", new.name),
-            )
-        };
-        let conditions = json!([
-            {"type": "Available", "status": if is_available { "True" } else { "False" },
-             "reason": if is_available { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" },
-             "message": if is_available { "Deployment has minimum availability." } else { "Deployment does not have minimum availability." },
-             "lastUpdateTime": now, "lastTransitionTime": now},
-            {"type": "Progressing", "status": "True", "reason": reason, "message": message, "lastUpdateTime": now, "lastTransitionTime": now},
-        ]);
+        let deadline = d.spec.progress_deadline_seconds.unwrap_or(600).max(1) as u64;
+        let paused = d.spec.paused == Some(true);
         let status = json!({
             "observedGeneration": d.metadata.generation.unwrap_or(0),
             "replicas": existing,
@@ -211,26 +211,54 @@ impl DeploymentSync {
             "availableReplicas": available,
             "unavailableReplicas": (replicas - available).max(0),
         });
+        let available_cond = json!({"type": "Available", "status": if is_available { "True" } else { "False" },
+            "reason": if is_available { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" },
+            "message": if is_available { "Deployment has minimum availability." } else { "Deployment does not have minimum availability." }});
+        let mut recheck = None;
         let path = format!("/apis/apps/v1/namespaces/{ns}/deployments/{name}");
         write::update(&self.api, &path, "/status", |o| {
-            let mut merged = if o["status"].is_object() {
-                o["status"].clone()
-            } else {
-                json!({})
-            };
+            let before = if o["status"].is_object() { o["status"].clone() } else { json!({}) };
+            let mut merged = before.clone();
             for (k, v) in status.as_object().into_iter().flatten() {
                 merged[k] = v.clone();
             }
-            // Condition times move only when a condition's status or reason changes.
-            let old_conds = o["status"]["conditions"].as_array().cloned().unwrap_or_default();
-            let mut conds = conditions.as_array().cloned().unwrap_or_default();
-            for c in &mut conds {
-                if let Some(prev) = old_conds.iter().find(|p| p["type"] == c["type"]) {
-                    if prev["status"] == c["status"] && prev["reason"] == c["reason"] {
-                        c["lastTransitionTime"] = prev["lastTransitionTime"].clone();
-                        c["lastUpdateTime"] = prev["lastUpdateTime"].clone();
-                    }
-                }
+            let moved = ["replicas", "updatedReplicas", "availableReplicas", "observedGeneration"]
+                .iter()
+                .any(|k| before[*k] != merged[*k]);
+            let old_conds = before["conditions"].as_array().cloned().unwrap_or_default();
+            let prev = old_conds.iter().find(|c| c["type"] == "Progressing").cloned();
+            let since_progress = prev
+                .as_ref()
+                .and_then(|p| p["lastUpdateTime"].as_str())
+                .and_then(|t| humantime::parse_rfc3339_weak(t).ok())
+                .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
+                .unwrap_or_default();
+            let exceeded = prev.as_ref().is_some_and(|p| p["reason"] == "ProgressDeadlineExceeded");
+            recheck = None;
+            let progressing = if complete {
+                json!({"status": "True", "reason": "NewReplicaSetAvailable", "message": format!("ReplicaSet \"{}\" has successfully progressed.", new.name)})
+            } else if paused {
+                json!({"status": "Unknown", "reason": "DeploymentPaused", "message": "Deployment is paused"})
+            } else if moved || prev.is_none() || prev.as_ref().is_some_and(|p| p["reason"] == "DeploymentPaused") {
+                recheck = Some(std::time::Duration::from_secs(deadline));
+                json!({"status": "True", "reason": "ReplicaSetUpdated", "message": format!("ReplicaSet \"{}\" is progressing.", new.name)})
+            } else if exceeded || since_progress.as_secs() >= deadline {
+                json!({"status": "False", "reason": "ProgressDeadlineExceeded", "message": format!("ReplicaSet \"{}\" has timed out progressing.", new.name)})
+            } else {
+                recheck = Some(std::time::Duration::from_secs(deadline) - since_progress);
+                prev.clone().unwrap_or_default()
+            };
+            let mut progressing = progressing;
+            progressing["type"] = json!("Progressing");
+            // Times: lastUpdateTime moves with progress, lastTransitionTime with status or reason.
+            let mut conds = Vec::new();
+            for mut c in [available_cond.clone(), progressing] {
+                let old = old_conds.iter().find(|p| p["type"] == c["type"]);
+                let same = old.is_some_and(|p| p["status"] == c["status"] && p["reason"] == c["reason"]);
+                let keep_update = same && !(c["type"] == "Progressing" && moved);
+                c["lastTransitionTime"] = if same { old.map(|p| p["lastTransitionTime"].clone()).unwrap_or(json!(now)) } else { json!(now) };
+                c["lastUpdateTime"] = if keep_update { old.map(|p| p["lastUpdateTime"].clone()).unwrap_or(json!(now)) } else { json!(now) };
+                conds.push(c);
             }
             merged["conditions"] = Value::Array(conds);
             if merged == o["status"] {
@@ -240,8 +268,8 @@ impl DeploymentSync {
             true
         })
         .await
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+        Ok(recheck.map(|r| r + std::time::Duration::from_millis(50)))
     }
 }
 

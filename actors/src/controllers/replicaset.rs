@@ -14,7 +14,7 @@ use orca_schemas::kinds::pod::Pod;
 use orca_schemas::kinds::workloads::ReplicaSet;
 use orca_schemas::selector::Selector;
 
-use super::replicaset_plan::{plan, slow_start, PodFacts};
+use super::replicaset_plan::{availability, plan, slow_start, PodFacts};
 use crate::bus::client::ApiClient;
 use crate::runtime::informer::{self, InformerEvent, InformerSpec};
 use crate::runtime::supervisor::{supervise, Supervised};
@@ -71,6 +71,13 @@ impl ReplicaSetSync {
         let template_labels = rs.spec.template.metadata.labels.clone().unwrap_or_default();
         let pods: Vec<PodFacts> = self.pods(ns).await?.iter().map(PodFacts::of).collect();
         let p = plan(&uid, replicas, &selector, &template_labels, &pods);
+        let staying: Vec<&PodFacts> = pods
+            .iter()
+            .filter(|f| !f.terminating && !f.finished && !p.delete.contains(&f.name) && !p.release.contains(&f.name))
+            .filter(|f| f.controller.as_deref() == Some(uid.as_str()) || p.adopt.contains(&f.name))
+            .collect();
+        let min_ready = std::time::Duration::from_secs(rs.spec.min_ready_seconds.unwrap_or(0).max(0) as u64);
+        let (available, recheck) = availability(&staying, min_ready, std::time::SystemTime::now());
 
         let owner = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": name, "uid": uid, "controller": true, "blockOwnerDeletion": true});
         for pod in &p.adopt {
@@ -119,7 +126,7 @@ impl ReplicaSetSync {
             "replicas": p.active + created - p.delete.len(),
             "fullyLabeledReplicas": p.fully_labeled,
             "readyReplicas": p.ready,
-            "availableReplicas": p.ready,
+            "availableReplicas": available,
             "observedGeneration": rs.metadata.generation.unwrap_or(0),
         });
         let path = format!("/apis/apps/v1/namespaces/{ns}/replicasets/{name}");
@@ -142,7 +149,9 @@ impl ReplicaSetSync {
         if created < p.create {
             return Err(format!("created {created} of {} pods", p.create));
         }
-        Ok(Action::Done)
+        Ok(recheck.map_or(Action::Done, |r| {
+            Action::RequeueAfter(r + std::time::Duration::from_millis(20))
+        }))
     }
 }
 

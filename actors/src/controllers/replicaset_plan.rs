@@ -23,6 +23,8 @@ pub struct PodFacts {
     pub ready: bool,
     /// `creationTimestamp` (RFC 3339 sorts as text).
     pub created: String,
+    /// When the Ready condition last turned True.
+    pub ready_since: Option<std::time::SystemTime>,
 }
 
 impl PodFacts {
@@ -46,6 +48,11 @@ impl PodFacts {
                 .and_then(|s| s.conditions.as_ref())
                 .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True")),
             created: p.metadata.creation_timestamp.clone().unwrap_or_default(),
+            ready_since: status
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|c| c.iter().find(|c| c.type_ == "Ready" && c.status == "True"))
+                .and_then(|c| c.last_transition_time.as_deref())
+                .and_then(|t| humantime::parse_rfc3339_weak(t).ok()),
         }
     }
 }
@@ -120,6 +127,25 @@ pub fn plan(
     out
 }
 
+/// How many of `pods` are available (Ready for at least `min_ready`), and when the next one will
+/// be.
+pub fn availability(
+    pods: &[&PodFacts],
+    min_ready: std::time::Duration,
+    now: std::time::SystemTime,
+) -> (usize, Option<std::time::Duration>) {
+    let mut available = 0;
+    let mut next: Option<std::time::Duration> = None;
+    for p in pods.iter().filter(|p| p.ready) {
+        let since = p.ready_since.unwrap_or(std::time::UNIX_EPOCH);
+        match (since + min_ready).duration_since(now) {
+            Ok(left) if !left.is_zero() => next = Some(next.map_or(left, |n| n.min(left))),
+            _ => available += 1,
+        }
+    }
+    (available, next)
+}
+
 /// Sizes of the batches in which `n` pods are created: 1, 2, 4, ... (Kubernetes' slow start), so a
 /// template that fails costs one failed create, not `n`.
 pub fn slow_start(n: usize) -> Vec<usize> {
@@ -149,6 +175,7 @@ mod tests {
             scheduled,
             ready,
             created: created.into(),
+            ready_since: None,
         }
     }
 

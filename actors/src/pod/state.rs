@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::status::{pod_status, ContainerView};
+use super::status::{keep_transition_times, pod_status, ContainerView};
 
 /// What happened to the pod.
 #[derive(Debug, Clone, PartialEq)]
@@ -98,7 +98,9 @@ impl PodState {
                 self.views.insert(v.name.clone(), v);
                 if !self.stopping() {
                     let list: Vec<ContainerView> = self.views.values().cloned().collect();
-                    let status = pod_status(&list, &self.policy, &self.host_ip, &self.pod_ip, &self.start_time, now);
+                    let mut status =
+                        pod_status(&list, &self.policy, &self.host_ip, &self.pod_ip, &self.start_time, now);
+                    keep_transition_times(&mut status, &self.last_sent);
                     if strip_times(&status) != strip_times(&self.last_sent) {
                         self.last_sent = status.clone();
                         out.push(Effect::WriteStatus(status));

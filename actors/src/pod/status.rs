@@ -40,11 +40,31 @@ pub fn phase(containers: &[ContainerView], restart_policy: &str) -> &'static str
         let all_ok = containers.iter().all(|c| c.exit_code() == Some(0));
         return if all_ok { "Succeeded" } else { "Failed" };
     }
-    if containers.iter().any(|c| c.running() || c.restart_count > 0 || c.done) {
+    // A container that ran before (it exited, restarted or is done) keeps the pod Running: a
+    // crash never takes a pod back to Pending.
+    let ran = |c: &ContainerView| {
+        c.running() || c.restart_count > 0 || c.done || c.state.get("terminated").is_some() || !c.last_state.is_null()
+    };
+    if containers.iter().any(ran) {
         return "Running";
     }
     let _ = restart_policy;
     "Pending"
+}
+
+/// Carries each condition's `lastTransitionTime` over from `before` when its status is unchanged.
+pub fn keep_transition_times(status: &mut Value, before: &Value) {
+    let old = before["conditions"].as_array().cloned().unwrap_or_default();
+    for c in status["conditions"].as_array_mut().into_iter().flatten() {
+        if let Some(prev) = old
+            .iter()
+            .find(|p| p["type"] == c["type"] && p["status"] == c["status"])
+        {
+            if prev["lastTransitionTime"].is_string() {
+                c["lastTransitionTime"] = prev["lastTransitionTime"].clone();
+            }
+        }
+    }
 }
 
 /// The `status` object: phase, conditions, IPs, start time and container statuses.
@@ -97,6 +117,17 @@ mod tests {
     }
 
     #[test]
+    fn transition_times_move_only_with_the_status() {
+        let before = json!({"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "t1"},
+            {"type": "ContainersReady", "status": "True", "lastTransitionTime": "t1"}]});
+        let mut now = json!({"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "t2"},
+            {"type": "ContainersReady", "status": "False", "lastTransitionTime": "t2"}]});
+        keep_transition_times(&mut now, &before);
+        assert_eq!(now["conditions"][0]["lastTransitionTime"], "t1");
+        assert_eq!(now["conditions"][1]["lastTransitionTime"], "t2");
+    }
+
+    #[test]
     fn phases() {
         let running = json!({"running": {"startedAt": "t"}});
         let ok = json!({"terminated": {"exitCode": 0}});
@@ -111,6 +142,11 @@ mod tests {
             phase(&[c(waiting, 2, false)], "Always"),
             "Running",
             "crash-looping pods are Running"
+        );
+        assert_eq!(
+            phase(&[c(json!({"terminated": {"exitCode": 1}}), 0, false)], "Always"),
+            "Running",
+            "a crash before the restart keeps the pod Running"
         );
     }
 }
