@@ -37,6 +37,10 @@ pub struct CommonArgs {
     /// Seconds without a heartbeat before a node's Ready condition becomes Unknown
     #[arg(long, default_value_t = 20)]
     node_grace_seconds: u64,
+    /// Seconds pods stay on an unreachable or not-ready node before they are evicted, unless
+    /// their tolerations say otherwise
+    #[arg(long, default_value_t = 300)]
+    default_toleration_seconds: u64,
 }
 
 /// `orca up`.
@@ -159,6 +163,7 @@ fn run(
         retain_age: common.retain_age,
         http_workers: 2,
         node_grace: std::time::Duration::from_secs(common.node_grace_seconds),
+        default_toleration_seconds: common.default_toleration_seconds,
     };
     let system = actix::System::new();
     system.block_on(async move {

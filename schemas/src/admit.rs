@@ -9,11 +9,12 @@ use crate::kinds::cluster::{Event, Namespace, Node, PersistentVolume, Persistent
 use crate::kinds::config::{ConfigMap, Secret};
 use crate::kinds::network::{Endpoints, Ingress, Service};
 use crate::kinds::pod::Pod;
+use crate::kinds::policy::{PodDisruptionBudget, StorageClass};
 use crate::kinds::workloads::{DaemonSet, Deployment, Job, ReplicaSet, StatefulSet};
 use crate::meta::ObjectMeta;
 use crate::registry::ResourceType;
 use crate::validate::meta::{validate_object_meta, NameRule};
-use crate::validate::{other, pod, workloads, ErrorType, Errors, FieldError, Path};
+use crate::validate::{other, pod, policy, workloads, ErrorType, Errors, FieldError, Path};
 use crate::{defaults, unknown};
 
 /// An object that passed admission.
@@ -50,7 +51,9 @@ has_meta!(
     StatefulSet,
     DaemonSet,
     Job,
-    CronJob
+    CronJob,
+    PodDisruptionBudget,
+    StorageClass
 );
 
 fn run<T: DeserializeOwned + Serialize + HasMeta>(
@@ -143,6 +146,14 @@ pub fn admit(rt: &ResourceType, mut value: Value) -> Result<Admitted, Vec<FieldE
         "PersistentVolume" => run::<PersistentVolume>(value, rt, Subdomain, other::validate_pv, keep),
         "PersistentVolumeClaim" => run::<PersistentVolumeClaim>(value, rt, Subdomain, other::validate_pvc, keep),
         "Event" => run::<Event>(value, rt, Subdomain, other::validate_event, keep),
+        "PodDisruptionBudget" => run::<PodDisruptionBudget>(value, rt, Subdomain, policy::validate_pdb, keep),
+        "StorageClass" => run::<StorageClass>(
+            value,
+            rt,
+            Subdomain,
+            policy::validate_storageclass,
+            defaults::storageclass,
+        ),
         "ReplicaSet" => run::<ReplicaSet>(
             value,
             rt,

@@ -146,6 +146,12 @@ pub fn cronjob(c: &mut crate::kinds::batch::CronJob) {
     c.spec.job_template.spec = job.spec;
 }
 
+/// Defaults a StorageClass: reclaimPolicy Delete, volumeBindingMode Immediate.
+pub fn storageclass(s: &mut crate::kinds::policy::StorageClass) {
+    set(&mut s.reclaim_policy, "Delete".to_string());
+    set(&mut s.volume_binding_mode, "Immediate".to_string());
+}
+
 /// Defaults a Service.
 pub fn service(s: &mut Service) {
     set(&mut s.spec.type_, "ClusterIP".to_string());

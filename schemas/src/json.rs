@@ -29,6 +29,8 @@ fn generate(kind: &str) -> Option<Value> {
         "DaemonSet" => schema_for!(DaemonSet),
         "Job" => schema_for!(Job),
         "CronJob" => schema_for!(crate::kinds::batch::CronJob),
+        "PodDisruptionBudget" => schema_for!(crate::kinds::policy::PodDisruptionBudget),
+        "StorageClass" => schema_for!(crate::kinds::policy::StorageClass),
         "Ingress" => schema_for!(Ingress),
         _ => return None,
     };

@@ -100,6 +100,22 @@ pub const RESOURCES: &[ResourceType] = &[
     rt!("DaemonSet", "daemonsets", "daemonset", ["ds"], "apps", true),
     rt!("Job", "jobs", "job", [], "batch", true),
     rt!("CronJob", "cronjobs", "cronjob", ["cj"], "batch", true),
+    rt!(
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        "poddisruptionbudget",
+        ["pdb"],
+        "policy",
+        true
+    ),
+    rt!(
+        "StorageClass",
+        "storageclasses",
+        "storageclass",
+        ["sc"],
+        "storage.k8s.io",
+        false
+    ),
     rt!("Ingress", "ingresses", "ingress", ["ing"], "networking.k8s.io", true),
 ];
 

@@ -165,8 +165,10 @@ pub(super) fn row(kind: &str, v: &Value, wide: bool) -> Vec<String> {
                 a,
             ]
         }
-        "Job" => super::columns_batch::job(v),
-        "CronJob" => super::columns_batch::cronjob(v),
+        "Job" => super::columns_more::job(v),
+        "CronJob" => super::columns_more::cronjob(v),
+        "PodDisruptionBudget" => super::columns_more::pdb(v),
+        "StorageClass" => super::columns_more::storageclass(v),
         "Service" => {
             let ports: Vec<String> = v
                 .pointer("/spec/ports")

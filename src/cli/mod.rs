@@ -4,11 +4,12 @@ mod apply;
 mod apply_merge;
 mod client;
 mod columns;
-mod columns_batch;
+mod columns_more;
 mod cordon;
 mod delete;
 mod describe;
 mod diff;
+mod drain;
 mod events;
 mod exec;
 mod get;
@@ -69,6 +70,8 @@ enum Verb {
     Rollout(rollout::RolloutArgs),
     /// Mark a node unschedulable
     Cordon { node: String },
+    /// Cordon a node and evict its pods, honouring disruption budgets
+    Drain(drain::DrainArgs),
     /// Mark a node schedulable again
     Uncordon { node: String },
     /// Create a namespace
@@ -107,6 +110,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Verb::Rollout(a) => rollout::run(&client, ns.as_deref(), a),
         Verb::Cordon { node } => cordon::run(&client, &node, true),
         Verb::Uncordon { node } => cordon::run(&client, &node, false),
+        Verb::Drain(a) => drain::run(&client, a),
         Verb::Create {
             what: CreateWhat::Namespace { name },
         } => {

@@ -2,6 +2,7 @@
 
 pub mod bindings;
 pub mod cluster_ip;
+pub mod eviction;
 pub mod health;
 pub mod history;
 pub mod http;
@@ -199,7 +200,24 @@ impl ApiCore {
                 let out = pods::exec(&self.log, self.nats.as_ref(), &ns, &name, &body).await?;
                 return done(200, Bytes::from(serde_json::to_vec(&out).unwrap_or_default()));
             }
-            (_, _, Some("binding" | "log" | "exec")) => return Err(ApiError::method_not_allowed(&req.method)),
+            ("POST", Some(name), Some("eviction")) => {
+                let body = if req.body.is_empty() {
+                    Value::Null
+                } else {
+                    request::decode_body(&req.content_type, &req.body)?
+                };
+                let grace = body
+                    .pointer("/deleteOptions/gracePeriodSeconds")
+                    .and_then(Value::as_u64);
+                self.log
+                    .write(move |st| eviction::evict(st, &ns, &name, grace, actor))
+                    .await??;
+                let ok = serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
+                return done(201, Bytes::from(ok.to_string()));
+            }
+            (_, _, Some("binding" | "log" | "exec" | "eviction")) => {
+                return Err(ApiError::method_not_allowed(&req.method))
+            }
             _ => {}
         }
         match (req.method.as_str(), route.name.clone()) {

@@ -53,7 +53,7 @@ pub fn parse(path: &str) -> ApiResult<Route> {
         _ => return Err(ApiError::no_route(path)),
     };
     if let Some(sub) = &r.subresource {
-        let pod_only = matches!(sub.as_str(), "binding" | "log" | "exec");
+        let pod_only = matches!(sub.as_str(), "binding" | "log" | "exec" | "eviction");
         if !(sub == "status" || sub == "finalize" || (pod_only && r.rt.kind == "Pod")) {
             return Err(ApiError::no_route(path));
         }

@@ -82,6 +82,10 @@ impl ApiError {
     pub fn conflict_message(message: impl Into<String>) -> ApiError {
         ApiError::new(409, "Conflict", message)
     }
+    /// 429: try again later (an eviction a disruption budget does not allow now).
+    pub fn too_many_requests(message: impl Into<String>) -> ApiError {
+        ApiError::new(429, "TooManyRequests", message)
+    }
     /// 403.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
         ApiError::new(403, "Forbidden", message)

@@ -24,6 +24,8 @@ pub struct PlaneOptions {
     pub http_workers: usize,
     /// A node silent this long is marked Ready=Unknown.
     pub node_grace: std::time::Duration,
+    /// Seconds a pod stays on an unreachable or not-ready node when it does not say otherwise.
+    pub default_toleration_seconds: u64,
 }
 
 /// Failures starting the control plane.
@@ -93,7 +95,7 @@ impl Plane {
         checks.add("api-server-actor", runs(move || api_actor.connected()));
         checks.add("scheduler", runs(move || scheduler.running()));
         checks.add("node-lifecycle-controller", runs(move || lifecycle.running()));
-        crate::controllers::start_all(&nats, checks);
+        crate::controllers::start_all(&nats, checks, opts.default_toleration_seconds);
         let (http, addrs) =
             http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {
                 addr: opts.listen.clone(),

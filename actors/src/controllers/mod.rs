@@ -6,16 +6,19 @@ pub mod daemonset;
 pub mod daemonset_plan;
 pub mod deployment;
 pub mod deployment_plan;
+pub mod disruption;
 pub mod gc;
 pub mod gc_graph;
 pub mod job;
 pub mod job_plan;
 pub mod namespace;
 pub mod node_lifecycle;
+pub mod node_taints;
 pub mod replicaset;
 pub mod replicaset_plan;
 pub mod statefulset;
 pub mod statefulset_plan;
+pub mod taint_eviction;
 
 use crate::api_server::health::Checks;
 use crate::bus::client::ApiClient;
@@ -23,7 +26,7 @@ use crate::cluster::plane::runs;
 
 /// Starts the workload controllers, each under its supervisor with its own NATS identity, and
 /// adds a readiness check per controller.
-pub fn start_all(nats: &async_nats::Client, checks: &Checks) {
+pub fn start_all(nats: &async_nats::Client, checks: &Checks, default_toleration_seconds: u64) {
     let api = |name: &str| ApiClient::new(nats.clone(), name);
     let rs = replicaset::ReplicaSets::start(api("replicaset-controller"));
     checks.add("replicaset-controller", runs(move || rs.running()));
@@ -39,6 +42,10 @@ pub fn start_all(nats: &async_nats::Client, checks: &Checks) {
     checks.add("cronjob-controller", runs(move || cj.running()));
     let gc = gc::GarbageCollector::start(api("garbage-collector"));
     checks.add("garbage-collector", runs(move || gc.running()));
+    let pdb = disruption::Disruption::start(api("disruption-controller"));
+    checks.add("disruption-controller", runs(move || pdb.running()));
+    let te = taint_eviction::TaintEviction::start(api("taint-eviction-controller"), default_toleration_seconds);
+    checks.add("taint-eviction-controller", runs(move || te.running()));
     let ns = namespace::Namespaces::start(api("namespace-controller"));
     checks.add("namespace-controller", runs(move || ns.running()));
 }

@@ -106,16 +106,34 @@ impl Reconciler for NodeReadiness {
                 .map_err(|e| format!("node {} does not decode: {e}", key.1))?;
             let last = self.seen.lock().get(&key.1).copied();
             match decide(view.ready(), last, self.started, Instant::now(), self.grace) {
+                // A node back to True whose unreachable taint is still there (a failed write).
+                Decision::Wait(d) if view.ready() == "True" && has_unreachable(&node) => {
+                    super::node_taints::set_unreachable(&self.api, &key.1, false).await?;
+                    Ok(d.map_or(Action::Done, Action::RequeueAfter))
+                }
                 Decision::Wait(None) => Ok(Action::Done),
                 Decision::Wait(Some(d)) => Ok(Action::RequeueAfter(d)),
                 Decision::Write(want, next) => {
                     write_ready(&self.api, &key.1, want).await?;
+                    let lost = want != "True";
+                    super::node_taints::set_unreachable(&self.api, &key.1, lost).await?;
+                    if lost {
+                        super::node_taints::mark_pods_unknown(&self.api, &key.1).await?;
+                    }
                     Ok(Action::RequeueAfter(next))
                 }
             }
         }
         .boxed()
     }
+}
+
+fn has_unreachable(node: &crate::runtime::Cached) -> bool {
+    node.view::<Value>().is_ok_and(|n| {
+        n["spec"]["taints"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["key"] == super::node_taints::UNREACHABLE))
+    })
 }
 
 /// Sets the node's Ready condition through a read-modify-write that retries conflicts.

@@ -60,6 +60,7 @@ impl NodeInfo {
             .is_some_and(|c| c["status"] == "True");
         if !ready {
             taints.push(Taint {
+                time_added: None,
                 key: "node.kubernetes.io/not-ready".into(),
                 value: None,
                 effect: "NoSchedule".into(),

@@ -88,6 +88,7 @@ mod tests {
         cache.upsert_node(node("b", 500, 1 << 30));
         let mut tainted = node("c", 8000, 1 << 30);
         tainted.taints.push(Taint {
+            time_added: None,
             key: "dedicated".into(),
             value: Some("gpu".into()),
             effect: "NoSchedule".into(),

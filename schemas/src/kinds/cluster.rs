@@ -60,6 +60,8 @@ pub struct Taint {
     pub value: Option<String>,
     #[serde(default)]
     pub effect: String,
+    #[serde(default, rename = "timeAdded", skip_serializing_if = "Option::is_none")]
+    pub time_added: Option<String>,
 }
 
 /// Capacity, conditions and addresses a node reports.

@@ -5,6 +5,7 @@ pub mod cluster;
 pub mod config;
 pub mod network;
 pub mod pod;
+pub mod policy;
 pub mod status;
 pub mod volume;
 pub mod workloads;

@@ -5,6 +5,7 @@ pub mod meta;
 pub mod names;
 pub mod other;
 pub mod pod;
+pub mod policy;
 pub mod probe;
 pub mod workloads;
 

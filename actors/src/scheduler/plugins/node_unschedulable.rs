@@ -11,6 +11,7 @@ pub fn filter(pod: &PodInfo, node: &NodeInfo) -> Result<(), String> {
         return Ok(());
     }
     let taint = Taint {
+        time_added: None,
         key: "node.kubernetes.io/unschedulable".into(),
         value: None,
         effect: "NoSchedule".into(),

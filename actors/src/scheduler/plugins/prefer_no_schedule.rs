@@ -23,6 +23,7 @@ mod tests {
     fn prefer_untainted() {
         let mut t = node("t", 1, 1);
         t.taints.push(Taint {
+            time_added: None,
             key: "k".into(),
             value: None,
             effect: "PreferNoSchedule".into(),

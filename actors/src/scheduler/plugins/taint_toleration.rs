@@ -30,6 +30,7 @@ mod tests {
     fn tolerations_match_key_value_effect() {
         let mut n = node("n", 1, 1);
         n.taints.push(Taint {
+            time_added: None,
             key: "dedicated".into(),
             value: Some("gpu".into()),
             effect: "NoSchedule".into(),

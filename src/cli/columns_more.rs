@@ -1,4 +1,4 @@
-//! Table rows of the batch kinds, Job and CronJob, as kubectl prints them.
+//! Table rows of Job, CronJob, PodDisruptionBudget and StorageClass, as kubectl prints them.
 
 use serde_json::Value;
 
@@ -65,6 +65,45 @@ pub(super) fn cronjob(v: &Value) -> Vec<String> {
             .map_or(0, Vec::len)
             .to_string(),
         if last.is_empty() { "<none>".into() } else { age(&last) },
+        age(&s(v, "/metadata/creationTimestamp")),
+    ]
+}
+
+fn text(v: &Value, p: &str) -> String {
+    match v.pointer(p) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => b.to_string(),
+        _ => "N/A".into(),
+    }
+}
+
+/// NAME MIN AVAILABLE MAX UNAVAILABLE ALLOWED DISRUPTIONS AGE.
+pub(super) fn pdb(v: &Value) -> Vec<String> {
+    vec![
+        s(v, "/metadata/name"),
+        text(v, "/spec/minAvailable"),
+        text(v, "/spec/maxUnavailable"),
+        n(v, "/status/disruptionsAllowed").to_string(),
+        age(&s(v, "/metadata/creationTimestamp")),
+    ]
+}
+
+/// NAME PROVISIONER RECLAIMPOLICY VOLUMEBINDINGMODE ALLOWVOLUMEEXPANSION AGE (the default class
+/// marked as kubectl marks it).
+pub(super) fn storageclass(v: &Value) -> Vec<String> {
+    let default = v.pointer("/metadata/annotations/storageclass.kubernetes.io~1is-default-class")
+        == Some(&Value::String("true".into()));
+    let name = s(v, "/metadata/name");
+    vec![
+        if default { format!("{name} (default)") } else { name },
+        s(v, "/provisioner"),
+        s(v, "/reclaimPolicy"),
+        s(v, "/volumeBindingMode"),
+        v.pointer("/allowVolumeExpansion")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+            .to_string(),
         age(&s(v, "/metadata/creationTimestamp")),
     ]
 }

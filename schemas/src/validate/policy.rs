@@ -1,0 +1,61 @@
+//! Validation of PodDisruptionBudgets and StorageClasses.
+
+use super::{Errors, Path};
+use crate::kinds::policy::{PodDisruptionBudget, StorageClass};
+use crate::meta::IntOrString;
+
+fn int_or_percent(v: &IntOrString, p: &Path, errs: &mut Errors) {
+    match v {
+        IntOrString::Int(n) => errs.at_least(p, *n, 0),
+        IntOrString::Str(s) => {
+            let ok = s
+                .strip_suffix('%')
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| n <= 100);
+            if !ok {
+                errs.invalid(p, s, "must be an integer or a percentage between 0% and 100%");
+            }
+        }
+    }
+}
+
+/// Checks a PodDisruptionBudget: one of minAvailable and maxUnavailable, a selector.
+pub fn validate_pdb(p: &PodDisruptionBudget, errs: &mut Errors) {
+    let spec = Path::new("spec");
+    match (&p.spec.min_available, &p.spec.max_unavailable) {
+        (Some(_), Some(_)) => errs.invalid(
+            &spec.child("minAvailable"),
+            "...",
+            "minAvailable and maxUnavailable cannot be both set",
+        ),
+        (None, None) => errs.required(&spec.child("minAvailable"), "set minAvailable or maxUnavailable"),
+        _ => {}
+    }
+    if let Some(v) = &p.spec.min_available {
+        int_or_percent(v, &spec.child("minAvailable"), errs);
+    }
+    if let Some(v) = &p.spec.max_unavailable {
+        int_or_percent(v, &spec.child("maxUnavailable"), errs);
+    }
+    match &p.spec.selector {
+        Some(sel) => super::meta::validate_label_selector(sel, &spec.child("selector"), errs),
+        None => errs.required(&spec.child("selector"), "the pods this budget covers"),
+    }
+}
+
+/// Checks a StorageClass.
+pub fn validate_storageclass(s: &StorageClass, errs: &mut Errors) {
+    if s.provisioner.is_empty() {
+        errs.required(&Path::new("provisioner"), "for example orca.dev/local-path");
+    }
+    if let Some(r) = &s.reclaim_policy {
+        errs.one_of(&Path::new("reclaimPolicy"), r, &["Delete", "Retain"]);
+    }
+    if let Some(m) = &s.volume_binding_mode {
+        errs.one_of(
+            &Path::new("volumeBindingMode"),
+            m,
+            &["Immediate", "WaitForFirstConsumer"],
+        );
+    }
+}
