@@ -6,25 +6,8 @@ mod common;
 
 use std::process::Command;
 
-use common::{cluster, create_pod, pod, wait_node_ready, wait_pod, Agent, Http};
+use common::{cluster, create_pod, pod, require_runc, wait_node_ready, wait_pod, Agent, Http};
 use serde_json::{json, Value};
-
-/// The runc tests need root and runc; without them they fail with the reason (`.ci/run` installs
-/// runc and runs as root).
-fn require_runc() {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    let runc = Command::new("runc")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        root && runc,
-        "the runc tests need root and runc (apt-get install -y runc); root={root} runc={runc}"
-    );
-}
 
 /// A docker-save tarball: layer 1 has busybox and /etc/removed, layer 2 whites /etc/removed out.
 fn docker_save(path: &std::path::Path) {

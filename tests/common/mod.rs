@@ -433,3 +433,20 @@ pub fn orcactl(server: &str, args: &[&str], stdin: Option<&str>) -> (i32, String
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// The runc tests need root and runc; without them they fail with the reason (`.ci/run` installs
+/// runc and runs as root).
+pub fn require_runc() {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let runc = std::process::Command::new("runc")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        root && runc,
+        "the runc tests need root and runc (apt-get install -y runc); root={root} runc={runc}"
+    );
+}

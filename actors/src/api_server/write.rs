@@ -84,6 +84,17 @@ pub fn create(st: &mut Staging, rt: &'static ResourceType, mut obj: Value, actor
     if rt.kind == "Service" {
         super::cluster_ip::allocate(st, &mut obj)?;
     }
+    if rt.kind == "PersistentVolumeClaim" && obj.pointer("/spec/storageClassName").is_none() {
+        // Kubernetes' DefaultStorageClass admission: a claim naming no class gets the default one.
+        let default = st.list("StorageClass", None).into_iter().find(|c| {
+            c.object()
+                .pointer("/metadata/annotations/storageclass.kubernetes.io~1is-default-class")
+                == Some(&Value::String("true".into()))
+        });
+        if let Some(c) = default {
+            obj["spec"]["storageClassName"] = Value::String(c.name.clone());
+        }
+    }
     set_meta(&mut obj, "creationTimestamp", Value::String(rfc3339(st.time_ms())));
     if has_status(rt.kind) && obj.get("spec").is_some() {
         set_meta(&mut obj, "generation", json!(1));

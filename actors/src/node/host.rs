@@ -37,6 +37,7 @@ pub(crate) fn cleanup_orphans(
             }
         }
         super::network::teardown(&uid);
+        crate::pod::volumes::release(&e.path());
         let _ = std::fs::remove_dir_all(e.path());
     }
 }

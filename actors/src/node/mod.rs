@@ -10,5 +10,6 @@ pub mod register;
 pub mod runtime;
 pub mod serve;
 pub mod shim;
+pub mod shim_mounts;
 
 pub use agent::{run, AgentOptions};

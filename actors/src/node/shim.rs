@@ -22,6 +22,12 @@ pub fn run(exit_file: &Path, argv: &[String]) -> std::io::Result<i32> {
     let Some((cmd, args)) = argv.split_first() else {
         return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "no command"));
     };
+    let mounts = exit_file.with_file_name("mounts.json");
+    if mounts.exists() {
+        let list: Vec<crate::node::runtime::Mount> = serde_json::from_slice(&std::fs::read(&mounts)?)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        super::shim_mounts::enter(&list)?;
+    }
     let mut child = Command::new(cmd).args(args).spawn()?;
     // The child started with the default mask; from here on the shim ignores termination requests.
     let mut set = SigSet::empty();

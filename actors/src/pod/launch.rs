@@ -1,5 +1,6 @@
-//! Starting a pod's containers: each resolves its environment (waiting on missing ConfigMaps and
-//! Secrets), then runs under its own supervisor task, reporting its state to the pod actor.
+//! Starting a pod's containers: the pod's volumes are set up once, each container resolves its
+//! mounts and environment (waiting on missing ConfigMaps, Secrets and claims), then runs under its
+//! own supervisor task, reporting its state to the pod actor; file volumes follow updates.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,14 +12,16 @@ use tokio::sync::{mpsc, watch};
 use orca_schemas::kinds::pod::PodSpec;
 
 use super::container::{self, ContainerCtx};
-use super::env;
 use super::sandbox::remember_for_exec;
 use super::status::ContainerView;
+use super::{env, volumes};
 use crate::bus::client::ApiClient;
 use crate::node::runtime::{ContainerConfig, ContainerRuntime};
 
 /// Pause between attempts to build a container's environment.
 pub const CONFIG_RETRY: Duration = Duration::from_secs(2);
+/// How often file volumes (configMap, secret, downwardAPI, projected) are written again.
+pub const VOLUME_REFRESH: Duration = Duration::from_secs(3);
 
 /// What starting the containers needs.
 pub struct Launch {
@@ -52,7 +55,36 @@ pub fn start(l: &Launch, finished: bool, up: mpsc::Sender<ContainerView>, stop: 
     let policy = l.spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
     let grace = l.spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64;
     let mut started = 0;
-    for c in &l.spec.containers {
+    let volumes: Arc<tokio::sync::OnceCell<volumes::Prepared>> = Arc::default();
+    let has_file_volumes = l.pod["spec"]["volumes"].as_array().is_some_and(|vs| {
+        vs.iter().any(|v| {
+            ["configMap", "secret", "downwardAPI", "projected"]
+                .iter()
+                .any(|k| v.get(*k).is_some())
+        })
+    });
+    if has_file_volumes && !finished {
+        let (api, pod, dir, ip, mut stop) = (
+            l.api.clone(),
+            l.pod.clone(),
+            l.dir.clone(),
+            l.pod_ip.clone(),
+            stop.clone(),
+        );
+        let ready = volumes.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(VOLUME_REFRESH) => {}
+                    _ = stop.changed() => return,
+                }
+                if ready.initialized() {
+                    volumes::refresh(&api, &pod, &dir, &ip).await;
+                }
+            }
+        });
+    }
+    for (index, c) in l.spec.containers.iter().enumerate() {
         let cdir = l.dir.join(&c.name);
         if finished && !cdir.join("state.json").exists() {
             continue;
@@ -73,8 +105,35 @@ pub fn start(l: &Launch, finished: bool, up: mpsc::Sender<ContainerView>, stop: 
             l.pod_ip.clone(),
             policy.clone(),
         );
+        let (vols, pod_dir, raw_container) = (
+            volumes.clone(),
+            l.dir.clone(),
+            l.pod["spec"]["containers"][index].clone(),
+        );
         tokio::spawn(async move {
             let image = c2.image.clone().unwrap_or_default();
+            let mounts = loop {
+                let prepared = vols
+                    .get_or_try_init(|| volumes::prepare(&api, &pod, &pod_dir, &pod_ip))
+                    .await;
+                match prepared.and_then(|p| volumes::mounts(&raw_container, p)) {
+                    Ok(m) => break m,
+                    Err(msg) => {
+                        let view = ContainerView {
+                            name: c2.name.clone(),
+                            state: json!({"waiting": {"reason": "CreateContainerConfigError", "message": msg}}),
+                            image: image.clone(),
+                            ..Default::default()
+                        };
+                        let _ = up.send(view).await;
+                        let mut stop = stop.clone();
+                        tokio::select! {
+                            _ = tokio::time::sleep(CONFIG_RETRY) => {}
+                            _ = stop.changed() => return,
+                        }
+                    }
+                }
+            };
             let env = loop {
                 match env::resolve(&api, &pod, &c2, &pod_ip).await {
                     Ok(e) => break e,
@@ -121,6 +180,7 @@ pub fn start(l: &Launch, finished: bool, up: mpsc::Sender<ContainerView>, stop: 
                 image: image.clone(),
                 netns,
                 hostname: pod_name,
+                mounts,
             };
             let cctx = ContainerCtx {
                 name: c2.name.clone(),

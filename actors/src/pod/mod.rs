@@ -10,3 +10,6 @@ pub mod probe;
 pub mod sandbox;
 pub mod state;
 pub mod status;
+pub mod volume_claims;
+pub mod volume_files;
+pub mod volumes;

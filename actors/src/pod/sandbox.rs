@@ -34,6 +34,7 @@ pub(crate) fn release(pod_network: bool, dir: &std::path::Path, uid: &str) {
     if pod_network {
         network::teardown(uid);
     }
+    super::volumes::release(dir);
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -68,6 +68,12 @@ impl Scheduler {
                 Store::default(),
             );
             ctx.add_message_stream(futures::StreamExt::map(nodes, NodesChanged));
+            let claims = informer::start(
+                api.clone(),
+                InformerSpec::new("/api/v1/persistentvolumeclaims", ""),
+                Store::default(),
+            );
+            ctx.add_message_stream(futures::StreamExt::map(claims, ClaimsChanged));
             ctx.add_message_stream(futures::StreamExt::map(pods, PodsChanged));
             Scheduler {
                 api: api.clone(),
@@ -146,6 +152,36 @@ impl Handler<PodsChanged> for Scheduler {
             }
             let Some(pod) = decode::<Pod>(&d) else { continue };
             self.state.on_pod("MODIFIED", &pod);
+        }
+        self.schedule_pump(ctx);
+    }
+}
+
+/// A change seen by the PersistentVolumeClaim informer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ClaimsChanged(pub InformerEvent);
+
+/// The annotation naming the node a claim's volume was made on (Kubernetes' WaitForFirstConsumer).
+pub const SELECTED_NODE: &str = "volume.kubernetes.io/selected-node";
+
+impl Handler<ClaimsChanged> for Scheduler {
+    type Result = ();
+    fn handle(&mut self, ClaimsChanged(ev): ClaimsChanged, ctx: &mut Context<Self>) {
+        for d in ev.into_deltas() {
+            let key = format!("{}/{}", d.key.0, d.key.1);
+            let node = decode::<Value>(&d)
+                .and_then(|c| c["metadata"]["annotations"][SELECTED_NODE].as_str().map(str::to_string));
+            match node {
+                Some(n) if d.new.is_some() => {
+                    if self.state.claim_nodes.insert(key, n.clone()).as_ref() != Some(&n) {
+                        self.state.unpark();
+                    }
+                }
+                _ => {
+                    self.state.claim_nodes.remove(&key);
+                }
+            }
         }
         self.schedule_pump(ctx);
     }

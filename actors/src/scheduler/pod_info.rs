@@ -33,6 +33,8 @@ pub struct PodInfo {
     pub preferred_terms: Vec<PreferredSchedulingTerm>,
     /// uid of the controlling owner, for spreading.
     pub owner: Option<String>,
+    /// PersistentVolumeClaims the pod mounts (names in its namespace).
+    pub claims: Vec<String>,
 }
 
 fn sum(spec: &PodSpec, resource: &str, per_unit: i128) -> i64 {
@@ -109,6 +111,12 @@ impl PodInfo {
                 .and_then(|n| n.preferred_during_scheduling_ignored_during_execution.clone())
                 .unwrap_or_default(),
             owner,
+            claims: spec
+                .volumes
+                .iter()
+                .flatten()
+                .filter_map(|v| v.persistent_volume_claim.as_ref().map(|c| c.claim_name.clone()))
+                .collect(),
         })
     }
 

@@ -22,6 +22,8 @@ pub struct State {
     parked: HashMap<String, String>,
     binding: HashSet<String>,
     tie: usize,
+    /// `namespace/claim` -> the node its local volume lives on.
+    pub claim_nodes: HashMap<String, String>,
 }
 
 impl State {
@@ -147,9 +149,17 @@ pub fn place_batch(st: &mut State, max: usize) -> (Vec<Placed>, Vec<(PodInfo, St
     while batch.len() < max {
         let Some(key) = st.queue.pop_front() else { break };
         st.queued.remove(&key);
-        let Some(info) = st.pending.get(&key).cloned() else {
+        let Some(mut info) = st.pending.get(&key).cloned() else {
             continue;
         };
+        // A claim whose volume lives on a node keeps the pod there.
+        if let Some(n) = info
+            .claims
+            .iter()
+            .find_map(|c| st.claim_nodes.get(&format!("{}/{c}", info.namespace)))
+        {
+            info.node_name = Some(n.clone());
+        }
         st.tie += 1;
         match schedule(&info, &st.cache, st.tie) {
             Ok(node) => {

@@ -21,6 +21,71 @@ pub struct Volume {
     pub secret: Option<SecretVolumeSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub persistent_volume_claim: Option<PvcSource>,
+    #[serde(default, rename = "downwardAPI", skip_serializing_if = "Option::is_none")]
+    pub downward_api: Option<DownwardApiSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projected: Option<ProjectedSource>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A key of a ConfigMap or Secret written to a file of the volume.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyToPath {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<i64>,
+}
+
+/// Pod fields written as files.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DownwardApiSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<DownwardApiFile>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_mode: Option<i64>,
+}
+
+/// One file of a downwardAPI volume: a pod field or a container resource.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DownwardApiFile {
+    #[serde(default)]
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field_ref: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_field_ref: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<i64>,
+}
+
+/// Several sources (configMap, secret, downwardAPI) in one directory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectedSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sources: Option<Vec<ProjectionSource>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_mode: Option<i64>,
+}
+
+/// One source of a projected volume.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectionSource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_map: Option<ConfigMapVolumeSource>,
+    /// A Secret by `name` (same shape as a ConfigMap source).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<ConfigMapVolumeSource>,
+    #[serde(default, rename = "downwardAPI", skip_serializing_if = "Option::is_none")]
+    pub downward_api: Option<DownwardApiSource>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -52,6 +117,10 @@ pub struct ConfigMapVolumeSource {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<KeyToPath>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_mode: Option<i64>,
 }
 
 /// A Secret projected as files.
@@ -62,6 +131,10 @@ pub struct SecretVolumeSource {
     pub secret_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<KeyToPath>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_mode: Option<i64>,
 }
 
 /// A claim on a persistent volume.

@@ -130,6 +130,8 @@ pub fn validate_pod_spec(spec: &PodSpec, p: &Path, errs: &mut Errors) {
             v.config_map.is_some(),
             v.secret.is_some(),
             v.persistent_volume_claim.is_some(),
+            v.downward_api.is_some(),
+            v.projected.is_some(),
         ]
         .iter()
         .filter(|x| **x)
@@ -137,11 +139,52 @@ pub fn validate_pod_spec(spec: &PodSpec, p: &Path, errs: &mut Errors) {
         if sources > 1 {
             errs.forbidden(&vp, "may not specify more than 1 volume type");
         }
+        if sources == 0 {
+            let kinds: Vec<&str> = v.extra.keys().map(String::as_str).collect();
+            if kinds.is_empty() {
+                errs.required(&vp, "must specify a volume type: emptyDir, hostPath, configMap, secret, downwardAPI, projected or persistentVolumeClaim");
+            } else {
+                errs.forbidden(&vp, &format!("volume type {} is not supported; use emptyDir, hostPath, configMap, secret, downwardAPI, projected or persistentVolumeClaim", kinds.join(", ")));
+            }
+        }
         if let Some(hp) = &v.host_path {
             if hp.path.is_empty() {
                 errs.required(&vp.child("hostPath").child("path"), "");
+            } else if !hp.path.starts_with('/') {
+                errs.invalid(
+                    &vp.child("hostPath").child("path"),
+                    &hp.path,
+                    "must be an absolute path",
+                );
+            }
+            if let Some(t) = hp.type_.as_deref().filter(|t| !t.is_empty()) {
+                errs.one_of(
+                    &vp.child("hostPath").child("type"),
+                    t,
+                    &[
+                        "DirectoryOrCreate",
+                        "Directory",
+                        "FileOrCreate",
+                        "File",
+                        "Socket",
+                        "CharDevice",
+                        "BlockDevice",
+                    ],
+                );
             }
         }
+        if v.empty_dir
+            .as_ref()
+            .and_then(|e| e.medium.as_deref())
+            .is_some_and(|m| !m.is_empty() && m != "Memory")
+        {
+            errs.one_of(
+                &vp.child("emptyDir").child("medium"),
+                v.empty_dir.as_ref().and_then(|e| e.medium.as_deref()).unwrap_or(""),
+                &["", "Memory"],
+            );
+        }
+        super::volumes::validate_files(v, &vp, errs);
         if let Some(cm) = &v.config_map {
             if cm.name.is_empty() {
                 errs.required(&vp.child("configMap").child("name"), "");
@@ -329,8 +372,15 @@ fn validate_container(c: &Container, p: &Path, volumes: &HashSet<&str>, errs: &m
         } else if !volumes.contains(m.name.as_str()) {
             errs.invalid(&mp.child("name"), &m.name, "not found in the pod's volumes");
         }
+        if let Some(sp) = m.sub_path.as_deref().filter(|s| !s.is_empty()) {
+            if let Err(e) = super::volumes::relative_path(sp) {
+                errs.invalid(&mp.child("subPath"), sp, &e);
+            }
+        }
         if m.mount_path.is_empty() {
             errs.required(&mp.child("mountPath"), "");
+        } else if !m.mount_path.starts_with('/') {
+            errs.invalid(&mp.child("mountPath"), &m.mount_path, "must be an absolute path");
         } else if !mount_paths.insert(m.mount_path.as_str()) {
             errs.invalid(&mp.child("mountPath"), &m.mount_path, "must be unique");
         }

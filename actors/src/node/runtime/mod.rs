@@ -27,6 +27,19 @@ pub struct ContainerConfig {
     pub netns: Option<PathBuf>,
     /// Hostname (the pod name).
     pub hostname: String,
+    /// Volumes to mount.
+    pub mounts: Vec<Mount>,
+}
+
+/// A host path mounted into a container.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Mount {
+    /// Host path.
+    pub source: PathBuf,
+    /// Path in the container.
+    pub destination: String,
+    /// Mounted read-only.
+    pub read_only: bool,
 }
 
 /// A started (or adopted) container.

@@ -37,6 +37,13 @@ impl ContainerRuntime for ProcessRuntime {
             )
             .envs(cfg.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(&working_dir);
+        let mounts_file = cfg.dir.join("mounts.json");
+        if cfg.mounts.is_empty() {
+            let _ = std::fs::remove_file(&mounts_file);
+        } else {
+            // The shim mounts them in a mount namespace of the container's own.
+            std::fs::write(&mounts_file, serde_json::to_vec(&cfg.mounts).unwrap_or_default())?;
+        }
         shim_process::spawn(cmd, &self.orca_bin, &cfg.dir.join("exit"), &argv, &cfg.log_path)
     }
 

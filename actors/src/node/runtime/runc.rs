@@ -103,6 +103,19 @@ impl RuncRuntime {
                 .build()
                 .map_err(err)?,
         );
+        for m in &cfg.mounts {
+            let mut options = vec!["rbind".to_string(), "rprivate".to_string()];
+            options.push(if m.read_only { "ro".into() } else { "rw".into() });
+            mounts.push(
+                MountBuilder::default()
+                    .destination(m.destination.clone())
+                    .typ("bind")
+                    .source(m.source.clone())
+                    .options(options)
+                    .build()
+                    .map_err(err)?,
+            );
+        }
         spec.set_mounts(Some(mounts));
         if let Some(linux) = spec.linux_mut() {
             let mut namespaces: Vec<_> = linux
