@@ -40,8 +40,9 @@ pub struct SchedulerArgs {
     plot: Option<std::path::PathBuf>,
 }
 
-/// The pod a profile creates for index `i`.
-fn pod(profile: &str, i: usize) -> Value {
+/// The pod a profile creates for index `i`; `owners` are the uids of real objects the spread
+/// profile names as controllers (the garbage collector deletes pods whose owners do not exist).
+fn pod(profile: &str, i: usize, owners: &[String]) -> Value {
     let kind = match profile {
         "mixed" => ["basic", "spread", "affinity", "taints"][i % 4],
         p => p,
@@ -49,9 +50,9 @@ fn pod(profile: &str, i: usize) -> Value {
     let mut p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": format!("pod-{i}"), "labels": {"bench": "scheduler"}},
         "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"], "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}});
     match kind {
-        "spread" => {
-            let owner = i % 10;
-            p["metadata"]["ownerReferences"] = json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("rs-{owner}"), "uid": format!("00000000-0000-0000-0000-{owner:012}"), "controller": true}]);
+        "spread" if !owners.is_empty() => {
+            let owner = i % owners.len();
+            p["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": format!("spread-owner-{owner}"), "uid": owners[owner], "controller": true}]);
         }
         "affinity" => {
             p["spec"]["affinity"] = json!({"nodeAffinity": {
@@ -224,6 +225,16 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs, others: &[(&str, 
                 .await?;
         }
     }
+    // Spreading groups pods by controller: ten inert owners that exist.
+    let mut owners = Vec::new();
+    if args.profile == "spread" || args.profile == "mixed" {
+        for o in 0..10 {
+            let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("spread-owner-{o}")}});
+            let r: Value = http.post(format!("{base}/api/v1/namespaces/default/configmaps")).json(&cm).send().await?.json().await?;
+            owners.push(r["metadata"]["uid"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    let owners = Arc::new(owners);
     let pods_url = format!("{base}/api/v1/namespaces/default/pods");
     let rv = http.get(&pods_url).send().await?.json::<Value>().await?["metadata"]["resourceVersion"]
         .as_str()
@@ -265,13 +276,14 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs, others: &[(&str, 
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut creators = Vec::new();
     for _ in 0..args.clients {
-        let (http, url, created, next, profile, total) = (
+        let (http, url, created, next, profile, total, owners) = (
             http.clone(),
             pods_url.clone(),
             created.clone(),
             next.clone(),
             args.profile.clone(),
             args.pods,
+            owners.clone(),
         );
         creators.push(tokio::spawn(async move {
             loop {
@@ -279,7 +291,7 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs, others: &[(&str, 
                 if i >= total {
                     return Ok::<(), anyhow::Error>(());
                 }
-                let body = pod(&profile, i);
+                let body = pod(&profile, i, &owners);
                 let t = Instant::now();
                 let r = http.post(&url).json(&body).send().await?;
                 if r.status().as_u16() != 201 {
