@@ -62,6 +62,8 @@ fn a_rolling_update_replaces_every_pod_within_its_bounds() {
 
     // Roll to version 2, watching the pod count on the way: never more than 3 + maxSurge live pods
     // and, with maxUnavailable 0, never fewer than 3 available.
+    let before = h.get(&format!("{PODS}?labelSelector=app%3Droll")).body;
+    let rv = before["metadata"]["resourceVersion"].as_str().unwrap().to_string();
     let r = h.put(&format!("{DEPLOYS}/app"), &{
         let mut d = h.get(&format!("{DEPLOYS}/app")).body;
         d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = json!("2");
@@ -79,6 +81,24 @@ fn a_rolling_update_replaces_every_pod_within_its_bounds() {
         done(&h, &generation)
     });
     assert!(most <= 4, "at most replicas + maxSurge pods at once, saw {most}");
+    // The same bounds from the event log's record of every pod change during the rollout.
+    let events: Vec<Value> = h
+        .get(&format!(
+            "{PODS}?watch=true&labelSelector=app%3Droll&resourceVersion={rv}&timeoutSeconds=1"
+        ))
+        .text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let start = before["items"].as_array().cloned().unwrap_or_default();
+    let bounds = orca_actors::controllers::rollout_check::replay(&start, &events);
+    assert!(
+        events.len() >= 9,
+        "3 pods added, made ready and 3 deleted: {} events",
+        events.len()
+    );
+    assert!(bounds.most_pods <= 4, "replicas + maxSurge: {bounds:?}");
+    assert!(bounds.fewest_available >= 3, "replicas - maxUnavailable: {bounds:?}");
     let pods = live_pods(&h);
     assert_eq!(pods.len(), 3);
     for p in &pods {

@@ -91,3 +91,82 @@ mod tests {
         }
     }
 }
+
+/// The text of a quantity written as a YAML or JSON number, as Kubernetes reads it: whole numbers
+/// as they are (`1`, `1000000000` for `1e9`), fractions in milli-units (`0.5` -> `500m`).
+pub fn number_text(n: &serde_json::Number) -> Option<String> {
+    if let Some(i) = n.as_i64() {
+        return Some(i.to_string());
+    }
+    let f = n.as_f64()?;
+    if !f.is_finite() || f < 0.0 {
+        return None;
+    }
+    if f.fract() == 0.0 && f < 9.0e18 {
+        return Some(format!("{}", f as i64));
+    }
+    let milli = f * 1000.0;
+    if (milli - milli.round()).abs() < 1e-6 {
+        return Some(format!("{}m", milli.round() as i64));
+    }
+    Some(n.to_string())
+}
+
+/// Serde helper: a map of quantities whose values may be strings or numbers.
+pub mod quantity_map {
+    use std::collections::BTreeMap;
+
+    use serde::{de::Error, Deserialize, Deserializer};
+    use serde_json::Value;
+
+    /// Reads `{name: quantity}` accepting `"1"`, `1`, `0.5` and `1e9`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<BTreeMap<String, String>>, D::Error> {
+        let raw: Option<BTreeMap<String, Value>> = Option::deserialize(d)?;
+        let Some(raw) = raw else { return Ok(None) };
+        let mut out = BTreeMap::new();
+        for (k, v) in raw {
+            let text = match v {
+                Value::String(s) => s,
+                Value::Number(n) => {
+                    super::number_text(&n).ok_or_else(|| D::Error::custom(format!("{k}: {n} is not a quantity")))?
+                }
+                other => {
+                    return Err(D::Error::custom(format!(
+                        "{k}: expected a quantity such as \"500m\" or 1, found {other}"
+                    )))
+                }
+            };
+            out.insert(k, text);
+        }
+        Ok(Some(out))
+    }
+}
+
+/// Serde helper: one quantity, a string or a number.
+pub fn one_quantity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    use serde::{de::Error, Deserialize};
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(serde_json::Value::Number(n)) => number_text(&n)
+            .map(Some)
+            .ok_or_else(|| D::Error::custom(format!("{n} is not a quantity"))),
+        Some(other) => Err(D::Error::custom(format!(
+            "expected a quantity such as \"1Gi\", found {other}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::*;
+
+    #[test]
+    fn numbers_read_as_kubernetes_reads_them() {
+        let t = |s: &str| number_text(&serde_json::from_str(s).unwrap()).unwrap();
+        assert_eq!(t("1"), "1");
+        assert_eq!(t("0.5"), "500m");
+        assert_eq!(t("1e9"), "1000000000");
+        assert_eq!(t("2.25"), "2250m");
+    }
+}

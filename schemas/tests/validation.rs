@@ -281,3 +281,19 @@ fn updates_may_not_change_immutable_fields() {
     assert_eq!(validate_update(prt, &p1, &p3).len(), 1);
     assert_eq!(validate_update(prt, &p4, &p1).len(), 1, "nodeName may not be unset");
 }
+
+#[test]
+fn quantities_may_be_yaml_numbers() {
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    resources:\n      requests: {cpu: 0.5, memory: 1e9}\n      limits: {cpu: 1, memory: 2e9}\n";
+    let v: Value = serde_yaml_ng::from_str(yaml).unwrap();
+    let pod = admit_kind("Pod", v).unwrap();
+    let r = &pod["spec"]["containers"][0]["resources"];
+    assert_eq!(r["requests"], json!({"cpu": "500m", "memory": "1000000000"}));
+    assert_eq!(r["limits"], json!({"cpu": "1", "memory": "2000000000"}));
+    let bad = pod_with_cpu(json!(true));
+    assert!(admit_kind("Pod", bad).is_err());
+}
+
+fn pod_with_cpu(cpu: Value) -> Value {
+    pod(json!({"containers": [{"name": "c", "image": "busybox", "resources": {"requests": {"cpu": cpu}}}]}))
+}

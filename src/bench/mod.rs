@@ -11,6 +11,7 @@ mod scheduler;
 mod startup;
 mod svg;
 mod watch;
+mod workloads;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -30,6 +31,8 @@ pub enum BenchCommand {
     Pods(pods::PodsArgs),
     /// `orca up` start to ready, and idle resident memory.
     Startup(startup::StartupArgs),
+    /// A Deployment scaled 0 -> N and rolled on hollow nodes, bounds checked from the event log.
+    Workloads(workloads::WorkloadsArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
@@ -40,6 +43,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Pods(a) => pods::run(a),
         BenchCommand::History(a) => history::run(a),
         BenchCommand::Scheduler(a) => scheduler::run(a),
+        BenchCommand::Workloads(a) => workloads::run(a),
     }
 }
 

@@ -229,8 +229,15 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs, others: &[(&str, 
     let mut owners = Vec::new();
     if args.profile == "spread" || args.profile == "mixed" {
         for o in 0..10 {
-            let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("spread-owner-{o}")}});
-            let r: Value = http.post(format!("{base}/api/v1/namespaces/default/configmaps")).json(&cm).send().await?.json().await?;
+            let cm =
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("spread-owner-{o}")}});
+            let r: Value = http
+                .post(format!("{base}/api/v1/namespaces/default/configmaps"))
+                .json(&cm)
+                .send()
+                .await?
+                .json()
+                .await?;
             owners.push(r["metadata"]["uid"].as_str().unwrap_or_default().to_string());
         }
     }

@@ -2,40 +2,8 @@
 
 use serde_json::Value;
 
+use super::pod_status::pod_status;
 use super::table::{age, n, or_none, s};
-
-fn pod_status(p: &Value) -> (String, String, String) {
-    let statuses = p
-        .pointer("/status/containerStatuses")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let total = p
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .map_or(0, Vec::len);
-    let ready = statuses.iter().filter(|c| c["ready"].as_bool() == Some(true)).count();
-    let restarts: i64 = statuses.iter().map(|c| c["restartCount"].as_i64().unwrap_or(0)).sum();
-    let waiting = statuses.iter().find_map(|c| {
-        c.pointer("/state/waiting/reason")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    });
-    let mut status = waiting.unwrap_or_else(|| or_phase(p));
-    if p.pointer("/metadata/deletionTimestamp").is_some() {
-        status = "Terminating".into();
-    }
-    (format!("{ready}/{total}"), status, restarts.to_string())
-}
-
-fn or_phase(p: &Value) -> String {
-    let phase = s(p, "/status/phase");
-    if phase.is_empty() {
-        "Pending".into()
-    } else {
-        phase
-    }
-}
 
 fn images(template_spec: &Value) -> (String, String) {
     let cs = template_spec["containers"].as_array().cloned().unwrap_or_default();

@@ -17,6 +17,7 @@ mod history;
 mod image;
 mod logs;
 mod manifest;
+mod pod_status;
 mod rollout;
 mod rollout_history;
 mod rollout_status;

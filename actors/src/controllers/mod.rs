@@ -16,6 +16,7 @@ pub mod node_lifecycle;
 pub mod node_taints;
 pub mod replicaset;
 pub mod replicaset_plan;
+pub mod rollout_check;
 pub mod statefulset;
 pub mod statefulset_plan;
 pub mod taint_eviction;

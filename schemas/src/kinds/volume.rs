@@ -96,7 +96,11 @@ pub struct ProjectionSource {
 pub struct EmptyDirSource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub medium: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::quantity::one_quantity"
+    )]
     pub size_limit: Option<String>,
 }
 
