@@ -99,3 +99,22 @@ fn api_watch_startup_and_pod_benches_run() {
     let pods = bench(&["pods", "--pods", "5", "--rate", "0"]);
     assert!(pods.contains("create -> Running"), "{pods}");
 }
+
+#[test]
+fn workloads_bench_checks_the_rollout_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("w.json");
+    let out = bench(&[
+        "workloads",
+        "--nodes",
+        "5",
+        "--replicas",
+        "40",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.contains("within bounds"), "{out}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(report["most_pods"].as_u64().unwrap() <= 50, "{report}");
+    assert!(report["fewest_available"].as_u64().unwrap() >= 30, "{report}");
+}

@@ -71,7 +71,10 @@ pub fn bounds(surge: Option<&IntOrString>, unavailable: Option<&IntOrString>, re
 /// Returns the new set's replicas and the old sets' replicas (same order).
 pub fn rolling_step(replicas: i64, surge: i64, unavailable: i64, new: &SetFacts, old: &[SetFacts]) -> (i64, Vec<i64>) {
     let old_total: i64 = old.iter().map(|o| o.replicas).sum();
-    let room = (replicas + surge - new.replicas - old_total).max(0);
+    // Room to surge counts the pods that still exist too: an old set told to shrink may not have
+    // deleted its pods yet, and the surge bound is on pods, not on specs.
+    let in_use: i64 = new.replicas.max(new.existing) + old.iter().map(|o| o.replicas.max(o.existing)).sum::<i64>();
+    let room = (replicas + surge - in_use).max(0);
     let new_target = if new.replicas >= replicas {
         replicas
     } else {
@@ -181,5 +184,15 @@ mod tests {
         assert_eq!(a, template_hash(br#"{"spec":{"containers":[{"name":"c"}]}}"#));
         assert_ne!(a, template_hash(br#"{"spec":{"containers":[{"name":"d"}]}}"#));
         assert_eq!(a.len(), 10);
+    }
+
+    #[test]
+    fn pods_an_old_set_has_not_deleted_yet_hold_the_surge() {
+        // The old set was told 750 but still has 1000 pods: the new one may not grow past 250.
+        let mut old = set("old", 750, 1000, 1);
+        old.existing = 1000;
+        let new = set("new", 250, 0, 2);
+        let (target, _) = rolling_step(1000, 250, 250, &new, &[old]);
+        assert_eq!(target, 250);
     }
 }
