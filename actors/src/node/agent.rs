@@ -235,15 +235,11 @@ fn on_pod(
     }
     if !running.contains_key(&uid) {
         let dir = opts.data_dir.join("pods").join(&uid);
-        let containers = pod
-            .pointer("/spec/containers")
-            .and_then(Value::as_array)
-            .map(|cs| {
-                cs.iter()
-                    .filter_map(|c| c["name"].as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let containers = ["containers", "initContainers"]
+            .iter()
+            .flat_map(|k| pod["spec"][k].as_array().cloned().unwrap_or_default())
+            .filter_map(|c| c["name"].as_str().map(str::to_string))
+            .collect();
         registry.lock().insert(
             key,
             PodEntry {

@@ -116,9 +116,20 @@ impl PodActor {
         });
         let views = self
             .spec
-            .containers
+            .init_containers
             .iter()
-            .map(|c| creating(&c.name, c.image.as_deref().unwrap_or("")))
+            .flatten()
+            .map(|c| ContainerView {
+                init: true,
+                ..creating(&c.name, c.image.as_deref().unwrap_or(""))
+            })
+            .chain(self.spec.containers.iter().map(|c| {
+                let mut v = creating(&c.name, c.image.as_deref().unwrap_or(""));
+                if self.spec.init_containers.as_ref().is_some_and(|i| !i.is_empty()) {
+                    v.state = serde_json::json!({"waiting": {"reason": "PodInitializing"}});
+                }
+                v
+            }))
             .collect();
         let policy = self.spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
         let ip = pod_ip.clone().unwrap_or_default();

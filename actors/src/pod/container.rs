@@ -25,6 +25,12 @@ pub const MAX_LOG_BYTES: u64 = 10 * 1024 * 1024;
 /// How long a killed container has to disappear.
 pub const KILL_WAIT: Duration = Duration::from_secs(5);
 
+/// Whether a container's saved state says it finished with exit code 0.
+pub fn succeeded(dir: &Path) -> bool {
+    let st = load(dir);
+    st.done && st.final_state.pointer("/terminated/exitCode").and_then(Value::as_i64) == Some(0)
+}
+
 /// What is kept on disk so that a restarted agent adopts the container instead of running it twice.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SavedState {
@@ -74,6 +80,8 @@ pub struct ContainerCtx {
     pub ports: HashMap<String, i64>,
     /// Grace period when a liveness failure kills the container.
     pub grace: u64,
+    /// An init container: once done, its supervisor returns at once so the next one can start.
+    pub init: bool,
 }
 
 fn now() -> String {
@@ -131,6 +139,7 @@ impl ContainerCtx {
             restart_count: st.restart_count,
             image: self.image.clone(),
             done,
+            init: self.init,
         };
         let _ = self.updates.send(view).await;
     }
@@ -173,7 +182,9 @@ pub async fn supervise(mut ctx: ContainerCtx) {
     let mut st = load(&ctx.dir);
     if st.done {
         ctx.send(&st, st.final_state.clone(), true).await;
-        ctx.wait_stop().await;
+        if !ctx.init {
+            ctx.wait_stop().await;
+        }
         return;
     }
     loop {
@@ -281,7 +292,7 @@ pub async fn supervise(mut ctx: ContainerCtx) {
             st.final_state = terminated.clone();
             save(&ctx.dir, &st);
             ctx.send(&st, terminated, true).await;
-            if !stopped_by_us {
+            if !stopped_by_us && !ctx.init {
                 ctx.wait_stop().await;
             }
             return;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 
-use orca_schemas::kinds::pod::PodSpec;
+use orca_schemas::kinds::pod::{Container, PodSpec};
 
 use super::container::{self, ContainerCtx};
 use super::sandbox::remember_for_exec;
@@ -43,19 +43,38 @@ pub struct Launch {
     pub netns: Option<PathBuf>,
 }
 
-/// Starts a supervisor per container; a finished pod found again is not run again. Returns how many
-/// were started; `up` closes when all of them have ended.
+/// What every container of the pod shares.
+#[derive(Clone)]
+struct Shared {
+    api: ApiClient,
+    pod: Value,
+    dir: PathBuf,
+    runtime: Arc<dyn ContainerRuntime>,
+    backoff_base: Duration,
+    pod_ip: String,
+    netns: Option<PathBuf>,
+    pod_name: String,
+    grace: u64,
+    volumes: Arc<tokio::sync::OnceCell<volumes::Prepared>>,
+}
+
+/// Starts the pod's containers: init containers one after another, each to success (a failure is
+/// retried unless restartPolicy is Never, which fails the pod), then every app container under its
+/// own supervisor. A finished pod found again is not run again. Returns how many containers will
+/// run; `up` closes when all of them have ended.
 pub fn start(l: &Launch, finished: bool, up: mpsc::Sender<ContainerView>, stop: watch::Receiver<Option<u64>>) -> usize {
-    let name = l
-        .pod
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let policy = l.spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
-    let grace = l.spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64;
-    let mut started = 0;
-    let volumes: Arc<tokio::sync::OnceCell<volumes::Prepared>> = Arc::default();
+    let shared = Shared {
+        api: l.api.clone(),
+        pod: l.pod.clone(),
+        dir: l.dir.clone(),
+        runtime: l.runtime.clone(),
+        backoff_base: l.backoff_base,
+        pod_ip: l.pod_ip.clone(),
+        netns: l.netns.clone(),
+        pod_name: l.pod["metadata"]["name"].as_str().unwrap_or("").to_string(),
+        grace: l.spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64,
+        volumes: Arc::default(),
+    };
     let has_file_volumes = l.pod["spec"]["volumes"].as_array().is_some_and(|vs| {
         vs.iter().any(|v| {
             ["configMap", "secret", "downwardAPI", "projected"]
@@ -64,143 +83,173 @@ pub fn start(l: &Launch, finished: bool, up: mpsc::Sender<ContainerView>, stop: 
         })
     });
     if has_file_volumes && !finished {
-        let (api, pod, dir, ip, mut stop) = (
-            l.api.clone(),
-            l.pod.clone(),
-            l.dir.clone(),
-            l.pod_ip.clone(),
-            stop.clone(),
-        );
-        let ready = volumes.clone();
+        let (sh, mut stop) = (shared.clone(), stop.clone());
         tokio::spawn(async move {
             loop {
                 tokio::select! {
                     _ = tokio::time::sleep(VOLUME_REFRESH) => {}
                     _ = stop.changed() => return,
                 }
-                if ready.initialized() {
-                    volumes::refresh(&api, &pod, &dir, &ip).await;
+                if sh.volumes.initialized() {
+                    volumes::refresh(&sh.api, &sh.pod, &sh.dir, &sh.pod_ip).await;
                 }
             }
         });
     }
-    for (index, c) in l.spec.containers.iter().enumerate() {
-        let cdir = l.dir.join(&c.name);
-        if finished && !cdir.join("state.json").exists() {
-            continue;
+    let policy = l.spec.restart_policy.clone().unwrap_or_else(|| "Always".into());
+    let init_policy = if policy == "Never" { "Never" } else { "OnFailure" }.to_string();
+    let runs = |c: &Container| !finished || l.dir.join(&c.name).join("state.json").exists();
+    let inits: Vec<(Container, Value)> = l
+        .spec
+        .init_containers
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, c)| runs(c))
+        .map(|(i, c)| (c.clone(), l.pod["spec"]["initContainers"][i].clone()))
+        .collect();
+    let apps: Vec<(Container, Value)> = l
+        .spec
+        .containers
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| runs(c))
+        .map(|(i, c)| (c.clone(), l.pod["spec"]["containers"][i].clone()))
+        .collect();
+    let count = inits.len() + apps.len();
+    tokio::spawn(async move {
+        for (c, raw) in inits {
+            let dir = shared.dir.join(&c.name);
+            run_container(
+                shared.clone(),
+                c,
+                raw,
+                init_policy.clone(),
+                true,
+                up.clone(),
+                stop.clone(),
+            )
+            .await;
+            if stop.borrow().is_some() || !container::succeeded(&dir) {
+                // Stopping, or an init container failed for good: the app containers never start.
+                return;
+            }
         }
-        started += 1;
-        let (api, pod, c2, runtime, up, stop) = (
-            l.api.clone(),
-            l.pod.clone(),
-            c.clone(),
-            l.runtime.clone(),
-            up.clone(),
-            stop.clone(),
-        );
-        let (base, netns, pod_name, pod_ip, policy) = (
-            l.backoff_base,
-            l.netns.clone(),
-            name.clone(),
-            l.pod_ip.clone(),
-            policy.clone(),
-        );
-        let (vols, pod_dir, raw_container) = (
-            volumes.clone(),
-            l.dir.clone(),
-            l.pod["spec"]["containers"][index].clone(),
-        );
-        tokio::spawn(async move {
-            let image = c2.image.clone().unwrap_or_default();
-            let mounts = loop {
-                let prepared = vols
-                    .get_or_try_init(|| volumes::prepare(&api, &pod, &pod_dir, &pod_ip))
-                    .await;
-                match prepared.and_then(|p| volumes::mounts(&raw_container, p)) {
-                    Ok(m) => break m,
-                    Err(msg) => {
-                        let view = ContainerView {
-                            name: c2.name.clone(),
-                            state: json!({"waiting": {"reason": "CreateContainerConfigError", "message": msg}}),
-                            image: image.clone(),
-                            ..Default::default()
-                        };
-                        let _ = up.send(view).await;
-                        let mut stop = stop.clone();
-                        tokio::select! {
-                            _ = tokio::time::sleep(CONFIG_RETRY) => {}
-                            _ = stop.changed() => return,
-                        }
-                    }
+        for (c, raw) in apps {
+            tokio::spawn(run_container(
+                shared.clone(),
+                c,
+                raw,
+                policy.clone(),
+                false,
+                up.clone(),
+                stop.clone(),
+            ));
+        }
+    });
+    count
+}
+
+/// Sets up and supervises one container until it will not run again.
+async fn run_container(
+    sh: Shared,
+    c2: Container,
+    raw_container: Value,
+    policy: String,
+    init: bool,
+    up: mpsc::Sender<ContainerView>,
+    stop: watch::Receiver<Option<u64>>,
+) {
+    let cdir = sh.dir.join(&c2.name);
+    let (api, pod, pod_ip) = (sh.api.clone(), sh.pod.clone(), sh.pod_ip.clone());
+    let image = c2.image.clone().unwrap_or_default();
+    let waiting = |msg: String| ContainerView {
+        name: c2.name.clone(),
+        state: json!({"waiting": {"reason": "CreateContainerConfigError", "message": msg}}),
+        image: image.clone(),
+        init,
+        ..Default::default()
+    };
+    let mounts = loop {
+        let prepared = sh
+            .volumes
+            .get_or_try_init(|| volumes::prepare(&api, &pod, &sh.dir, &pod_ip))
+            .await;
+        match prepared.and_then(|p| volumes::mounts(&raw_container, p)) {
+            Ok(m) => break m,
+            Err(msg) => {
+                let _ = up.send(waiting(msg)).await;
+                let mut stop = stop.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(CONFIG_RETRY) => {}
+                    _ = stop.changed() => return,
                 }
-            };
-            let env = loop {
-                match env::resolve(&api, &pod, &c2, &pod_ip).await {
-                    Ok(e) => break e,
-                    Err(env::EnvError(msg)) => {
-                        let view = ContainerView {
-                            name: c2.name.clone(),
-                            state: json!({"waiting": {"reason": "CreateContainerConfigError", "message": msg}}),
-                            image: image.clone(),
-                            ..Default::default()
-                        };
-                        let _ = up.send(view).await;
-                        let mut stop = stop.clone();
-                        tokio::select! {
-                            _ = tokio::time::sleep(CONFIG_RETRY) => {}
-                            _ = stop.changed() => return,
-                        }
-                    }
+            }
+        }
+    };
+    let env = loop {
+        match env::resolve(&api, &pod, &c2, &pod_ip).await {
+            Ok(e) => break e,
+            Err(env::EnvError(msg)) => {
+                let _ = up.send(waiting(msg)).await;
+                let mut stop = stop.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(CONFIG_RETRY) => {}
+                    _ = stop.changed() => return,
                 }
-            };
-            let working_dir = c2
-                .working_dir
-                .clone()
-                .map(PathBuf::from)
-                .unwrap_or_else(|| cdir.join("work"));
-            remember_for_exec(&cdir, &env, &working_dir);
-            let ports = c2
-                .ports
-                .iter()
-                .flatten()
-                .filter_map(|p| p.name.clone().map(|n| (n, p.container_port)))
-                .collect();
-            let probes = [
-                c2.startup_probe.clone(),
-                c2.liveness_probe.clone(),
-                c2.readiness_probe.clone(),
-            ];
-            let config = ContainerConfig {
-                dir: cdir.clone(),
-                command: c2.command.clone().unwrap_or_default(),
-                args: c2.args.clone().unwrap_or_default(),
-                env: env.clone(),
-                working_dir: c2.working_dir.clone(),
-                log_path: container::log_path(&cdir),
-                image: image.clone(),
-                netns,
-                hostname: pod_name,
-                mounts,
-            };
-            let cctx = ContainerCtx {
-                name: c2.name.clone(),
-                image,
-                dir: cdir,
-                config,
-                env,
-                working_dir,
-                pod_ip,
-                restart_policy: policy,
-                backoff_base: base,
-                runtime,
-                updates: up,
-                stop,
-                probes,
-                ports,
-                grace,
-            };
-            container::supervise(cctx).await;
-        });
-    }
-    started
+            }
+        }
+    };
+    let working_dir = c2
+        .working_dir
+        .clone()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cdir.join("work"));
+    remember_for_exec(&cdir, &env, &working_dir);
+    let ports = c2
+        .ports
+        .iter()
+        .flatten()
+        .filter_map(|p| p.name.clone().map(|n| (n, p.container_port)))
+        .collect();
+    let probes = if init {
+        [None, None, None]
+    } else {
+        [
+            c2.startup_probe.clone(),
+            c2.liveness_probe.clone(),
+            c2.readiness_probe.clone(),
+        ]
+    };
+    let config = ContainerConfig {
+        dir: cdir.clone(),
+        command: c2.command.clone().unwrap_or_default(),
+        args: c2.args.clone().unwrap_or_default(),
+        env: env.clone(),
+        working_dir: c2.working_dir.clone(),
+        log_path: container::log_path(&cdir),
+        image: image.clone(),
+        netns: sh.netns.clone(),
+        hostname: sh.pod_name.clone(),
+        mounts,
+    };
+    let cctx = ContainerCtx {
+        name: c2.name.clone(),
+        image,
+        dir: cdir,
+        config,
+        env,
+        working_dir,
+        pod_ip,
+        restart_policy: policy,
+        backoff_base: sh.backoff_base,
+        runtime: sh.runtime.clone(),
+        updates: up,
+        stop,
+        probes,
+        ports,
+        grace: sh.grace,
+        init,
+    };
+    container::supervise(cctx).await;
 }

@@ -19,6 +19,8 @@ pub struct ContainerView {
     pub image: String,
     /// Whether it will not run again.
     pub done: bool,
+    /// An init container (runs to completion before the app containers).
+    pub init: bool,
 }
 
 impl ContainerView {
@@ -31,7 +33,16 @@ impl ContainerView {
 }
 
 /// The pod phase Kubernetes would report.
-pub fn phase(containers: &[ContainerView], restart_policy: &str) -> &'static str {
+pub fn phase(all: &[ContainerView], restart_policy: &str) -> &'static str {
+    let (inits, containers): (Vec<&ContainerView>, Vec<&ContainerView>) = all.iter().partition(|c| c.init);
+    // An init container that failed for good fails the pod; one still to succeed keeps it Pending.
+    if inits.iter().any(|c| c.done && c.exit_code() != Some(0)) {
+        return "Failed";
+    }
+    if inits.iter().any(|c| !(c.done && c.exit_code() == Some(0))) {
+        return "Pending";
+    }
+    let containers: Vec<ContainerView> = containers.into_iter().cloned().collect();
     if containers.is_empty() {
         return "Pending";
     }
@@ -77,21 +88,21 @@ pub fn pod_status(
     now: &str,
 ) -> Value {
     let phase = phase(containers, restart_policy);
+    let (inits, containers): (Vec<&ContainerView>, Vec<&ContainerView>) = containers.iter().partition(|c| c.init);
     let ready = !containers.is_empty() && containers.iter().all(|c| c.ready);
-    let initialized = true;
+    let initialized = inits.iter().all(|c| c.done && c.exit_code() == Some(0));
     let cond =
         |t: &str, ok: bool| json!({"type": t, "status": if ok { "True" } else { "False" }, "lastTransitionTime": now});
-    let statuses: Vec<Value> = containers
-        .iter()
-        .map(|c| {
-            let mut s = json!({"name": c.name, "state": c.state, "ready": c.ready, "restartCount": c.restart_count, "image": c.image, "started": c.running()});
-            if !c.last_state.is_null() {
-                s["lastState"] = c.last_state.clone();
-            }
-            s
-        })
-        .collect();
-    json!({
+    let status_of = |c: &&ContainerView| {
+        let mut s = json!({"name": c.name, "state": c.state, "ready": c.ready, "restartCount": c.restart_count, "image": c.image, "started": c.running()});
+        if !c.last_state.is_null() {
+            s["lastState"] = c.last_state.clone();
+        }
+        s
+    };
+    let statuses: Vec<Value> = containers.iter().map(status_of).collect();
+    let init_statuses: Vec<Value> = inits.iter().map(status_of).collect();
+    let mut out = json!({
         "phase": phase,
         "conditions": [cond("PodScheduled", true), cond("Initialized", initialized), cond("ContainersReady", ready), cond("Ready", ready)],
         "hostIP": host_ip,
@@ -99,7 +110,11 @@ pub fn pod_status(
         "podIPs": [{"ip": pod_ip}],
         "startTime": start_time,
         "containerStatuses": statuses,
-    })
+    });
+    if !init_statuses.is_empty() {
+        out["initContainerStatuses"] = Value::Array(init_statuses);
+    }
+    out
 }
 
 #[cfg(test)]
