@@ -279,7 +279,11 @@ pub async fn supervise(mut ctx: ContainerCtx) {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(137);
-        let reason = if code == 0 { "Completed" } else { "Error" };
+        let reason = match code {
+            0 => "Completed",
+            137 if ctx.runtime.oom_killed(&ctx.dir) => "OOMKilled",
+            _ => "Error",
+        };
         let terminated = json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": st.started_at, "finishedAt": now()}});
         st.pid = None;
         let restart = match ctx.restart_policy.as_str() {

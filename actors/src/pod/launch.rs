@@ -117,6 +117,18 @@ pub fn start(l: &Launch, finished: bool, up: mpsc::Sender<ContainerView>, stop: 
         .map(|(i, c)| (c.clone(), l.pod["spec"]["containers"][i].clone()))
         .collect();
     let count = inits.len() + apps.len();
+    let limited = apps
+        .iter()
+        .chain(&inits)
+        .any(|(_, raw)| raw["resources"]["limits"].is_object());
+    if limited && !l.runtime.pod_network() && !finished {
+        // The process runtime runs host processes without cgroups of their own: say so.
+        let (api, pod) = (l.api.clone(), l.pod.clone());
+        tokio::spawn(async move {
+            let msg = "resources.limits are not enforced by the process runtime; run the node with --runtime runc to enforce them";
+            crate::events::record(&api, &pod, "Pod", "Warning", "LimitsNotEnforced", msg, "orca-agent").await;
+        });
+    }
     tokio::spawn(async move {
         for (c, raw) in inits {
             let dir = shared.dir.join(&c.name);
@@ -232,6 +244,7 @@ async fn run_container(
         netns: sh.netns.clone(),
         hostname: sh.pod_name.clone(),
         mounts,
+        limits: limits_of(&raw_container, &pod),
     };
     let cctx = ContainerCtx {
         name: c2.name.clone(),
@@ -252,4 +265,22 @@ async fn run_container(
         init,
     };
     container::supervise(cctx).await;
+}
+
+/// The limits and identity a container asks for (its securityContext over the pod's).
+fn limits_of(c: &Value, pod: &Value) -> crate::node::runtime::limits::Limits {
+    let q = |v: &Value| v.as_str().and_then(orca_schemas::quantity::parse_milli);
+    let id = |k: &str| {
+        c["securityContext"][k]
+            .as_u64()
+            .or_else(|| pod["spec"]["securityContext"][k].as_u64())
+            .map(|u| u as u32)
+    };
+    crate::node::runtime::limits::Limits {
+        memory: q(&c["resources"]["limits"]["memory"]).map(|m| (m / 1000) as i64),
+        cpu_milli: q(&c["resources"]["limits"]["cpu"]).map(|m| m as i64),
+        cpu_request_milli: q(&c["resources"]["requests"]["cpu"]).map(|m| m as i64),
+        run_as_user: id("runAsUser"),
+        run_as_group: id("runAsGroup"),
+    }
 }

@@ -33,6 +33,7 @@ pub(crate) fn remember_for_exec(dir: &std::path::Path, env: &[(String, String)],
 pub(crate) fn release(pod_network: bool, dir: &std::path::Path, uid: &str) {
     if pod_network {
         network::teardown(uid);
+        crate::node::runtime::limits::remove_pod_cgroups(uid);
     }
     super::volumes::release(dir);
     let _ = std::fs::remove_dir_all(dir);

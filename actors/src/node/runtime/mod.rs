@@ -1,5 +1,6 @@
 //! Container runtimes behind one trait: `process` (host processes) and `runc` (OCI containers).
 
+pub mod limits;
 pub mod process;
 pub mod runc;
 pub mod shim_process;
@@ -29,6 +30,8 @@ pub struct ContainerConfig {
     pub hostname: String,
     /// Volumes to mount.
     pub mounts: Vec<Mount>,
+    /// Resource limits and the user to run as (runc).
+    pub limits: limits::Limits,
 }
 
 /// A host path mounted into a container.
@@ -79,6 +82,10 @@ pub trait ContainerRuntime: Send + Sync {
     /// The host command that runs `argv` inside the container in `dir` (exec and exec probes).
     fn exec_argv(&self, _dir: &Path, argv: &[String]) -> Vec<String> {
         argv.to_vec()
+    }
+    /// Whether the run in `dir` that died by SIGKILL was killed for using too much memory.
+    fn oom_killed(&self, _dir: &Path) -> bool {
+        false
     }
     /// Whether containers get their own network namespace and pod IP.
     fn pod_network(&self) -> bool {

@@ -132,6 +132,7 @@ impl RuncRuntime {
             namespaces.push(net.build().map_err(err)?);
             linux.set_namespaces(Some(namespaces));
         }
+        super::limits::apply(&mut spec, cfg)?;
         Ok(spec)
     }
 }
@@ -201,6 +202,10 @@ impl ContainerRuntime for RuncRuntime {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+
+    fn oom_killed(&self, dir: &Path) -> bool {
+        super::limits::oom_killed(dir)
     }
 
     fn exec_argv(&self, dir: &Path, argv: &[String]) -> Vec<String> {
