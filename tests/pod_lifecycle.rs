@@ -226,3 +226,30 @@ fn logs_outlive_their_pod() {
     );
     assert_eq!(logs(&h, "never-existed", "").0, 404);
 }
+
+#[test]
+fn a_pod_past_its_active_deadline_fails() {
+    let (nats, orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let _agent = Agent::start(&nats.url(), "deadline-node", &dir.path().join("agent"), &[]);
+    wait_node_ready(&h, "deadline-node");
+    let mut p = sh_pod("late", "sleep 3600", "Always");
+    p["spec"]["activeDeadlineSeconds"] = json!(2);
+    p["spec"]["terminationGracePeriodSeconds"] = json!(1);
+    create_pod(&h, &p);
+    let started = std::time::Instant::now();
+    let failed = wait_pod(&h, "late", 30, "Failed at its deadline", |p| {
+        p["status"]["phase"] == "Failed"
+    });
+    // startTime has whole seconds, so the deadline may come up to a second early.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "not before the deadline"
+    );
+    assert_eq!(failed["status"]["reason"], "DeadlineExceeded", "{failed}");
+    let stopped = wait_pod(&h, "late", 30, "its container stopped", |p| {
+        p["status"]["containerStatuses"][0]["state"]["terminated"].is_object()
+    });
+    assert_eq!(stopped["status"]["phase"], "Failed", "stays Failed: {stopped}");
+    assert_eq!(stopped["status"]["reason"], "DeadlineExceeded");
+}

@@ -1,6 +1,6 @@
 //! Limits and identity of runc pods: a container over its memory limit is OOMKilled, a CPU limit
-//! becomes the cgroup's quota, runAsUser and runAsGroup set who the process is. Needs root and
-//! runc (CI installs runc).
+//! becomes the cgroup's quota, runAsUser and runAsGroup set who the process is, hostNetwork shares
+//! the node's network. Needs root and runc (CI installs runc).
 
 mod common;
 
@@ -27,6 +27,9 @@ fn runc_pods_get_their_limits_and_identity() {
         "command": ["sh", "-c", "x=$(yes | head -c 100000000); echo survived"],
         "resources": {"limits": {"memory": "20Mi"}}}]}});
     create_pod(&h, &hog);
+    let host = json!({"metadata": {"name": "host"}, "spec": {"hostNetwork": true, "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", "cat /proc/net/dev; sleep 3600"]}]}});
+    create_pod(&h, &host);
     let lim = json!({"metadata": {"name": "lim"}, "spec": {"terminationGracePeriodSeconds": 1,
         "securityContext": {"runAsUser": 1000, "runAsGroup": 3000},
         "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", "echo uid=$(id -u) gid=$(id -g); sleep 3600"],
@@ -46,6 +49,11 @@ fn runc_pods_get_their_limits_and_identity() {
         "{p}"
     );
 
+    wait_for(60, "the host-network pod listed the node's interfaces", || {
+        h.get(&format!("{PODS}/host/log")).text.contains("orca0:")
+    });
+    let hp = h.get(&format!("{PODS}/host")).body;
+    assert_eq!(hp["status"]["podIP"], hp["status"]["hostIP"], "{hp}");
     wait_for(60, "lim printed its identity", || {
         h.get(&format!("{PODS}/lim/log")).text.contains("uid=")
     });

@@ -102,6 +102,11 @@ impl PodActor {
         .start())
     }
 
+    /// Whether the pod gets a network namespace of its own (runc, without hostNetwork).
+    fn own_network(&self) -> bool {
+        self.ctx.runtime.pod_network() && self.spec.host_network != Some(true)
+    }
+
     fn now() -> String {
         humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
     }
@@ -148,7 +153,7 @@ impl PodActor {
                 runtime: self.ctx.runtime.clone(),
                 backoff_base: self.ctx.backoff_base,
                 pod_ip: ip,
-                netns: self.ctx.runtime.pod_network().then(|| network::netns_path(&self.uid)),
+                netns: self.own_network().then(|| network::netns_path(&self.uid)),
             };
             launch::start(&l, finished, up_tx, self.stop_tx.subscribe());
         } else {
@@ -160,6 +165,13 @@ impl PodActor {
         }));
         for ev in std::mem::take(&mut self.early) {
             self.apply(ev, ctx);
+        }
+        if let Some(deadline) = self.spec.active_deadline_seconds.filter(|d| *d > 0) {
+            let started = humantime::parse_rfc3339_weak(&start_time).unwrap_or_else(|_| std::time::SystemTime::now());
+            let at = started + std::time::Duration::from_secs(deadline as u64);
+            let left = at.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+            let grace = self.spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64;
+            ctx.run_later(left, move |act, ctx| act.apply(PodEvent::DeadlineExceeded(grace), ctx));
         }
     }
 
@@ -253,7 +265,7 @@ impl Actor for PodActor {
             self.ctx.dir.join("pod.json"),
             json!({"namespace": self.ns, "name": self.name}).to_string(),
         );
-        if !self.ctx.runtime.pod_network() {
+        if !self.own_network() {
             let ip = self.ctx.host_ip.clone();
             self.launch(Some(ip), ctx);
             return;

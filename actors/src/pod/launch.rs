@@ -245,6 +245,7 @@ async fn run_container(
         hostname: sh.pod_name.clone(),
         mounts,
         limits: limits_of(&raw_container, &pod),
+        host_network: pod["spec"]["hostNetwork"] == true,
     };
     let cctx = ContainerCtx {
         name: c2.name.clone(),

@@ -20,6 +20,8 @@ pub enum PodEvent {
     ContainersStopped,
     /// A status write failed; the next change writes the whole status again.
     StatusWriteFailed,
+    /// `activeDeadlineSeconds` passed: stop with this grace period; the pod fails.
+    DeadlineExceeded(u64),
 }
 
 /// What the actor should do.
@@ -58,6 +60,7 @@ pub struct PodState {
     killed: bool,
     stopped: bool,
     ending: bool,
+    deadline: bool,
 }
 
 impl PodState {
@@ -81,6 +84,7 @@ impl PodState {
             killed: false,
             stopped: false,
             ending: false,
+            deadline: false,
         }
     }
 
@@ -101,6 +105,9 @@ impl PodState {
                     let mut status =
                         pod_status(&list, &self.policy, &self.host_ip, &self.pod_ip, &self.start_time, now);
                     keep_transition_times(&mut status, &self.last_sent);
+                    if self.deadline {
+                        deadline_status(&mut status);
+                    }
                     if strip_times(&status) != strip_times(&self.last_sent) {
                         self.last_sent = status.clone();
                         out.push(Effect::WriteStatus(status));
@@ -108,6 +115,24 @@ impl PodState {
                 }
             }
             PodEvent::StatusWriteFailed => self.last_sent = Value::Null,
+            PodEvent::DeadlineExceeded(grace) => {
+                if self.deadline || self.stopping() {
+                    return out;
+                }
+                self.deadline = true;
+                out.push(Effect::Event {
+                    kind: "Warning",
+                    reason: "DeadlineExceeded",
+                    message: "Pod was active on the node longer than the specified deadline".into(),
+                });
+                out.push(Effect::StopContainers(grace));
+                let mut status = self.last_sent.clone();
+                if status.is_object() {
+                    deadline_status(&mut status);
+                    self.last_sent = status.clone();
+                    out.push(Effect::WriteStatus(status));
+                }
+            }
             PodEvent::DeleteRequested(grace) => {
                 if self.delete_requested || self.killed {
                     return out;
@@ -153,6 +178,13 @@ impl PodState {
             Vec::new()
         }
     }
+}
+
+/// A pod stopped at its deadline: Failed, with Kubernetes' reason and message.
+fn deadline_status(status: &mut Value) {
+    status["phase"] = Value::String("Failed".into());
+    status["reason"] = Value::String("DeadlineExceeded".into());
+    status["message"] = Value::String("Pod was active on the node longer than the specified deadline".into());
 }
 
 /// The status without condition times, for deciding whether anything changed.

@@ -32,6 +32,8 @@ pub struct ContainerConfig {
     pub mounts: Vec<Mount>,
     /// Resource limits and the user to run as (runc).
     pub limits: limits::Limits,
+    /// `hostNetwork`: no network namespace of its own.
+    pub host_network: bool,
 }
 
 /// A host path mounted into a container.

@@ -125,11 +125,13 @@ impl RuncRuntime {
                 .into_iter()
                 .filter(|n| n.typ() != LinuxNamespaceType::Network && n.typ() != LinuxNamespaceType::Cgroup)
                 .collect();
-            let mut net = LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::Network);
-            if let Some(path) = &cfg.netns {
-                net = net.path(path.clone());
+            if !cfg.host_network {
+                let mut net = LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::Network);
+                if let Some(path) = &cfg.netns {
+                    net = net.path(path.clone());
+                }
+                namespaces.push(net.build().map_err(err)?);
             }
-            namespaces.push(net.build().map_err(err)?);
             linux.set_namespaces(Some(namespaces));
         }
         super::limits::apply(&mut spec, cfg)?;
