@@ -191,4 +191,72 @@ fn a_claim_keeps_its_data_and_its_pods_on_its_node() {
             "kept on the claim's node"
         );
     }
+    // The class reclaims with Delete: the volume goes with its claim.
+    let pv_name = claim["spec"]["volumeName"].as_str().unwrap().to_string();
+    assert_eq!(h.delete(&format!("{PODS}/keeper")).status, 200);
+    wait_for(30, "the pod gone", || h.get(&format!("{PODS}/keeper")).status == 404);
+    assert_eq!(
+        h.delete("/api/v1/namespaces/default/persistentvolumeclaims/data")
+            .status,
+        200
+    );
+    wait_for(30, "the volume deleted", || {
+        h.get(&format!("/api/v1/persistentvolumes/{pv_name}")).status == 404
+    });
+}
+
+#[test]
+fn a_claim_binds_an_existing_volume_that_is_retained_after_it() {
+    let (nats, orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let _a = Agent::start(&nats.url(), "pv-node", &dir.path().join("a"), &[]);
+    wait_node_ready(&h, "pv-node");
+    let m = root(&dir);
+    let store = dir.path().join("static-volume");
+    let pv = |name: &str, size: &str| {
+        json!({"metadata": {"name": name}, "spec": {"capacity": {"storage": size}, "accessModes": ["ReadWriteOnce"],
+        "storageClassName": "", "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": store.display().to_string(), "type": "DirectoryOrCreate"}}})
+    };
+    assert_eq!(h.post("/api/v1/persistentvolumes", &pv("big", "10Gi")).status, 201);
+    assert_eq!(h.post("/api/v1/persistentvolumes", &pv("small", "1Gi")).status, 201);
+    let pvc = json!({"metadata": {"name": "static"}, "spec": {"storageClassName": "", "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "500Mi"}}}});
+    assert_eq!(
+        h.post("/api/v1/namespaces/default/persistentvolumeclaims", &pvc).status,
+        201
+    );
+    wait_for(30, "the claim bound to the smallest fitting volume", || {
+        let c = h.get("/api/v1/namespaces/default/persistentvolumeclaims/static").body;
+        c["status"]["phase"] == "Bound" && c["spec"]["volumeName"] == "small"
+    });
+    let bound = h.get("/api/v1/persistentvolumes/small").body;
+    assert_eq!(
+        (
+            bound["status"]["phase"].as_str(),
+            bound["spec"]["claimRef"]["name"].as_str()
+        ),
+        (Some("Bound"), Some("static"))
+    );
+    wait_for(30, "the other volume Available", || {
+        h.get("/api/v1/persistentvolumes/big").body["status"]["phase"] == "Available"
+    });
+    let writer = json!({"metadata": {"name": "w"}, "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox",
+        "command": ["sh", "-c", format!("echo static > {m}/s/file")], "volumeMounts": [{"name": "s", "mountPath": format!("{m}/s")}]}],
+        "volumes": [{"name": "s", "persistentVolumeClaim": {"claimName": "static"}}]}});
+    assert_eq!(h.post(PODS, &writer).status, 201);
+    wait_for(60, "the pod wrote into the volume", || {
+        std::fs::read_to_string(store.join("file")).is_ok_and(|s| s.trim() == "static")
+    });
+    wait_for(30, "the pod done", || {
+        h.get(&format!("{PODS}/w")).body["status"]["phase"] == "Succeeded"
+    });
+    assert_eq!(h.delete(&format!("{PODS}/w")).status, 200);
+    assert_eq!(
+        h.delete("/api/v1/namespaces/default/persistentvolumeclaims/static")
+            .status,
+        200
+    );
+    wait_for(30, "the retained volume Released", || {
+        h.get("/api/v1/persistentvolumes/small").body["status"]["phase"] == "Released"
+    });
+    assert!(store.join("file").exists(), "Retain keeps the data");
 }

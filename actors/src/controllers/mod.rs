@@ -20,6 +20,7 @@ pub mod rollout_check;
 pub mod statefulset;
 pub mod statefulset_plan;
 pub mod taint_eviction;
+pub mod volume_binding;
 
 use crate::api_server::health::Checks;
 use crate::bus::client::ApiClient;
@@ -47,6 +48,8 @@ pub fn start_all(nats: &async_nats::Client, checks: &Checks, default_toleration_
     checks.add("disruption-controller", runs(move || pdb.running()));
     let te = taint_eviction::TaintEviction::start(api("taint-eviction-controller"), default_toleration_seconds);
     checks.add("taint-eviction-controller", runs(move || te.running()));
+    let pv = volume_binding::VolumeBinding::start(api("persistentvolume-controller"));
+    checks.add("persistentvolume-controller", runs(move || pv.running()));
     let ns = namespace::Namespaces::start(api("namespace-controller"));
     checks.add("namespace-controller", runs(move || ns.running()));
 }

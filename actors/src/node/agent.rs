@@ -85,6 +85,45 @@ impl Actor for NodeAgent {
                 let _ = nats.publish(subject, now_ms().to_string().into()).await;
             });
         });
+        let (api, store) = (self.api.clone(), self.opts.data_dir.join("local-path"));
+        ctx.run_interval(LOCAL_PATH_SWEEP, move |_, _| {
+            let (api, store) = (api.clone(), store.clone());
+            actix::spawn(async move { sweep_local_paths(&api, &store).await });
+        });
+    }
+}
+
+/// How often this node looks for local-path directories whose volume was deleted.
+pub const LOCAL_PATH_SWEEP: Duration = Duration::from_secs(5);
+
+/// Removes local-path directories whose PersistentVolume is gone (a claim deleted under the
+/// Delete reclaim policy); a directory younger than a minute may be a volume being made.
+async fn sweep_local_paths(api: &ApiClient, store: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(store) else { return };
+    let dirs: Vec<std::fs::DirEntry> = entries.flatten().collect();
+    if dirs.is_empty() {
+        return;
+    }
+    let Ok(list) = api.list_raw("/api/v1/persistentvolumes", "").await else {
+        return;
+    };
+    let live: std::collections::HashSet<String> = list
+        .items
+        .iter()
+        .filter_map(|b| orca_schemas::stored::read_header(b).ok().map(|(id, _)| id.name))
+        .collect();
+    for d in dirs {
+        let name = d.file_name().to_string_lossy().into_owned();
+        let old = d
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > Duration::from_secs(60));
+        if !live.contains(&name) && old {
+            tracing::info!("removing local-path volume {name}: its PersistentVolume is gone");
+            let _ = std::fs::remove_dir_all(d.path());
+        }
     }
 }
 
