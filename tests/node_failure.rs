@@ -135,3 +135,22 @@ fn drain_evicts_within_the_disruption_budget() {
     assert_eq!(running_on(&h, "svc"), ["drain-b", "drain-b"]);
     assert_eq!(h.get(&format!("{PODS}/bare")).status, 404);
 }
+
+#[test]
+fn a_node_that_was_only_cut_off_restores_its_pods_status() {
+    let (nats, orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let _a = Agent::start(&nats.url(), "cut-a", &dir.path().join("a"), &[]);
+    wait_node_ready(&h, "cut-a");
+    assert_eq!(h.post(DEPLOYS, &deployment("cut", 1)).status, 201);
+    wait_for(60, "the pod running", || running_on(&h, "cut") == ["cut-a"]);
+    let name = pods(&h, "cut")[0]["metadata"]["name"].as_str().unwrap().to_string();
+    // What the node lifecycle writes when it stops hearing from the node.
+    let lost = json!({"status": {"phase": "Unknown", "reason": "NodeLost"}});
+    let r = h.patch(&format!("{PODS}/{name}/status"), "application/merge-patch+json", &lost);
+    assert_eq!(r.status, 200, "{}", r.text);
+    wait_for(30, "the agent writes the pod's real status again", || {
+        let st = h.get(&format!("{PODS}/{name}")).body["status"].clone();
+        st["phase"] == "Running" && st["reason"].is_null()
+    });
+}

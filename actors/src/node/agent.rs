@@ -325,6 +325,11 @@ fn on_pod(
             }
         }
     }
+    if let (Some(r), Some(phase)) = (running.get(&uid), pod["status"]["phase"].as_str()) {
+        if phase == "Unknown" {
+            r.pod.do_send(crate::pod::actor::Observed(phase.to_string()));
+        }
+    }
     if pod.pointer("/metadata/deletionTimestamp").is_some() {
         if let Some(r) = running.get_mut(&uid) {
             if !r.deleting {

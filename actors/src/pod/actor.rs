@@ -54,6 +54,11 @@ pub struct DeleteRequested(pub u64);
 #[rtype(result = "()")]
 pub struct Kill;
 
+/// The stored pod changed: its phase as the log has it (a node that was lost may find it rewritten).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Observed(pub String);
+
 /// A container's state changed (from its supervisor).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -220,6 +225,13 @@ impl PodActor {
         self.writing_status = true;
         let (api, path) = (self.ctx.api.clone(), self.status_path.clone());
         let write = async move {
+            let mut status = status;
+            // A merge patch keeps keys it does not name: clear what another writer may have set.
+            for k in ["reason", "message"] {
+                if status.get(k).is_none() {
+                    status[k] = Value::Null;
+                }
+            }
             let patch = json!({"status": status});
             matches!(api.call("PATCH", &path, "", Some(&patch)).await, Ok(a) if a.status == 200)
         };
@@ -303,5 +315,14 @@ impl Handler<Kill> for PodActor {
     type Result = ();
     fn handle(&mut self, _: Kill, ctx: &mut Context<Self>) {
         self.apply(PodEvent::Killed, ctx);
+    }
+}
+
+impl Handler<Observed> for PodActor {
+    type Result = ();
+    fn handle(&mut self, Observed(phase): Observed, ctx: &mut Context<Self>) {
+        if self.state.is_some() {
+            self.apply(PodEvent::Observed(phase), ctx);
+        }
     }
 }

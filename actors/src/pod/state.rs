@@ -22,6 +22,9 @@ pub enum PodEvent {
     StatusWriteFailed,
     /// `activeDeadlineSeconds` passed: stop with this grace period; the pod fails.
     DeadlineExceeded(u64),
+    /// The stored pod has this phase: another writer (the node lifecycle marking a lost node's pods
+    /// Unknown) may have changed what this node last wrote.
+    Observed(String),
 }
 
 /// What the actor should do.
@@ -115,6 +118,12 @@ impl PodState {
                 }
             }
             PodEvent::StatusWriteFailed => self.last_sent = Value::Null,
+            PodEvent::Observed(phase) => {
+                let ours = self.last_sent["phase"].as_str().unwrap_or("");
+                if phase == "Unknown" && !ours.is_empty() && ours != "Unknown" && !self.stopping() {
+                    out.push(Effect::WriteStatus(self.last_sent.clone()));
+                }
+            }
             PodEvent::DeadlineExceeded(grace) => {
                 if self.deadline || self.stopping() {
                     return out;
