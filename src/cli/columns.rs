@@ -50,6 +50,15 @@ pub(super) fn columns(kind: &str, wide: bool) -> Vec<&'static str> {
             "LAST SCHEDULE",
             "AGE",
         ],
+        "PodDisruptionBudget" => vec!["NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"],
+        "StorageClass" => vec![
+            "NAME",
+            "PROVISIONER",
+            "RECLAIMPOLICY",
+            "VOLUMEBINDINGMODE",
+            "ALLOWVOLUMEEXPANSION",
+            "AGE",
+        ],
         "Service" => vec!["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
         "ConfigMap" => vec!["NAME", "DATA", "AGE"],
         "Secret" => vec!["NAME", "TYPE", "DATA", "AGE"],
@@ -348,4 +357,24 @@ fn access(v: &Value) -> String {
                 .join(",")
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_as_many_cells_as_columns() {
+        let obj = serde_json::json!({"metadata": {"name": "x"}, "spec": {}, "status": {}});
+        for rt in orca_schemas::RESOURCES {
+            for wide in [false, true] {
+                assert_eq!(
+                    columns(rt.kind, wide).len(),
+                    row(rt.kind, &obj, wide).len(),
+                    "{} wide={wide}",
+                    rt.kind
+                );
+            }
+        }
+    }
 }
