@@ -1,7 +1,9 @@
 //! The API server: Kubernetes verbs over the event log, served over HTTP and over NATS.
 
 pub mod bindings;
+pub mod bootstrap;
 pub mod cluster_ip;
+pub mod delete;
 pub mod eviction;
 pub mod health;
 pub mod history;
@@ -21,14 +23,14 @@ pub mod write;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use orca_schemas::{admit, ResourceType};
 
 pub use request::{ApiRequest, ApiResponse, Query};
 pub use status::{ApiError, ApiResult};
 
-use crate::eventlog::{EventLog, Result as LogResult};
+use crate::eventlog::EventLog;
 use read::Filter;
 use write::PatchType;
 
@@ -53,10 +55,7 @@ pub struct ApiCore {
     pub bookmark_interval: Duration,
 }
 
-/// Namespaces every cluster has.
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
-/// The built-in StorageClass (provisioner `orca.dev/local-path`), the default.
-pub const DEFAULT_STORAGE_CLASS: &str = "local-path";
+pub use bootstrap::{DEFAULT_STORAGE_CLASS, SYSTEM_NAMESPACES};
 
 impl ApiCore {
     /// An API over an open log.
@@ -98,45 +97,6 @@ impl ApiCore {
     /// The log behind the API.
     pub fn log(&self) -> &EventLog {
         &self.log
-    }
-
-    /// Creates the system namespaces and the default StorageClass when missing.
-    pub async fn bootstrap(&self) -> LogResult<()> {
-        let missing: Vec<&str> = SYSTEM_NAMESPACES
-            .iter()
-            .copied()
-            .filter(|n| self.log.projection().get("Namespace", "", n).is_none())
-            .collect();
-        let class_missing = self
-            .log
-            .projection()
-            .get("StorageClass", "", DEFAULT_STORAGE_CLASS)
-            .is_none();
-        if missing.is_empty() && !class_missing {
-            return Ok(());
-        }
-        let rt = orca_schemas::registry::by_kind("Namespace").expect("Namespace is registered");
-        let sc = orca_schemas::registry::by_kind("StorageClass").expect("StorageClass is registered");
-        self.log
-            .write(move |st| {
-                for name in missing {
-                    let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "uid": uuid::Uuid::new_v4().to_string()}, "spec": {}, "status": {"phase": "Active"}});
-                    if let Err(e) = write::create(st, rt, obj, "orca-bootstrap".into()) {
-                        tracing::warn!("bootstrap namespace {name}: {}", e.message);
-                    }
-                }
-                if class_missing {
-                    // The built-in class: a directory on the node of the claim's first pod.
-                    let obj = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-                        "metadata": {"name": DEFAULT_STORAGE_CLASS, "uid": uuid::Uuid::new_v4().to_string(),
-                            "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
-                        "provisioner": "orca.dev/local-path", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"});
-                    if let Err(e) = write::create(st, sc, obj, "orca-bootstrap".into()) {
-                        tracing::warn!("bootstrap storage class: {}", e.message);
-                    }
-                }
-            })
-            .await
     }
 
     /// Serves one API call.

@@ -65,22 +65,6 @@ fn job_for(cj: &Value, name: &str, uid: &str, due: Timestamp) -> Value {
 }
 
 impl CronJobSync {
-    async fn jobs(&self, ns: &str, uid: &str) -> Result<Vec<Value>, String> {
-        let list = self
-            .api
-            .list_raw(&format!("/apis/batch/v1/namespaces/{ns}/jobs"), "")
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        for b in &list.items {
-            let (_, header) = orca_schemas::stored::read_header(b)?;
-            if header.controller.as_deref() == Some(uid) {
-                out.push(serde_json::from_slice(b).map_err(|e| e.to_string())?);
-            }
-        }
-        Ok(out)
-    }
-
     async fn sync(&self, key: &Key) -> Result<Action, String> {
         let Some(cached) = self.cronjobs.get(key) else {
             return Ok(Action::Done);
@@ -104,7 +88,7 @@ impl CronJobSync {
             successful_limit: spec["successfulJobsHistoryLimit"].as_u64().unwrap_or(3) as usize,
             failed_limit: spec["failedJobsHistoryLimit"].as_u64().unwrap_or(1) as usize,
         };
-        let jobs = self.jobs(ns, &uid).await?;
+        let jobs = write::owned_by(&self.api, &format!("/apis/batch/v1/namespaces/{ns}/jobs"), &uid).await?;
         let now = Timestamp::now();
         let p = plan(&facts, &jobs.iter().map(child).collect::<Vec<_>>(), now);
         let jobs_path = format!("/apis/batch/v1/namespaces/{ns}/jobs");

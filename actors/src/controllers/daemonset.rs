@@ -101,22 +101,6 @@ fn ds_pod(p: &Value) -> DsPod {
 }
 
 impl DaemonSetSync {
-    async fn pods(&self, ns: &str, uid: &str) -> Result<Vec<Value>, String> {
-        let list = self
-            .api
-            .list_raw(&format!("/api/v1/namespaces/{ns}/pods"), "")
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        for b in &list.items {
-            let (_, header) = orca_schemas::stored::read_header(b)?;
-            if header.controller.as_deref() == Some(uid) {
-                out.push(serde_json::from_slice(b).map_err(|e| e.to_string())?);
-            }
-        }
-        Ok(out)
-    }
-
     async fn sync(&self, key: &Key) -> Result<Action, String> {
         let Some(cached) = self.sets.get(key) else {
             return Ok(Action::Done);
@@ -138,7 +122,7 @@ impl DaemonSetSync {
             let v: Value = n.view().map_err(|e| e.to_string())?;
             nodes.push(placement(&info, &v)?);
         }
-        let pods = self.pods(ns, &uid).await?;
+        let pods = write::owned_by(&self.api, &format!("/api/v1/namespaces/{ns}/pods"), &uid).await?;
         let facts: Vec<DsPod> = pods.iter().map(ds_pod).collect();
         let strategy = &ds["spec"]["updateStrategy"];
         let rolling = strategy["type"] != "OnDelete";
@@ -200,22 +184,7 @@ impl DaemonSetSync {
             "observedGeneration": ds["metadata"]["generation"].as_i64().unwrap_or(0),
         });
         let path = format!("/apis/apps/v1/namespaces/{ns}/daemonsets/{name}");
-        write::update(&self.api, &path, "/status", |o| {
-            let mut merged = o["status"].clone();
-            if !merged.is_object() {
-                merged = json!({});
-            }
-            for (k, v) in status.as_object().into_iter().flatten() {
-                merged[k] = v.clone();
-            }
-            if merged == o["status"] {
-                return false;
-            }
-            o["status"] = merged;
-            true
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+        write::merge_status(&self.api, &path, &status).await?;
         match failed {
             Some(e) => Err(e),
             None => Ok(Action::Done),

@@ -49,24 +49,8 @@ impl BudgetSync {
             "observedGeneration": pdb["metadata"]["generation"].as_i64().unwrap_or(1),
         });
         let path = format!("/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}");
-        write::update(&self.api, &path, "/status", |o| {
-            let mut merged = if o["status"].is_object() {
-                o["status"].clone()
-            } else {
-                json!({})
-            };
-            for (k, v) in status.as_object().into_iter().flatten() {
-                merged[k] = v.clone();
-            }
-            if merged == o["status"] {
-                return false;
-            }
-            o["status"] = merged;
-            true
-        })
-        .await
-        .map(|_| Action::Done)
-        .map_err(|e| e.to_string())
+        write::merge_status(&self.api, &path, &status).await?;
+        Ok(Action::Done)
     }
 }
 

@@ -11,6 +11,7 @@ pub mod gc;
 pub mod gc_graph;
 pub mod job;
 pub mod job_plan;
+pub mod job_pods;
 pub mod namespace;
 pub mod node_lifecycle;
 pub mod node_taints;

@@ -130,22 +130,7 @@ impl ReplicaSetSync {
             "observedGeneration": rs.metadata.generation.unwrap_or(0),
         });
         let path = format!("/apis/apps/v1/namespaces/{ns}/replicasets/{name}");
-        write::update(&self.api, &path, "/status", |o| {
-            let mut merged = o["status"].clone();
-            if !merged.is_object() {
-                merged = json!({});
-            }
-            for (k, v) in status.as_object().into_iter().flatten() {
-                merged[k] = v.clone();
-            }
-            if merged == o["status"] {
-                return false;
-            }
-            o["status"] = merged;
-            true
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+        write::merge_status(&self.api, &path, &status).await?;
         if created < p.create {
             return Err(format!("created {created} of {} pods", p.create));
         }

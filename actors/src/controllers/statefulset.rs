@@ -97,22 +97,6 @@ fn new_pod(set: &Value, name: &str, uid: &str, hash: &str, ordinal: i64) -> Valu
 }
 
 impl StatefulSetSync {
-    async fn pods(&self, ns: &str, uid: &str) -> Result<Vec<Value>, String> {
-        let list = self
-            .api
-            .list_raw(&format!("/api/v1/namespaces/{ns}/pods"), "")
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut out = Vec::new();
-        for b in &list.items {
-            let (_, header) = orca_schemas::stored::read_header(b)?;
-            if header.controller.as_deref() == Some(uid) {
-                out.push(serde_json::from_slice(b).map_err(|e| e.to_string())?);
-            }
-        }
-        Ok(out)
-    }
-
     async fn sync(&self, key: &Key) -> Result<Action, String> {
         let Some(cached) = self.sets.get(key) else {
             return Ok(Action::Done);
@@ -130,7 +114,7 @@ impl StatefulSetSync {
             rolling: strategy["type"] != "OnDelete",
             partition: strategy["rollingUpdate"]["partition"].as_i64().unwrap_or(0),
         };
-        let pods = self.pods(ns, &uid).await?;
+        let pods = write::owned_by(&self.api, &format!("/api/v1/namespaces/{ns}/pods"), &uid).await?;
         let facts_of: Vec<SsPod> = pods.iter().filter_map(|p| ss_pod(name, p)).collect();
         let p = plan(&facts, &facts_of, &hash);
         let pods_path = format!("/api/v1/namespaces/{ns}/pods");

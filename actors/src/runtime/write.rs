@@ -84,3 +84,39 @@ pub async fn call_ok(api: &ApiClient, method: &str, path: &str, body: Option<&Va
         s => Err(format!("{method} {path}: {s}: {}", status_message(&a.body))),
     }
 }
+
+/// The objects of collection `path` whose controlling owner is `uid`, decoded.
+pub async fn owned_by(api: &ApiClient, path: &str, uid: &str) -> Result<Vec<Value>, String> {
+    let list = api.list_raw(path, "").await.map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for b in &list.items {
+        let (_, header) = orca_schemas::stored::read_header(b)?;
+        if header.controller.as_deref() == Some(uid) {
+            out.push(serde_json::from_slice(b).map_err(|e| e.to_string())?);
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the fields of `status` into the object's status at `path` (others are kept); nothing is
+/// written when they already hold these values.
+pub async fn merge_status(api: &ApiClient, path: &str, status: &Value) -> Result<(), String> {
+    update(api, path, "/status", |o| {
+        let mut merged = if o["status"].is_object() {
+            o["status"].clone()
+        } else {
+            Value::Object(Default::default())
+        };
+        for (k, v) in status.as_object().into_iter().flatten() {
+            merged[k] = v.clone();
+        }
+        if merged == o["status"] {
+            return false;
+        }
+        o["status"] = merged;
+        true
+    })
+    .await
+    .map(|_| ())
+    .map_err(|e| e.to_string())
+}
