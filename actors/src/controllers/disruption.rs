@@ -66,10 +66,13 @@ impl Reconciler for BudgetSync {
     }
 }
 
-/// Feeds the controller: budgets, and pods mapped to the budgets that select them.
+/// Feeds the controller: budgets, and pods mapped to the budgets that select them. Pods are
+/// followed only once a budget exists, so a cluster without budgets pays nothing per pod change.
 pub struct Disruption {
+    api: ApiClient,
     budgets: Store,
     controller: Addr<Controller<BudgetSync>>,
+    following_pods: bool,
 }
 
 /// A change seen by one of the informers.
@@ -101,16 +104,12 @@ impl Disruption {
                 InformerSpec::new("/apis/policy/v1/poddisruptionbudgets", ""),
                 budgets.clone(),
             );
-            let p = informer::start(
-                api.clone(),
-                InformerSpec::new("/api/v1/pods", "").keys_only(),
-                Store::default(),
-            );
             ctx.add_message_stream(futures::StreamExt::map(b, DisruptionChanged::Budget));
-            ctx.add_message_stream(futures::StreamExt::map(p, DisruptionChanged::Pod));
             Disruption {
+                api: api.clone(),
                 budgets: budgets.clone(),
                 controller: controller.clone(),
+                following_pods: false,
             }
         })
     }
@@ -118,11 +117,17 @@ impl Disruption {
 
 impl Handler<DisruptionChanged> for Disruption {
     type Result = ();
-    fn handle(&mut self, msg: DisruptionChanged, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: DisruptionChanged, ctx: &mut Context<Self>) {
         match msg {
             DisruptionChanged::Budget(ev) => {
                 for d in ev.into_deltas() {
                     self.controller.do_send(Enqueue(d.key));
+                }
+                if !self.following_pods && !self.budgets.is_empty() {
+                    self.following_pods = true;
+                    let spec = InformerSpec::new("/api/v1/pods", "").keys_only();
+                    let pods = informer::start(self.api.clone(), spec, Store::default());
+                    ctx.add_message_stream(futures::StreamExt::map(pods, DisruptionChanged::Pod));
                 }
             }
             DisruptionChanged::Pod(ev) => {
