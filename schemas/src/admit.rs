@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::kinds::batch::CronJob;
 use crate::kinds::cluster::{Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim};
 use crate::kinds::config::{ConfigMap, Secret};
+use crate::kinds::discovery::EndpointSlice;
 use crate::kinds::network::{Endpoints, Ingress, Service};
 use crate::kinds::pod::Pod;
 use crate::kinds::policy::{PodDisruptionBudget, StorageClass};
@@ -53,7 +54,8 @@ has_meta!(
     Job,
     CronJob,
     PodDisruptionBudget,
-    StorageClass
+    StorageClass,
+    EndpointSlice
 );
 
 fn run<T: DeserializeOwned + Serialize + HasMeta>(
@@ -146,6 +148,7 @@ pub fn admit(rt: &ResourceType, mut value: Value) -> Result<Admitted, Vec<FieldE
         "PersistentVolume" => run::<PersistentVolume>(value, rt, Subdomain, other::validate_pv, keep),
         "PersistentVolumeClaim" => run::<PersistentVolumeClaim>(value, rt, Subdomain, other::validate_pvc, keep),
         "Event" => run::<Event>(value, rt, Subdomain, other::validate_event, keep),
+        "EndpointSlice" => run::<EndpointSlice>(value, rt, Subdomain, policy::validate_endpointslice, keep),
         "PodDisruptionBudget" => run::<PodDisruptionBudget>(value, rt, Subdomain, policy::validate_pdb, keep),
         "StorageClass" => run::<StorageClass>(
             value,

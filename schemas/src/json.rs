@@ -20,6 +20,7 @@ fn generate(kind: &str) -> Option<Value> {
         "Secret" => schema_for!(Secret),
         "Service" => schema_for!(Service),
         "Endpoints" => schema_for!(Endpoints),
+        "EndpointSlice" => schema_for!(crate::kinds::discovery::EndpointSlice),
         "Event" => schema_for!(Event),
         "PersistentVolume" => schema_for!(PersistentVolume),
         "PersistentVolumeClaim" => schema_for!(PersistentVolumeClaim),

@@ -77,6 +77,14 @@ pub const RESOURCES: &[ResourceType] = &[
     rt!("Secret", "secrets", "secret", [], "", true),
     rt!("Service", "services", "service", ["svc"], "", true),
     rt!("Endpoints", "endpoints", "endpoints", ["ep"], "", true),
+    rt!(
+        "EndpointSlice",
+        "endpointslices",
+        "endpointslice",
+        [],
+        "discovery.k8s.io",
+        true
+    ),
     rt!("Event", "events", "event", ["ev"], "", true),
     rt!(
         "PersistentVolume",

@@ -51,6 +51,7 @@ pub(super) fn columns(kind: &str, wide: bool) -> Vec<&'static str> {
             "AGE",
         ],
         "PodDisruptionBudget" => vec!["NAME", "MIN AVAILABLE", "MAX UNAVAILABLE", "ALLOWED DISRUPTIONS", "AGE"],
+        "EndpointSlice" => vec!["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"],
         "StorageClass" => vec![
             "NAME",
             "PROVISIONER",
@@ -145,6 +146,7 @@ pub(super) fn row(kind: &str, v: &Value, wide: bool) -> Vec<String> {
         "Job" => super::columns_more::job(v),
         "CronJob" => super::columns_more::cronjob(v),
         "PodDisruptionBudget" => super::columns_more::pdb(v),
+        "EndpointSlice" => super::columns_more::endpointslice(v),
         "StorageClass" => super::columns_more::storageclass(v),
         "Service" => {
             let ports: Vec<String> = v

@@ -1,4 +1,5 @@
-//! Table rows of Job, CronJob, PodDisruptionBudget and StorageClass, as kubectl prints them.
+//! Table rows of Job, CronJob, PodDisruptionBudget, StorageClass and EndpointSlice, as kubectl
+//! prints them.
 
 use serde_json::Value;
 
@@ -104,6 +105,33 @@ pub(super) fn storageclass(v: &Value) -> Vec<String> {
             .and_then(Value::as_bool)
             .unwrap_or(false)
             .to_string(),
+        age(&s(v, "/metadata/creationTimestamp")),
+    ]
+}
+
+/// NAME ADDRESSTYPE PORTS ENDPOINTS AGE (at most three addresses, then `+ N more...`).
+pub(super) fn endpointslice(v: &Value) -> Vec<String> {
+    let list = |p: &str| v.pointer(p).and_then(Value::as_array).cloned().unwrap_or_default();
+    let ports: Vec<String> = list("/ports").iter().map(|p| p["port"].to_string()).collect();
+    let addrs: Vec<String> = list("/endpoints")
+        .iter()
+        .flat_map(|e| e["addresses"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_string))
+        .collect();
+    let shown = match addrs.len() {
+        0 => "<unset>".to_string(),
+        n if n > 3 => format!("{} + {} more...", addrs[..3].join(","), n - 3),
+        _ => addrs.join(","),
+    };
+    vec![
+        s(v, "/metadata/name"),
+        s(v, "/addressType"),
+        if ports.is_empty() {
+            "<unset>".into()
+        } else {
+            ports.join(",")
+        },
+        shown,
         age(&s(v, "/metadata/creationTimestamp")),
     ]
 }

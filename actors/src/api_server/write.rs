@@ -13,7 +13,10 @@ use crate::eventlog::{Change, Event, EventType, Staging};
 
 /// Kinds whose `status` is owned by the `/status` subresource.
 pub fn has_status(kind: &str) -> bool {
-    !matches!(kind, "ConfigMap" | "Secret" | "Endpoints" | "Event")
+    !matches!(
+        kind,
+        "ConfigMap" | "Secret" | "Endpoints" | "EndpointSlice" | "Event" | "StorageClass"
+    )
 }
 
 /// RFC 3339 time (UTC, seconds) of a millisecond timestamp.

@@ -7,6 +7,8 @@ pub mod daemonset_plan;
 pub mod deployment;
 pub mod deployment_plan;
 pub mod disruption;
+pub mod endpoints;
+pub mod endpoints_plan;
 pub mod gc;
 pub mod gc_graph;
 pub mod job;
@@ -51,6 +53,8 @@ pub fn start_all(nats: &async_nats::Client, checks: &Checks, default_toleration_
     checks.add("taint-eviction-controller", runs(move || te.running()));
     let pv = volume_binding::VolumeBinding::start(api("persistentvolume-controller"));
     checks.add("persistentvolume-controller", runs(move || pv.running()));
+    let ep = endpoints::EndpointsController::start(api("endpoints-controller"));
+    checks.add("endpoints-controller", runs(move || ep.running()));
     let ns = namespace::Namespaces::start(api("namespace-controller"));
     checks.add("namespace-controller", runs(move || ns.running()));
 }

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod cluster;
 pub mod config;
+pub mod discovery;
 pub mod network;
 pub mod pod;
 pub mod policy;

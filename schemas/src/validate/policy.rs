@@ -1,6 +1,7 @@
-//! Validation of PodDisruptionBudgets and StorageClasses.
+//! Validation of PodDisruptionBudgets, StorageClasses and EndpointSlices.
 
 use super::{Errors, Path};
+use crate::kinds::discovery::EndpointSlice;
 use crate::kinds::policy::{PodDisruptionBudget, StorageClass};
 use crate::meta::IntOrString;
 
@@ -57,5 +58,24 @@ pub fn validate_storageclass(s: &StorageClass, errs: &mut Errors) {
             m,
             &["Immediate", "WaitForFirstConsumer"],
         );
+    }
+}
+
+/// Checks an EndpointSlice: a known address type, addresses on every endpoint, 1000 at most.
+pub fn validate_endpointslice(e: &EndpointSlice, errs: &mut Errors) {
+    errs.one_of(&Path::new("addressType"), &e.address_type, &["IPv4", "IPv6", "FQDN"]);
+    let eps = e.endpoints.as_deref().unwrap_or_default();
+    if eps.len() > 1000 {
+        errs.invalid(&Path::new("endpoints"), eps.len(), "must have at most 1000 items");
+    }
+    for (i, ep) in eps.iter().enumerate() {
+        if ep.addresses.is_empty() {
+            errs.required(&Path::new("endpoints").index(i).child("addresses"), "");
+        }
+    }
+    for (i, p) in e.ports.iter().flatten().enumerate() {
+        if let Some(port) = p.port {
+            errs.port(&Path::new("ports").index(i).child("port"), port);
+        }
     }
 }
