@@ -1,6 +1,7 @@
 //! Endpoints and EndpointSlices follow a Service's pods: ready ones as addresses, not-ready ones
 //! apart, pods whose labels stop matching removed, scaling followed, terminating endpoints marked;
 //! both go with the Service, and a Service without a selector keeps the Endpoints its user writes.
+//! New pods get the Service's environment variables.
 
 mod common;
 
@@ -77,6 +78,21 @@ fn endpoints_follow_readiness_labels_and_scale() {
         let (ready, not_ready) = endpoints(&h);
         ready.len() == 3 && not_ready.is_empty() && ready == live_pods(&h)
     });
+    // New pods get the Service's environment variables.
+    let ip = h.get(&format!("{SVCS}/web")).body["spec"]["clusterIP"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let env_pod = json!({"metadata": {"name": "envcheck"}, "spec": {"restartPolicy": "Never", "containers": [{"name": "c",
+        "image": "busybox", "command": ["sh", "-c", "echo host=$WEB_SERVICE_HOST port=$WEB_SERVICE_PORT link=$WEB_PORT"]}]}});
+    assert_eq!(h.post(PODS, &env_pod).status, 201);
+    wait_for(30, "the pod printed the variables", || {
+        h.get(&format!("{PODS}/envcheck/log")).text.contains("host=")
+    });
+    assert_eq!(
+        h.get(&format!("{PODS}/envcheck/log")).text.trim(),
+        format!("host={ip} port=80 link=tcp://{ip}:80")
+    );
     let e = h.get(&format!("{EPS}/web")).body;
     assert_eq!(
         e["subsets"][0]["ports"],

@@ -85,7 +85,8 @@ pub async fn resolve(
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
         .unwrap_or("default");
-    let mut out: Vec<(String, String)> = Vec::new();
+    // Service variables come first: the container's own env and envFrom override them.
+    let mut out: Vec<(String, String)> = super::service_env::for_pod(api, pod, ns).await.map_err(EnvError)?;
     let set = |k: String, v: String, out: &mut Vec<(String, String)>| {
         out.retain(|(x, _)| *x != k);
         out.push((k, v));

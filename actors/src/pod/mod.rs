@@ -8,6 +8,7 @@ pub mod env;
 pub mod launch;
 pub mod probe;
 pub mod sandbox;
+pub mod service_env;
 pub mod state;
 pub mod status;
 pub mod volume_claims;
