@@ -1,4 +1,5 @@
-//! ClusterIP allocation for Services from the service range, checked against the Services that exist.
+//! ClusterIP and NodePort allocation for Services: a random free address of the service range and
+//! a random free port of 30000-32767, checked against the Services that exist.
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -41,8 +42,10 @@ pub fn allocate(st: &Staging, obj: &mut Value) -> ApiResult<()> {
         let (base, bits) = SERVICE_RANGE;
         let size = 1u32 << (32 - bits);
         let start = u32::from(base);
-        (2..size - 1)
-            .map(|i| Ipv4Addr::from(start + i).to_string())
+        // Random, as Kubernetes does: clusters sharing a machine rarely pick the same address.
+        let first = rand::random_range(2..size - 1);
+        (0..size - 3)
+            .map(|i| Ipv4Addr::from(start + 2 + (first - 2 + i) % (size - 3)).to_string())
             .find(|ip| !taken.contains(ip))
             .ok_or_else(|| ApiError::internal("the service IP range 10.96.0.0/16 is full"))?
     } else if taken.contains(&asked) {
@@ -63,11 +66,85 @@ pub fn allocate(st: &Staging, obj: &mut Value) -> ApiResult<()> {
         spec.insert("clusterIP".into(), json!(ip));
         spec.insert("clusterIPs".into(), json!([ip]));
     }
+    node_ports(st, obj, None)
+}
+
+/// NodePorts of every Service but `except`.
+fn node_ports_used(st: &Staging, except: Option<(&str, &str)>) -> HashSet<i64> {
+    st.list("Service", None)
+        .iter()
+        .filter(|s| except != Some((s.namespace.as_str(), s.name.as_str())))
+        .flat_map(|s| {
+            s.object()["spec"]["ports"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|p| p["nodePort"].as_i64())
+        })
+        .collect()
+}
+
+/// The range NodePorts come from.
+pub const NODE_PORTS: std::ops::RangeInclusive<i64> = 30000..=32767;
+
+/// Gives each port of a NodePort or LoadBalancer Service a free node port (random), or checks the
+/// one it asks for; `except` is the Service itself on an update.
+pub fn node_ports(st: &Staging, obj: &mut Value, except: Option<(&str, &str)>) -> ApiResult<()> {
+    let wants = matches!(obj["spec"]["type"].as_str(), Some("NodePort" | "LoadBalancer"));
+    if !wants {
+        return Ok(());
+    }
+    let mut taken = node_ports_used(st, except);
+    let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
+    let mut errs = Vec::new();
+    for (i, p) in obj["spec"]["ports"].as_array_mut().into_iter().flatten().enumerate() {
+        match p["nodePort"].as_i64() {
+            Some(n) if !NODE_PORTS.contains(&n) => errs.push(orca_schemas::FieldError {
+                kind: orca_schemas::validate::ErrorType::Invalid,
+                field: format!("spec.ports[{i}].nodePort"),
+                message: format!("Invalid value: {n}: provided port is not in the valid range. The range of valid ports is 30000-32767"),
+            }),
+            Some(n) if !taken.insert(n) => errs.push(orca_schemas::FieldError {
+                kind: orca_schemas::validate::ErrorType::Invalid,
+                field: format!("spec.ports[{i}].nodePort"),
+                message: format!("Invalid value: {n}: provided port is already allocated"),
+            }),
+            Some(_) => {}
+            None => {
+                let span = NODE_PORTS.end() - NODE_PORTS.start() + 1;
+                let first = rand::random_range(0..span);
+                let free = (0..span)
+                    .map(|k| NODE_PORTS.start() + (first + k) % span)
+                    .find(|n| !taken.contains(n))
+                    .ok_or_else(|| ApiError::internal("every node port of 30000-32767 is allocated"))?;
+                taken.insert(free);
+                p["nodePort"] = json!(free);
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(ApiError::invalid("Service", &name, &errs));
+    }
     Ok(())
 }
 
 /// Keeps a Service's ClusterIP across updates that leave it out (as `kubectl apply` does).
 pub fn carry_over(old: &Value, new: &mut Value) {
+    // Node ports stay with their port (matched by port number and protocol).
+    let old_ports = old["spec"]["ports"].as_array().cloned().unwrap_or_default();
+    for p in new["spec"]["ports"].as_array_mut().into_iter().flatten() {
+        if p["nodePort"].is_null() {
+            if let Some(o) = old_ports
+                .iter()
+                .find(|o| o["port"] == p["port"] && o["protocol"] == p["protocol"])
+            {
+                if !o["nodePort"].is_null() {
+                    p["nodePort"] = o["nodePort"].clone();
+                }
+            }
+        }
+    }
     for field in ["clusterIP", "clusterIPs"] {
         let missing = new
             .pointer(&format!("/spec/{field}"))

@@ -192,6 +192,7 @@ pub fn update(
     };
     if rt.kind == "Service" {
         super::cluster_ip::carry_over(old, &mut merged);
+        super::cluster_ip::node_ports(st, &mut merged, Some((ns, name)))?;
     }
     set_meta(&mut merged, "resourceVersion", Value::String(cur.revision.to_string()));
     let errs = validate_update(rt, old, &merged);

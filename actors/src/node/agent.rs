@@ -168,6 +168,12 @@ impl NodeAgent {
                 }
             });
         }
+        if super::proxy::available() {
+            // The proxy lives as long as the process; its handle is not needed.
+            let _ = super::proxy::ServiceProxy::start(api.clone(), &opts.name);
+        } else {
+            tracing::warn!("service proxy off: `nft` does not run here (needs root and `apt-get install -y nftables`)");
+        }
         let _ = std::fs::create_dir_all(opts.data_dir.join("pods"));
         let running: Arc<parking_lot::Mutex<HashMap<String, Running>>> = Arc::default();
         let cleaned: Arc<std::sync::atomic::AtomicBool> = Arc::default();

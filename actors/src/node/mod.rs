@@ -6,6 +6,8 @@ pub mod hollow;
 pub mod host;
 pub mod images;
 pub mod network;
+pub mod proxy;
+pub mod proxy_rules;
 pub mod register;
 pub mod runtime;
 pub mod serve;

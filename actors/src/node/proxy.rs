@@ -1,0 +1,157 @@
+//! The service proxy of a node: follows Services and EndpointSlices through informers and keeps
+//! an nftables table (`orca_proxy_<node>`) of DNAT rules in step with them, replaced whole in one
+//! `nft -f -` transaction a few milliseconds after a change. Needs root and `nft` (Debian
+//! `nftables`); without them the agent runs without a proxy and says so.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use actix::prelude::*;
+use serde_json::Value;
+
+use super::proxy_rules::{render, routes, Route};
+use crate::bus::client::ApiClient;
+use crate::runtime::informer::{self, InformerEvent, InformerSpec};
+use crate::runtime::supervisor::{supervise, Supervised};
+use crate::runtime::Store;
+
+/// How long changes gather before the table is written.
+pub const GATHER: Duration = Duration::from_millis(5);
+/// Pause before a failed write is tried again.
+pub const RETRY: Duration = Duration::from_secs(1);
+
+/// The proxy actor.
+pub struct ServiceProxy {
+    table: String,
+    services: Store,
+    slices: Store,
+    pending: bool,
+    applied: String,
+}
+
+/// A change of a Service or an EndpointSlice.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ProxyChanged(pub InformerEvent);
+
+/// Whether `nft` runs here (root and the package).
+pub fn available() -> bool {
+    Command::new("nft")
+        .args(["list", "tables"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// The table name of a node's proxy.
+pub fn table_name(node: &str) -> String {
+    let safe: String = node
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("orca_proxy_{safe}")
+}
+
+fn apply(text: &str) -> Result<(), String> {
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("nft: {e}"))?;
+    child
+        .stdin
+        .take()
+        .ok_or("nft: no stdin")?
+        .write_all(text.as_bytes())
+        .map_err(|e| format!("nft: {e}"))?;
+    let out = child.wait_with_output().map_err(|e| format!("nft: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("nft -f: {}", String::from_utf8_lossy(&out.stderr).trim()))
+    }
+}
+
+impl ServiceProxy {
+    /// Starts the proxy of node `node` under a supervisor.
+    pub fn start(api: ApiClient, node: &str) -> Supervised<ServiceProxy> {
+        let table = table_name(node);
+        supervise("service-proxy", move |ctx: &mut Context<ServiceProxy>| {
+            let (services, slices) = (Store::default(), Store::default());
+            let s = informer::start(api.clone(), InformerSpec::new("/api/v1/services", ""), services.clone());
+            let e = informer::start(
+                api.clone(),
+                InformerSpec::new("/apis/discovery.k8s.io/v1/endpointslices", ""),
+                slices.clone(),
+            );
+            ctx.add_message_stream(futures::StreamExt::map(s, ProxyChanged));
+            ctx.add_message_stream(futures::StreamExt::map(e, ProxyChanged));
+            ServiceProxy {
+                table: table.clone(),
+                services,
+                slices,
+                pending: false,
+                applied: String::new(),
+            }
+        })
+    }
+
+    fn all_routes(&self) -> Vec<Route> {
+        let mut by_service: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
+        for s in self.slices.list(None) {
+            if let (Ok(v), Some(svc)) = (
+                s.view::<Value>(),
+                s.header.label(super::super::controllers::endpoints::SERVICE_NAME),
+            ) {
+                by_service
+                    .entry((s.key.0.clone(), svc.to_string()))
+                    .or_default()
+                    .push(v);
+            }
+        }
+        let mut out = Vec::new();
+        for svc in self.services.list(None) {
+            let Ok(v) = svc.view::<Value>() else { continue };
+            let slices = by_service.get(&svc.key).cloned().unwrap_or_default();
+            out.extend(routes(&v, &slices));
+        }
+        out
+    }
+
+    fn schedule(&mut self, ctx: &mut Context<Self>, after: Duration) {
+        if self.pending {
+            return;
+        }
+        self.pending = true;
+        ctx.run_later(after, |act, ctx| {
+            act.pending = false;
+            let text = render(&act.table, &act.all_routes());
+            if text == act.applied {
+                return;
+            }
+            match apply(&text) {
+                Ok(()) => act.applied = text,
+                Err(e) => {
+                    tracing::warn!("service proxy: {e}; trying again");
+                    act.schedule(ctx, RETRY);
+                }
+            }
+        });
+    }
+}
+
+impl Actor for ServiceProxy {
+    type Context = Context<Self>;
+}
+
+impl Handler<ProxyChanged> for ServiceProxy {
+    type Result = ();
+    fn handle(&mut self, _: ProxyChanged, ctx: &mut Context<Self>) {
+        self.schedule(ctx, GATHER);
+    }
+}

@@ -1,0 +1,109 @@
+//! The node's service proxy: a Service's ClusterIP and NodePort reach every ready pod behind it
+//! (named target ports resolved per pod), follow pods that go away, and refuse at once when no
+//! endpoint is ready. Needs root and nft (CI installs nftables).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{cluster, free_port, wait_for, wait_node_ready, Agent, Http};
+use serde_json::json;
+
+const PODS: &str = "/api/v1/namespaces/default/pods";
+const SVCS: &str = "/api/v1/namespaces/default/services";
+
+fn require_nft() {
+    let ok = std::process::Command::new("nft")
+        .args(["list", "tables"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "the service proxy tests need root and nft (apt-get install -y nftables)"
+    );
+}
+
+/// One request on a fresh connection; the body, or the error.
+fn get(addr: &str) -> Result<String, String> {
+    let sock = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+    let mut s = TcpStream::connect_timeout(&sock, Duration::from_secs(2)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(2)))
+        .map_err(|e| e.to_string())?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: svc\r\n\r\n")
+        .map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    Ok(out.split("\r\n\r\n").nth(1).unwrap_or("").trim().to_string())
+}
+
+fn server(name: &str, port: u16, dir: &std::path::Path) -> serde_json::Value {
+    let www = dir.join(name);
+    let script = format!(
+        "mkdir -p {w}; echo {name} > {w}/index.html; exec busybox httpd -f -p {port} -h {w}",
+        w = www.display()
+    );
+    json!({"metadata": {"name": name, "labels": {"app": "web"}}, "spec": {"terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", script],
+            "ports": [{"name": "http", "containerPort": port}],
+            "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 1}}]}})
+}
+
+#[test]
+fn cluster_ips_and_node_ports_reach_every_ready_pod() {
+    require_nft();
+    let (nats, orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let _a = Agent::start(&nats.url(), "proxy-node", &dir.path().join("agent"), &[]);
+    wait_node_ready(&h, "proxy-node");
+    let names = ["web-a", "web-b", "web-c"];
+    for n in names {
+        let port = free_port().unwrap();
+        assert_eq!(h.post(PODS, &server(n, port, dir.path())).status, 201);
+    }
+    let svc = json!({"metadata": {"name": "web"}, "spec": {"type": "NodePort", "selector": {"app": "web"},
+        "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}});
+    let r = h.post(SVCS, &svc);
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ip = r.body["spec"]["clusterIP"].as_str().unwrap().to_string();
+    let node_port = r.body["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    assert!((30000..=32767).contains(&node_port));
+
+    let cluster_addr = format!("{ip}:80");
+    wait_for(60, "the ClusterIP reaches all three pods", || {
+        let seen: BTreeSet<String> = (0..30).filter_map(|_| get(&cluster_addr).ok()).collect();
+        seen == names.iter().map(|s| s.to_string()).collect()
+    });
+    let node_addr = format!("127.0.0.1:{node_port}");
+    let seen: BTreeSet<String> = (0..30).map(|_| get(&node_addr).unwrap()).collect();
+    assert_eq!(seen.len(), 3, "the NodePort balances too: {seen:?}");
+
+    // A pod that goes stops receiving traffic; no request fails once the change is in.
+    assert_eq!(h.delete(&format!("{PODS}/web-c")).status, 200);
+    wait_for(30, "web-c out of rotation", || {
+        (0..20).all(|_| get(&cluster_addr).is_ok_and(|b| b != "web-c"))
+    });
+    for _ in 0..30 {
+        let b = get(&cluster_addr).expect("no failed request after the change");
+        assert!(b == "web-a" || b == "web-b", "{b}");
+    }
+
+    // With no endpoint the port is refused at once instead of timing out.
+    let empty =
+        json!({"metadata": {"name": "empty"}, "spec": {"selector": {"app": "nothing"}, "ports": [{"port": 81}]}});
+    let r = h.post(SVCS, &empty);
+    let empty_ip = r.body["spec"]["clusterIP"].as_str().unwrap().to_string();
+    wait_for(30, "the empty service refuses", || {
+        let started = std::time::Instant::now();
+        get(&format!("{empty_ip}:81")).is_err_and(|e| e.contains("refused"))
+            && started.elapsed() < Duration::from_secs(1)
+    });
+    // The node's rules outlive a killed agent: remove them so that other clusters on this machine
+    // never meet them.
+    drop(_a);
+    let _ = std::process::Command::new("nft")
+        .args(["delete", "table", "ip", "orca_proxy_proxy_node"])
+        .status();
+}
