@@ -107,3 +107,44 @@ fn cluster_ips_and_node_ports_reach_every_ready_pod() {
         .args(["delete", "table", "ip", "orca_proxy_proxy_node"])
         .status();
 }
+
+#[test]
+fn a_service_reaches_runc_pods_on_their_own_addresses() {
+    require_nft();
+    common::require_runc();
+    let (nats, orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let images = dir.path().join("images");
+    let _a = Agent::start(
+        &nats.url(),
+        "proxy-runc",
+        &dir.path().join("agent"),
+        &["--runtime", "runc", "--image-dir", images.to_str().unwrap()],
+    );
+    wait_node_ready(&h, "proxy-runc");
+    let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "rweb"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "rweb"}},
+            "template": {"metadata": {"labels": {"app": "rweb"}}, "spec": {"terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "c", "image": "busybox", "ports": [{"name": "http", "containerPort": 8080}],
+                    "command": ["sh", "-c", "mkdir -p /tmp/w; hostname > /tmp/w/index.html; exec httpd -f -p 8080 -h /tmp/w"],
+                    "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 1}}]}}}});
+    assert_eq!(h.post("/apis/apps/v1/namespaces/default/deployments", &d).status, 201);
+    let svc = json!({"metadata": {"name": "rweb"}, "spec": {"type": "NodePort", "selector": {"app": "rweb"},
+        "ports": [{"port": 80, "targetPort": 8080}]}});
+    let r = h.post(SVCS, &svc);
+    assert_eq!(r.status, 201, "{}", r.text);
+    let ip = r.body["spec"]["clusterIP"].as_str().unwrap().to_string();
+    let node_port = r.body["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    wait_for(90, "the ClusterIP reaches the three runc pods", || {
+        let seen: BTreeSet<String> = (0..30).filter_map(|_| get(&format!("{ip}:80")).ok()).collect();
+        seen.len() == 3 && seen.iter().all(|s| s.starts_with("rweb-"))
+    });
+    let seen: BTreeSet<String> = (0..30)
+        .filter_map(|_| get(&format!("127.0.0.1:{node_port}")).ok())
+        .collect();
+    assert_eq!(seen.len(), 3, "the NodePort reaches them too: {seen:?}");
+    drop(_a);
+    let _ = std::process::Command::new("nft")
+        .args(["delete", "table", "ip", "orca_proxy_proxy_runc"])
+        .status();
+}

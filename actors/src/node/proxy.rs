@@ -81,6 +81,11 @@ impl ServiceProxy {
     /// Starts the proxy of node `node` under a supervisor.
     pub fn start(api: ApiClient, node: &str) -> Supervised<ServiceProxy> {
         let table = table_name(node);
+        // NodePorts on 127.0.0.1 reach pods on the bridge: loopback sources may be routed there,
+        // and are masqueraded on the way out (as kube-proxy does).
+        if std::path::Path::new("/proc/sys/net/ipv4/conf/all/route_localnet").exists() {
+            let _ = std::fs::write("/proc/sys/net/ipv4/conf/all/route_localnet", "1");
+        }
         supervise("service-proxy", move |ctx: &mut Context<ServiceProxy>| {
             let (services, slices) = (Store::default(), Store::default());
             let s = informer::start(api.clone(), InformerSpec::new("/api/v1/services", ""), services.clone());

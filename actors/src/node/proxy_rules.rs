@@ -113,6 +113,7 @@ pub fn render(table: &str, routes: &[Route]) -> String {
         "table ip {table}\ndelete table ip {table}\ntable ip {table} {{\n  chain services {{\n{nat}  }}\n  chain refuse {{\n{refuse}  }}\n  \
          chain nat_output {{ type nat hook output priority -100; policy accept; jump services; }}\n  \
          chain nat_prerouting {{ type nat hook prerouting priority -100; policy accept; jump services; }}\n  \
+         chain nat_postrouting {{ type nat hook postrouting priority 100; policy accept; ct status dnat ip saddr 127.0.0.0/8 masquerade; }}\n  \
          chain filter_output {{ type filter hook output priority 0; policy accept; jump refuse; }}\n  \
          chain filter_forward {{ type filter hook forward priority 0; policy accept; jump refuse; }}\n}}\n"
     )
