@@ -96,3 +96,36 @@ fn errors_name_every_field_and_exit_non_zero() {
     let (code, out, _) = orcactl(&orca.url, &["create", "namespace", "team-b"], None);
     assert_eq!((code, out.trim()), (0, "namespace/team-b created"));
 }
+
+#[test]
+fn expose_makes_a_service_for_a_deployments_pods() {
+    let (_nats, orca, _dir) = cluster(&[]);
+    let manifest = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: shop}\nspec:\n  replicas: 0\n  selector: {matchLabels: {app: shop}}\n  template:\n    metadata: {labels: {app: shop}}\n    spec: {containers: [{name: c, image: busybox, ports: [{name: http, containerPort: 8080}]}]}\n";
+    assert_eq!(orcactl(&orca.url, &["apply", "-f", "-"], Some(manifest)).0, 0);
+    let (code, out, err) = orcactl(
+        &orca.url,
+        &[
+            "expose",
+            "deployment",
+            "shop",
+            "--port",
+            "80",
+            "--target-port",
+            "http",
+            "--type",
+            "NodePort",
+        ],
+        None,
+    );
+    assert_eq!((code, out.trim()), (0, "service/shop exposed"), "{err}");
+    let (_, svc, _) = orcactl(&orca.url, &["get", "svc", "shop", "-o", "json"], None);
+    let svc: serde_json::Value = serde_json::from_str(&svc).unwrap();
+    assert_eq!(svc["spec"]["selector"], serde_json::json!({"app": "shop"}));
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], "http");
+    assert!(svc["spec"]["ports"][0]["nodePort"]
+        .as_i64()
+        .is_some_and(|p| (30000..=32767).contains(&p)));
+    let (code, _, err) = orcactl(&orca.url, &["expose", "deployment", "shop", "--port", "80"], None);
+    assert_eq!(code, 1);
+    assert!(err.contains("AlreadyExists") || err.contains("already exists"), "{err}");
+}

@@ -12,6 +12,7 @@ mod diff;
 mod drain;
 mod events;
 mod exec;
+mod expose;
 mod get;
 mod history;
 mod image;
@@ -65,6 +66,8 @@ enum Verb {
     Exec(exec::ExecArgs),
     /// Load and list the images of this machine's store (runc runtime)
     Image(image::ImageArgs),
+    /// Make a Service for the pods of a Deployment, ReplicaSet, StatefulSet, DaemonSet or pod
+    Expose(expose::ExposeArgs),
     /// Set the replicas of a Deployment, ReplicaSet or StatefulSet
     Scale(scale::ScaleArgs),
     /// Follow, list, undo, pause, resume or restart a rollout
@@ -108,6 +111,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Verb::Logs(a) => logs::run(&client, ns.as_deref(), a),
         Verb::Exec(a) => exec::run(&client, ns.as_deref(), a),
         Verb::Scale(a) => scale::run(&client, ns.as_deref(), a),
+        Verb::Expose(a) => expose::run(&client, ns.as_deref(), a),
         Verb::Rollout(a) => rollout::run(&client, ns.as_deref(), a),
         Verb::Cordon { node } => cordon::run(&client, &node, true),
         Verb::Uncordon { node } => cordon::run(&client, &node, false),
