@@ -144,3 +144,40 @@ fn a_statefulset_orders_its_pods_keeps_claims_and_rolls_down_to_the_partition() 
     wait_for(60, "pods gone", || live(&h).is_empty());
     assert_eq!(claims(&h), ["data-db-0", "data-db-1", "data-db-2"]);
 }
+
+#[test]
+fn a_retention_policy_of_delete_removes_claims_on_scale_down_and_delete() {
+    let (nats, orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let _agent = Agent::start(&nats.url(), "sts-node", &dir.path().join("agent"), &[]);
+    wait_node_ready(&h, "sts-node");
+    let set = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "tmp"},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "tmp"}},
+            "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Delete", "whenScaled": "Delete"},
+            "template": {"metadata": {"labels": {"app": "tmp"}}, "spec": {"terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}},
+            "volumeClaimTemplates": [{"metadata": {"name": "scratch"},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Mi"}}}}]}});
+    let mut bad = set.clone();
+    bad["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] = json!("Keep");
+    let r = h.post(STS, &bad);
+    assert_eq!(r.status, 422);
+    assert!(
+        r.text.contains("spec.persistentVolumeClaimRetentionPolicy.whenScaled"),
+        "{}",
+        r.text
+    );
+    assert_eq!(h.post(STS, &set).status, 201);
+    wait_for(60, "two claims", || claims(&h) == ["scratch-tmp-0", "scratch-tmp-1"]);
+    let path = format!("{STS}/tmp");
+    assert_eq!(
+        h.patch(&path, "application/merge-patch+json", &json!({"spec": {"replicas": 1}}))
+            .status,
+        200
+    );
+    wait_for(60, "the scaled-away ordinal's claim deleted", || {
+        claims(&h) == ["scratch-tmp-0"]
+    });
+    assert_eq!(h.delete(&path).status, 200);
+    wait_for(60, "the set's claims deleted with it", || claims(&h).is_empty());
+}

@@ -48,6 +48,9 @@ fn ss_pod(name: &str, p: &Value) -> Option<SsPod> {
 /// The claims of one ordinal, from the set's templates.
 fn claims(set: &Value, name: &str, ordinal: i64) -> Vec<Value> {
     let selector_labels = set["spec"]["selector"]["matchLabels"].clone();
+    // whenDeleted: Delete makes the set the claims' owner, so the garbage collector takes them.
+    let owned = set["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete";
+    let owner = json!([{"apiVersion": "apps/v1", "kind": "StatefulSet", "name": name, "uid": set["metadata"]["uid"], "blockOwnerDeletion": true}]);
     set["spec"]["volumeClaimTemplates"]
         .as_array()
         .into_iter()
@@ -58,6 +61,9 @@ fn claims(set: &Value, name: &str, ordinal: i64) -> Vec<Value> {
             meta["name"] = json!(format!("{tname}-{name}-{ordinal}"));
             for (k, v) in selector_labels.as_object().into_iter().flatten() {
                 meta["labels"][k] = v.clone();
+            }
+            if owned {
+                meta["ownerReferences"] = owner.clone();
             }
             json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": meta, "spec": t["spec"].clone()})
         })
@@ -122,6 +128,31 @@ impl StatefulSetSync {
             write::call_ok(&self.api, "DELETE", &format!("{pods_path}/{n}"), None).await?;
         }
         let claims_path = format!("/api/v1/namespaces/{ns}/persistentvolumeclaims");
+        if set["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] == "Delete" {
+            // whenScaled: Delete: the claims of ordinals past `replicas` go once their pod has.
+            let live: Vec<i64> = facts_of.iter().map(|p| p.ordinal).collect();
+            for o in (facts.replicas.max(0)..).take_while(|o| *o < facts.replicas.max(0) + 1000) {
+                let names: Vec<String> = claims(&set, name, o)
+                    .iter()
+                    .filter_map(|c| c["metadata"]["name"].as_str().map(str::to_string))
+                    .collect();
+                if names.is_empty() || live.contains(&o) {
+                    continue;
+                }
+                let mut any = false;
+                for n in names {
+                    let a = self
+                        .api
+                        .call("DELETE", &format!("{claims_path}/{n}"), "", None)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    any |= a.status == 200;
+                }
+                if !any && !live.iter().any(|l| *l > o) {
+                    break;
+                }
+            }
+        }
         for &o in &p.create {
             for claim in claims(&set, name, o) {
                 let a = self

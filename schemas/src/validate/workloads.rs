@@ -192,6 +192,13 @@ pub fn validate_statefulset(s: &StatefulSet, errs: &mut Errors) {
         }
     }
     validate_selector_and_template(s.spec.selector.as_ref(), &template, &spec, errs);
+    let policy = s.spec.extra.get("persistentVolumeClaimRetentionPolicy");
+    for field in ["whenDeleted", "whenScaled"] {
+        if let Some(v) = policy.and_then(|p| p.get(field)) {
+            let path = spec.child("persistentVolumeClaimRetentionPolicy").child(field);
+            errs.one_of(&path, v.as_str().unwrap_or(""), &["Retain", "Delete"]);
+        }
+    }
     if let Some(p) = &s.spec.pod_management_policy {
         errs.one_of(&spec.child("podManagementPolicy"), p, &["OrderedReady", "Parallel"]);
     }
