@@ -139,4 +139,17 @@ fn a_daemonset_follows_nodes_selectors_taints_and_rolls_updates() {
         assert!(ready >= 1, "maxUnavailable 1 of 2 nodes, saw {now:?}");
         now.len() == 2 && now.iter().all(|p| p.1 == "2" && p.2)
     });
+
+    // With maxSurge the new pod starts beside the old one: no node is ever without a ready pod.
+    let mut update = h.get(&format!("{DS}/all")).body;
+    update["spec"]["updateStrategy"] =
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}});
+    update["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = json!("3");
+    assert_eq!(h.put(&format!("{DS}/all"), &update).status, 200);
+    wait_for(90, "all pods at version 3 and ready", || {
+        let now = placed(&h, "all");
+        let ready_nodes: std::collections::BTreeSet<&str> = now.iter().filter(|p| p.2).map(|p| p.0.as_str()).collect();
+        assert_eq!(ready_nodes.len(), 2, "every node keeps a ready pod: {now:?}");
+        now.len() == 2 && now.iter().all(|p| p.1 == "3" && p.2)
+    });
 }

@@ -130,7 +130,9 @@ impl DaemonSetSync {
         let max_unavailable: Option<IntOrString> =
             serde_json::from_value(strategy["rollingUpdate"]["maxUnavailable"].clone()).ok();
         let max_unavailable = resolve(max_unavailable.as_ref().or(Some(&IntOrString::Int(1))), desired, false);
-        let p = plan(&nodes, &facts, &hash, rolling, max_unavailable);
+        let max_surge: Option<IntOrString> = serde_json::from_value(strategy["rollingUpdate"]["maxSurge"].clone()).ok();
+        let max_surge = max_surge.as_ref().map_or(0, |s| resolve(Some(s), desired, true));
+        let p = plan(&nodes, &facts, &hash, rolling, max_unavailable, max_surge);
 
         let pods_path = format!("/api/v1/namespaces/{ns}/pods");
         for n in &p.delete {

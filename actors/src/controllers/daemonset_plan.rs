@@ -57,9 +57,18 @@ pub struct DsPlan {
     pub unavailable: i64,
 }
 
-/// Decides for one DaemonSet whose template hashes to `hash`; `rolling` with `max_unavailable`
-/// replaces pods of older templates, OnDelete leaves them.
-pub fn plan(nodes: &[NodeFacts], pods: &[DsPod], hash: &str, rolling: bool, max_unavailable: i64) -> DsPlan {
+/// Decides for one DaemonSet whose template hashes to `hash`; `rolling` replaces pods of older
+/// templates (OnDelete leaves them): with `max_surge` > 0 a new pod starts beside the old one on up
+/// to that many nodes at once and the old one goes when the new is ready; otherwise old pods go
+/// first, with at most `max_unavailable` nodes short of a ready pod.
+pub fn plan(
+    nodes: &[NodeFacts],
+    pods: &[DsPod],
+    hash: &str,
+    rolling: bool,
+    max_unavailable: i64,
+    max_surge: i64,
+) -> DsPlan {
     let mut out = DsPlan::default();
     let mut by_node: BTreeMap<&str, Vec<&DsPod>> = BTreeMap::new();
     for p in pods {
@@ -72,6 +81,8 @@ pub fn plan(nodes: &[NodeFacts], pods: &[DsPod], hash: &str, rolling: bool, max_
         }
     }
     let mut old_ready = Vec::new();
+    let mut surging = 0i64;
+    let mut surge_wanted = Vec::new();
     for n in nodes {
         let here = by_node.get(n.name.as_str()).cloned().unwrap_or_default();
         let mut live: Vec<&DsPod> = here.iter().filter(|p| !p.terminating && !p.failed).copied().collect();
@@ -103,6 +114,15 @@ pub fn plan(nodes: &[NodeFacts], pods: &[DsPod], hash: &str, rolling: bool, max_
                 out.unavailable += 1;
             }
             Some((keep, extra)) => {
+                let old_serving = extra.iter().any(|p| p.hash != hash && p.ready);
+                if max_surge > 0 && keep.hash == hash && !keep.ready && old_serving {
+                    // Surging: the old pod serves until the new one is ready.
+                    surging += 1;
+                    out.current += 1;
+                    out.ready += 1;
+                    out.updated += 1;
+                    continue;
+                }
                 out.delete.extend(extra.iter().map(|p| p.name.clone()));
                 out.current += 1;
                 if keep.ready {
@@ -112,6 +132,8 @@ pub fn plan(nodes: &[NodeFacts], pods: &[DsPod], hash: &str, rolling: bool, max_
                 }
                 if keep.hash == hash {
                     out.updated += 1;
+                } else if rolling && max_surge > 0 && keep.ready {
+                    surge_wanted.push(n.name.clone());
                 } else if rolling && !keep.ready {
                     // Not ready anyway: replacing it costs no availability.
                     out.delete.push(keep.name.clone());
@@ -121,6 +143,9 @@ pub fn plan(nodes: &[NodeFacts], pods: &[DsPod], hash: &str, rolling: bool, max_
             }
         }
     }
+    surge_wanted.sort();
+    out.create
+        .extend(surge_wanted.into_iter().take((max_surge - surging).max(0) as usize));
     let budget = (max_unavailable.max(1) - out.unavailable).max(0) as usize;
     old_ready.sort();
     out.delete.extend(old_ready.into_iter().take(budget));
@@ -160,7 +185,7 @@ mod tests {
             pod("p3", "c", "h", true),
             pod("p4", "gone", "h", true),
         ];
-        let p = plan(&nodes, &pods, "h", true, 1);
+        let p = plan(&nodes, &pods, "h", true, 1, 0);
         assert_eq!(p.create, vec!["b".to_string()]);
         assert_eq!(p.delete, vec!["p2".to_string(), "p3".to_string()]);
         assert_eq!(p.force_delete, vec!["p4".to_string()]);
@@ -173,7 +198,7 @@ mod tests {
     #[test]
     fn a_new_node_that_should_not_run_keeps_a_pod_that_may_continue() {
         // NoSchedule tainted after the pod started: it stays.
-        let p = plan(&[node("a", false, true)], &[pod("p", "a", "h", true)], "h", true, 1);
+        let p = plan(&[node("a", false, true)], &[pod("p", "a", "h", true)], "h", true, 1, 0);
         assert!(p.delete.is_empty() && p.create.is_empty());
     }
 
@@ -185,9 +210,9 @@ mod tests {
             pod("pb", "b", "old", true),
             pod("pc", "c", "old", true),
         ];
-        let p = plan(&nodes, &pods, "new", true, 1);
+        let p = plan(&nodes, &pods, "new", true, 1, 0);
         assert_eq!(p.delete.len(), 1);
-        let p = plan(&nodes, &pods, "new", false, 1);
+        let p = plan(&nodes, &pods, "new", false, 1, 0);
         assert!(p.delete.is_empty(), "OnDelete leaves old pods");
         // One node is already without a ready pod: nothing more goes.
         let pods = [
@@ -195,11 +220,35 @@ mod tests {
             pod("pb", "b", "old", true),
             pod("pc", "c", "old", true),
         ];
-        assert!(plan(&nodes, &pods, "new", true, 1).delete.is_empty());
+        assert!(plan(&nodes, &pods, "new", true, 1, 0).delete.is_empty());
         // A terminating pod holds its node's replacement back.
         let mut going = pod("pa", "a", "old", true);
         going.terminating = true;
-        let p = plan(&nodes[..1], &[going], "new", true, 1);
+        let p = plan(&nodes[..1], &[going], "new", true, 1, 0);
         assert!(p.create.is_empty());
+    }
+
+    #[test]
+    fn surge_starts_new_pods_beside_old_ones_and_removes_old_ones_when_ready() {
+        let nodes = [node("a", true, true), node("b", true, true), node("c", true, true)];
+        let old = [
+            pod("pa", "a", "old", true),
+            pod("pb", "b", "old", true),
+            pod("pc", "c", "old", true),
+        ];
+        let p = plan(&nodes, &old, "new", true, 0, 1);
+        assert_eq!(p.create, vec!["a".to_string()], "one node at a time");
+        assert!(p.delete.is_empty(), "nothing goes before its replacement is ready");
+        let mut both = old.to_vec();
+        both.push(pod("na", "a", "new", false));
+        let p = plan(&nodes, &both, "new", true, 0, 1);
+        assert!(
+            p.create.is_empty() && p.delete.is_empty(),
+            "a's new pod is not ready yet"
+        );
+        assert_eq!(p.ready, 3, "the old pod still serves");
+        both[3].ready = true;
+        let p = plan(&nodes, &both, "new", true, 0, 1);
+        assert_eq!(p.delete, vec!["pa".to_string()]);
     }
 }
