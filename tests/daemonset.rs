@@ -47,6 +47,21 @@ fn placed(h: &Http, name: &str) -> Vec<(String, String, bool)> {
     out
 }
 
+/// Reads the DaemonSet `all`, changes it and writes it back, again when the controller's status
+/// write got in between (409).
+fn change(h: &Http, f: impl Fn(&mut Value)) {
+    for _ in 0..20 {
+        let mut d = h.get(&format!("{DS}/all")).body;
+        f(&mut d);
+        match h.put(&format!("{DS}/all"), &d).status {
+            200 => return,
+            409 => continue,
+            s => panic!("updating the DaemonSet: {s}"),
+        }
+    }
+    panic!("the DaemonSet kept conflicting");
+}
+
 fn nodes_of(h: &Http, name: &str) -> Vec<String> {
     placed(h, name).into_iter().filter(|p| p.2).map(|p| p.0).collect()
 }
@@ -130,9 +145,9 @@ fn a_daemonset_follows_nodes_selectors_taints_and_rolls_updates() {
     });
 
     // A rolling update: every pod replaced, never both nodes without a ready pod.
-    let mut update = h.get(&format!("{DS}/all")).body;
-    update["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = json!("2");
-    assert_eq!(h.put(&format!("{DS}/all"), &update).status, 200);
+    change(&h, |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = json!("2")
+    });
     wait_for(90, "all pods at version 2 and ready", || {
         let now = placed(&h, "all");
         let ready = now.iter().filter(|p| p.2).count();
@@ -141,11 +156,11 @@ fn a_daemonset_follows_nodes_selectors_taints_and_rolls_updates() {
     });
 
     // With maxSurge the new pod starts beside the old one: no node is ever without a ready pod.
-    let mut update = h.get(&format!("{DS}/all")).body;
-    update["spec"]["updateStrategy"] =
-        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}});
-    update["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = json!("3");
-    assert_eq!(h.put(&format!("{DS}/all"), &update).status, 200);
+    change(&h, |d| {
+        d["spec"]["updateStrategy"] =
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}});
+        d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = json!("3");
+    });
     wait_for(90, "all pods at version 3 and ready", || {
         let now = placed(&h, "all");
         let ready_nodes: std::collections::BTreeSet<&str> = now.iter().filter(|p| p.2).map(|p| p.0.as_str()).collect();

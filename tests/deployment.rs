@@ -64,11 +64,15 @@ fn a_rolling_update_replaces_every_pod_within_its_bounds() {
     // and, with maxUnavailable 0, never fewer than 3 available.
     let before = h.get(&format!("{PODS}?labelSelector=app%3Droll")).body;
     let rv = before["metadata"]["resourceVersion"].as_str().unwrap().to_string();
-    let r = h.put(&format!("{DEPLOYS}/app"), &{
-        let mut d = h.get(&format!("{DEPLOYS}/app")).body;
-        d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = json!("2");
-        d
-    });
+    // The controller writes status between a read and a write at times: read again on 409.
+    let r = (0..20)
+        .map(|_| {
+            let mut d = h.get(&format!("{DEPLOYS}/app")).body;
+            d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = json!("2");
+            h.put(&format!("{DEPLOYS}/app"), &d)
+        })
+        .find(|r| r.status != 409)
+        .expect("the Deployment kept conflicting");
     assert_eq!(r.status, 200, "{}", r.text);
     let generation = r.body["metadata"]["generation"].clone();
     let mut most = 0;
