@@ -118,3 +118,13 @@ fn workloads_bench_checks_the_rollout_bounds() {
     assert!(report["most_pods"].as_u64().unwrap() <= 50, "{report}");
     assert!(report["fewest_available"].as_u64().unwrap() >= 30, "{report}");
 }
+
+#[test]
+fn proxy_bench_compares_the_cluster_ip_with_the_pod() {
+    let out = bench(&["proxy", "--connections", "2", "--seconds", "1", "--convergence", "2"]);
+    assert!(out.contains("through the ClusterIP") && out.contains("ratio"), "{out}");
+    assert!(
+        out.contains("pod Ready -> routed through the ClusterIP (2 pods)"),
+        "{out}"
+    );
+}

@@ -6,6 +6,7 @@ mod etcd;
 mod grpc;
 mod history;
 mod pods;
+mod proxy;
 mod sched_check;
 mod scheduler;
 mod startup;
@@ -33,6 +34,11 @@ pub enum BenchCommand {
     Startup(startup::StartupArgs),
     /// A Deployment scaled 0 -> N and rolled on hollow nodes, bounds checked from the event log.
     Workloads(workloads::WorkloadsArgs),
+    /// HTTP through a Service's ClusterIP versus to the pod, and endpoint convergence.
+    Proxy(proxy::ProxyArgs),
+    /// The HTTP server the proxy bench runs in its pods.
+    #[command(hide = true)]
+    Backend(proxy::BackendArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
@@ -44,6 +50,8 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::History(a) => history::run(a),
         BenchCommand::Scheduler(a) => scheduler::run(a),
         BenchCommand::Workloads(a) => workloads::run(a),
+        BenchCommand::Proxy(a) => proxy::run(a),
+        BenchCommand::Backend(a) => proxy::backend(a),
     }
 }
 
