@@ -82,8 +82,7 @@ fn runc_pods_get_their_limits_and_identity() {
     );
     assert_eq!(h.delete(&format!("{PODS}/lim")).status, 200);
     wait_for(30, "lim gone", || h.get(&format!("{PODS}/lim")).status == 404);
-    assert!(
-        !std::path::Path::new(&format!("/sys/fs/cgroup/memory/orca/{uid}")).exists(),
-        "the pod's cgroups are removed"
-    );
+    wait_for(10, "the pod's cgroups removed", || {
+        !std::path::Path::new(&format!("/sys/fs/cgroup/memory/orca/{uid}")).exists()
+    });
 }

@@ -116,6 +116,22 @@ pub fn oom_killed(dir: &Path) -> bool {
 /// Removes the pod's cgroup directories (`/orca/<pod>` in every hierarchy) once its containers are
 /// gone; runc removes each container's own.
 pub fn remove_pod_cgroups(pod: &str) {
+    // A container's cgroup may still be going away (runc removes it as its last process exits):
+    // try for a few seconds off the caller's thread.
+    let pod = pod.to_string();
+    std::thread::spawn(move || {
+        for _ in 0..60 {
+            if remove_pod_cgroups_once(&pod) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        tracing::warn!("the cgroups of pod {pod} could not be removed");
+    });
+}
+
+/// One try; true when nothing of the pod's cgroups is left.
+fn remove_pod_cgroups_once(pod: &str) -> bool {
     let root = Path::new("/sys/fs/cgroup");
     let mut dirs = vec![root.join("orca").join(pod)];
     if let Ok(entries) = std::fs::read_dir(root) {
@@ -129,4 +145,8 @@ pub fn remove_pod_cgroups(pod: &str) {
         }
         let _ = std::fs::remove_dir(&d);
     }
+    !root.join("orca").join(pod).exists()
+        && std::fs::read_dir(root)
+            .map(|es| es.flatten().all(|e| !e.path().join("orca").join(pod).exists()))
+            .unwrap_or(true)
 }
