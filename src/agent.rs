@@ -115,10 +115,14 @@ pub fn agent(args: AgentArgs) -> Result<()> {
     system.block_on(async move {
         let nats = orca_actors::bus::connect(&args.nats, &format!("orca-agent-{}", args.name)).await?;
         println!("orca agent {} joined {}", args.name, args.nats);
-        tokio::select! {
+        let (node, dir) = (opts.name.clone(), opts.data_dir.clone());
+        let out = tokio::select! {
             r = orca_actors::node::run(nats, opts) => r.map_err(anyhow::Error::msg),
             _ = crate::serve::shutdown_signal() => Ok(()),
-        }
+        };
+        // A stopped agent's service rules go with it (a killed one's stay until it returns).
+        orca_actors::node::proxy::remove_table(&node, &dir);
+        out
     })
 }
 

@@ -172,6 +172,7 @@ fn run(
             .with_context(|| format!("failed to start the control plane (data dir {})", data_dir.display()))?;
         let url = plane.url();
         let agent_dir = agent.as_ref().map(|a| a.data_dir.clone());
+        let agent_proxy = agent.as_ref().map(|a| (a.name.clone(), a.data_dir.clone()));
         if let Some(opts) = agent {
             // The agent gets its own runtime, as it would in its own process.
             let nats_url = nats_url.clone();
@@ -228,6 +229,9 @@ fn run(
         // `orca up`'s containers do not outlive it; they start again with the next `orca up`.
         if let Some(dir) = agent_dir {
             orca_actors::node::host::stop_containers(&dir);
+        }
+        if let Some((node, dir)) = agent_proxy {
+            orca_actors::node::proxy::remove_table(&node, &dir);
         }
         Ok::<_, anyhow::Error>(())
     })

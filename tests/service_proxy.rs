@@ -103,8 +103,9 @@ fn cluster_ips_and_node_ports_reach_every_ready_pod() {
     // The node's rules outlive a killed agent: remove them so that other clusters on this machine
     // never meet them.
     drop(_a);
+    let table = orca_actors::node::proxy::table_name("proxy-node", &dir.path().join("agent"));
     let _ = std::process::Command::new("nft")
-        .args(["delete", "table", "ip", "orca_proxy_proxy_node"])
+        .args(["delete", "table", "ip", &table])
         .status();
 }
 
@@ -144,7 +145,8 @@ fn a_service_reaches_runc_pods_on_their_own_addresses() {
         .collect();
     assert_eq!(seen.len(), 3, "the NodePort reaches them too: {seen:?}");
     drop(_a);
+    let table = orca_actors::node::proxy::table_name("proxy-runc", &dir.path().join("agent"));
     let _ = std::process::Command::new("nft")
-        .args(["delete", "table", "ip", "orca_proxy_proxy_runc"])
+        .args(["delete", "table", "ip", &table])
         .status();
 }

@@ -170,7 +170,7 @@ impl NodeAgent {
         }
         if super::proxy::available() {
             // The proxy lives as long as the process; its handle is not needed.
-            let _ = super::proxy::ServiceProxy::start(api.clone(), &opts.name);
+            let _ = super::proxy::ServiceProxy::start(api.clone(), &opts.name, &opts.data_dir);
         } else {
             tracing::warn!("service proxy off: `nft` does not run here (needs root and `apt-get install -y nftables`)");
         }

@@ -1,5 +1,5 @@
 //! The service proxy of a node: follows Services and EndpointSlices through informers and keeps
-//! an nftables table (`orca_proxy_<node>`) of DNAT rules in step with them, replaced whole in one
+//! an nftables table (`orca_proxy_<node>_<hash of its data directory>`) of DNAT rules in step with them, replaced whole in one
 //! `nft -f -` transaction a few milliseconds after a change. Needs root and `nft` (Debian
 //! `nftables`); without them the agent runs without a proxy and says so.
 
@@ -46,13 +46,28 @@ pub fn available() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// The table name of a node's proxy.
-pub fn table_name(node: &str) -> String {
+/// The table name of a node's proxy: the node's name and a hash of the agent's data directory, so
+/// that agents of different clusters on one machine (tests, benchmarks) never share a table while
+/// a restarted agent finds its own again.
+pub fn table_name(node: &str, data_dir: &std::path::Path) -> String {
     let safe: String = node
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
-    format!("orca_proxy_{safe}")
+    let mut h: u32 = 0x811c_9dc5;
+    for b in data_dir.to_string_lossy().bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    format!("orca_proxy_{safe}_{h:08x}")
+}
+
+/// Removes the proxy table of an agent that stops (a no-op when there is none).
+pub fn remove_table(node: &str, data_dir: &std::path::Path) {
+    let _ = Command::new("nft")
+        .args(["delete", "table", "ip", &table_name(node, data_dir)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 fn apply(text: &str) -> Result<(), String> {
@@ -79,8 +94,8 @@ fn apply(text: &str) -> Result<(), String> {
 
 impl ServiceProxy {
     /// Starts the proxy of node `node` under a supervisor.
-    pub fn start(api: ApiClient, node: &str) -> Supervised<ServiceProxy> {
-        let table = table_name(node);
+    pub fn start(api: ApiClient, node: &str, data_dir: &std::path::Path) -> Supervised<ServiceProxy> {
+        let table = table_name(node, data_dir);
         // NodePorts on 127.0.0.1 reach pods on the bridge: loopback sources may be routed there,
         // and are masqueraded on the way out (as kube-proxy does).
         if std::path::Path::new("/proc/sys/net/ipv4/conf/all/route_localnet").exists() {
