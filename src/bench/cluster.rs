@@ -1,4 +1,5 @@
-//! A throwaway `orca up` child process for benchmarks: temp data dir, free port, stopped on drop.
+//! A throwaway `orca up` child process for benchmarks (temp data dir, free port, stopped on drop),
+//! and a hollow-node agent process beside it.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -89,4 +90,38 @@ fn uuid_like() -> String {
                 .map(|d| d.as_nanos())
                 .unwrap_or(0)
     )
+}
+
+/// An `orca agent --hollow` child with `count` nodes (32 CPUs, 256Gi, 110 pods each), killed on
+/// drop.
+pub struct Hollow(pub Child);
+
+impl Hollow {
+    /// Starts the hollow nodes `hollow-0..` joining `nats_url`.
+    pub fn start(nats_url: &str, count: usize) -> Result<Hollow> {
+        let exe = std::env::current_exe().context("cannot find the orca binary")?;
+        let child = Command::new(exe)
+            .args(["agent", "--hollow", "--name", "hollow", "--nats", nats_url])
+            .args([
+                "--cpu",
+                "32",
+                "--memory",
+                "256Gi",
+                "--max-pods",
+                "110",
+                "--count",
+                &count.to_string(),
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .context("failed to start the hollow agent")?;
+        Ok(Hollow(child))
+    }
+}
+
+impl Drop for Hollow {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

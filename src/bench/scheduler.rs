@@ -3,7 +3,6 @@
 //! CPU and memory, and a check from the event log that every pod was bound once to a node that fits.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,7 @@ use serde_json::{json, Value};
 
 use orca_actors::cluster::natsd::NatsServer;
 
-use super::cluster::BenchCluster;
+use super::cluster::{BenchCluster, Hollow};
 use super::{percentile, svg};
 
 /// Options of `orca bench scheduler`.
@@ -99,40 +98,10 @@ fn name_in(line: &[u8]) -> Option<(String, bool)> {
     Some((String::from_utf8_lossy(&line[start..end]).into_owned(), bound))
 }
 
-struct Hollow(Child);
-
-impl Drop for Hollow {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 pub fn run(args: SchedulerArgs) -> Result<()> {
     let nats = NatsServer::start(None).context("the scheduler bench needs nats-server")?;
     let (cluster, _) = BenchCluster::start_with(&["--nats", &nats.url(), "--no-agent"])?;
-    let exe = std::env::current_exe()?;
-    let hollow = Hollow(
-        Command::new(exe)
-            .args([
-                "agent",
-                "--hollow",
-                "--name",
-                "hollow",
-                "--nats",
-                &nats.url(),
-                "--cpu",
-                "32",
-                "--memory",
-                "256Gi",
-                "--max-pods",
-                "110",
-                "--count",
-                &args.nodes.to_string(),
-            ])
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
+    let hollow = Hollow::start(&nats.url(), args.nodes)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

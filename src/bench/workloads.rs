@@ -2,7 +2,6 @@
 //! are available), then a rolling update of all of them (time until done), with the rollout's
 //! bounds checked from the event log's record of every pod change.
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -12,7 +11,7 @@ use serde_json::{json, Value};
 use orca_actors::cluster::natsd::NatsServer;
 use orca_actors::controllers::rollout_check::replay;
 
-use super::cluster::BenchCluster;
+use super::cluster::{BenchCluster, Hollow};
 
 /// Options of `orca bench workloads`.
 #[derive(Args, Debug)]
@@ -26,15 +25,6 @@ pub struct WorkloadsArgs {
     /// Write the results as JSON here
     #[arg(long)]
     json: Option<std::path::PathBuf>,
-}
-
-struct Hollow(Child);
-
-impl Drop for Hollow {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 const DEPLOY: &str = "/apis/apps/v1/namespaces/default/deployments/bench";
@@ -89,25 +79,7 @@ fn changes_since(http: &reqwest::blocking::Client, base: &str, rv: &str) -> Resu
 pub fn run(args: WorkloadsArgs) -> Result<()> {
     let nats = NatsServer::start(None).context("the workloads bench needs nats-server")?;
     let (cluster, _) = BenchCluster::start_with(&["--nats", &nats.url(), "--no-agent"])?;
-    let exe = std::env::current_exe()?;
-    let _hollow = Hollow(
-        Command::new(exe)
-            .args([
-                "agent",
-                "--hollow",
-                "--name",
-                "hollow",
-                "--nats",
-                &nats.url(),
-                "--cpu",
-                "32",
-                "--memory",
-                "256Gi",
-            ])
-            .args(["--max-pods", "110", "--count", &args.nodes.to_string()])
-            .stdout(Stdio::null())
-            .spawn()?,
-    );
+    let _hollow = Hollow::start(&nats.url(), args.nodes)?;
     let http = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()?;

@@ -103,6 +103,22 @@ fn new_pod(set: &Value, name: &str, uid: &str, hash: &str, ordinal: i64) -> Valu
 }
 
 impl StatefulSetSync {
+    /// Records a FailedCreate Event on the set and returns the error to retry with.
+    async fn failed_create(&self, set: &Value, what: &str, a: &crate::bus::envelope::ApiAnswer) -> String {
+        let msg = crate::bus::client::status_message(&a.body);
+        crate::events::record(
+            &self.api,
+            set,
+            "StatefulSet",
+            "Warning",
+            "FailedCreate",
+            &msg,
+            "statefulset-controller",
+        )
+        .await;
+        format!("creating {what}: {}: {msg}", a.status)
+    }
+
     async fn sync(&self, key: &Key) -> Result<Action, String> {
         let Some(cached) = self.sets.get(key) else {
             return Ok(Action::Done);
@@ -161,18 +177,7 @@ impl StatefulSetSync {
                     .await
                     .map_err(|e| e.to_string())?;
                 if !matches!(a.status, 201 | 409) {
-                    let msg = crate::bus::client::status_message(&a.body);
-                    crate::events::record(
-                        &self.api,
-                        &set,
-                        "StatefulSet",
-                        "Warning",
-                        "FailedCreate",
-                        &msg,
-                        "statefulset-controller",
-                    )
-                    .await;
-                    return Err(format!("creating claim for ordinal {o}: {msg}"));
+                    return Err(self.failed_create(&set, &format!("claim for ordinal {o}"), &a).await);
                 }
             }
             let pod = new_pod(&set, name, &uid, &hash, o);
@@ -182,18 +187,7 @@ impl StatefulSetSync {
                 .await
                 .map_err(|e| e.to_string())?;
             if a.status != 201 {
-                let msg = crate::bus::client::status_message(&a.body);
-                crate::events::record(
-                    &self.api,
-                    &set,
-                    "StatefulSet",
-                    "Warning",
-                    "FailedCreate",
-                    &msg,
-                    "statefulset-controller",
-                )
-                .await;
-                return Err(format!("creating pod {name}-{o}: {}: {msg}", a.status));
+                return Err(self.failed_create(&set, &format!("pod {name}-{o}"), &a).await);
             }
         }
         let revision = format!("{name}-{hash}");

@@ -1,24 +1,9 @@
 //! Validation of PodDisruptionBudgets, StorageClasses and EndpointSlices.
 
+use super::workloads::validate_int_or_percent;
 use super::{Errors, Path};
 use crate::kinds::discovery::EndpointSlice;
 use crate::kinds::policy::{PodDisruptionBudget, StorageClass};
-use crate::meta::IntOrString;
-
-fn int_or_percent(v: &IntOrString, p: &Path, errs: &mut Errors) {
-    match v {
-        IntOrString::Int(n) => errs.at_least(p, *n, 0),
-        IntOrString::Str(s) => {
-            let ok = s
-                .strip_suffix('%')
-                .and_then(|n| n.parse::<u32>().ok())
-                .is_some_and(|n| n <= 100);
-            if !ok {
-                errs.invalid(p, s, "must be an integer or a percentage between 0% and 100%");
-            }
-        }
-    }
-}
 
 /// Checks a PodDisruptionBudget: one of minAvailable and maxUnavailable, a selector.
 pub fn validate_pdb(p: &PodDisruptionBudget, errs: &mut Errors) {
@@ -33,10 +18,10 @@ pub fn validate_pdb(p: &PodDisruptionBudget, errs: &mut Errors) {
         _ => {}
     }
     if let Some(v) = &p.spec.min_available {
-        int_or_percent(v, &spec.child("minAvailable"), errs);
+        validate_int_or_percent(v, &spec.child("minAvailable"), errs);
     }
     if let Some(v) = &p.spec.max_unavailable {
-        int_or_percent(v, &spec.child("maxUnavailable"), errs);
+        validate_int_or_percent(v, &spec.child("maxUnavailable"), errs);
     }
     match &p.spec.selector {
         Some(sel) => super::meta::validate_label_selector(sel, &spec.child("selector"), errs),

@@ -69,7 +69,8 @@ fn validate_replicas(replicas: Option<i64>, spec: &Path, errs: &mut Errors) {
     }
 }
 
-fn validate_int_or_percent(v: &IntOrString, p: &Path, errs: &mut Errors) {
+/// A count, or a percentage between 0% and 100% (maxSurge, maxUnavailable, minAvailable).
+pub(crate) fn validate_int_or_percent(v: &IntOrString, p: &Path, errs: &mut Errors) {
     match v {
         IntOrString::Int(n) => errs.at_least(p, *n, 0),
         IntOrString::Str(s) => {
