@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{cluster, create_pod, wait_node_ready, wait_pod, Agent, Http};
+use common::{cluster, create_pod, wait_for, wait_node_ready, wait_pod, Agent, Http};
 use serde_json::{json, Value};
 
 fn sleeper(name: &str, cpu: &str) -> Value {
@@ -96,12 +96,12 @@ fn pods_are_placed_by_requests_selectors_and_taints() {
         cond["message"],
         "0/3 nodes are available: 2 Insufficient cpu, 1 node(s) had untolerated taint {dedicated: gpu}."
     );
-    let events =
-        h.get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dbig,reason%3DFailedScheduling");
-    assert!(
-        !events.body["items"].as_array().unwrap().is_empty(),
-        "a FailedScheduling event is recorded"
-    );
+    // The Event is written after the condition: wait for it.
+    wait_for(10, "a FailedScheduling event is recorded", || {
+        let events = h
+            .get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name%3Dbig,reason%3DFailedScheduling");
+        events.body["items"].as_array().is_some_and(|i| !i.is_empty())
+    });
 
     // A fitting node joins: the pod is placed there and runs.
     let _d = Agent::start(&nats.url(), "node-d", &dir.path().join("d"), &["--cpu", "4"]);
