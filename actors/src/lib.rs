@@ -5,6 +5,7 @@ pub mod api_server;
 pub mod bus;
 pub mod cluster;
 pub mod controllers;
+pub mod dns;
 pub mod eventlog;
 pub mod events;
 pub mod node;

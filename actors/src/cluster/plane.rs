@@ -60,6 +60,8 @@ pub struct Plane {
     pub actor: actix::Addr<ApiServer>,
     /// The NATS connection.
     pub nats: async_nats::Client,
+    /// Where the cluster DNS server answers (behind the `kube-system/kube-dns` Service).
+    pub dns: SocketAddr,
 }
 
 /// A readiness check that an actor runs.
@@ -96,6 +98,14 @@ impl Plane {
         checks.add("scheduler", runs(move || scheduler.running()));
         checks.add("node-lifecycle-controller", runs(move || lifecycle.running()));
         crate::controllers::start_all(&nats, checks, opts.default_toleration_seconds);
+        let dns_api = crate::bus::client::ApiClient::new(nats.clone(), "orca-dns");
+        let (dns, dns_addr) = crate::dns::ClusterDns::start(dns_api, "orca")
+            .await
+            .map_err(|source| Error::Listen {
+                addr: "cluster DNS (UDP and TCP)".into(),
+                source,
+            })?;
+        checks.add("cluster-dns", runs(move || dns.running()));
         let (http, addrs) =
             http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {
                 addr: opts.listen.clone(),
@@ -107,6 +117,7 @@ impl Plane {
             addrs,
             actor,
             nats,
+            dns: dns_addr,
         })
     }
 

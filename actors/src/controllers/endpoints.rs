@@ -30,7 +30,7 @@ pub struct EndpointsSync {
     services: Store,
 }
 
-fn pod_endpoint(p: &Value) -> PodEndpoint {
+fn pod_endpoint(p: &Value, service: &str) -> PodEndpoint {
     let ports = p["spec"]["containers"]
         .as_array()
         .into_iter()
@@ -54,6 +54,10 @@ fn pod_endpoint(p: &Value) -> PodEndpoint {
             .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")),
         terminating: !p["metadata"]["deletionTimestamp"].is_null(),
         ports,
+        hostname: p["spec"]["hostname"]
+            .as_str()
+            .filter(|h| !h.is_empty() && p["spec"]["subdomain"] == service)
+            .map(str::to_string),
     }
 }
 
@@ -114,7 +118,7 @@ impl EndpointsSync {
                     serde_json::from_value(p["metadata"]["labels"].clone()).unwrap_or_default();
                 selector.matches(&labels)
             })
-            .map(|p| pod_endpoint(&p))
+            .map(|p| pod_endpoint(&p, name))
             .collect();
         let ports: Vec<SvcPort> = svc["spec"]["ports"]
             .as_array()

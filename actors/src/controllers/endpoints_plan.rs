@@ -27,6 +27,8 @@ pub struct PodEndpoint {
     pub terminating: bool,
     /// Container ports: (name, port, protocol).
     pub ports: Vec<(String, i64, String)>,
+    /// `spec.hostname`, when the pod's `spec.subdomain` names the Service (DNS names of pods).
+    pub hostname: Option<String>,
 }
 
 /// A Service port: name, port, protocol and target (a number, or a container port's name).
@@ -94,7 +96,13 @@ fn groups<'a>(pods: &'a [PodEndpoint], ports: &[SvcPort]) -> BTreeMap<PortKey, V
 pub fn subsets(ns: &str, pods: &[PodEndpoint], ports: &[SvcPort], publish_not_ready: bool) -> Vec<Value> {
     let mut out = Vec::new();
     for (key, members) in groups(pods, ports) {
-        let addr = |p: &&PodEndpoint| json!({"ip": p.ip, "nodeName": p.node, "targetRef": target_ref(ns, p)});
+        let addr = |p: &&PodEndpoint| {
+            let mut a = json!({"ip": p.ip, "nodeName": p.node, "targetRef": target_ref(ns, p)});
+            if let Some(h) = &p.hostname {
+                a["hostname"] = json!(h);
+            }
+            a
+        };
         let live: Vec<&&PodEndpoint> = members.iter().filter(|p| !p.terminating).collect();
         let ready: Vec<Value> = live
             .iter()
@@ -130,8 +138,12 @@ pub fn slices(ns: &str, pods: &[PodEndpoint], ports: &[SvcPort], publish_not_rea
                 .iter()
                 .map(|p| {
                     let ready = (p.ready || publish_not_ready) && !p.terminating;
-                    json!({"addresses": [p.ip], "nodeName": p.node, "targetRef": target_ref(ns, p),
-                        "conditions": {"ready": ready, "serving": p.ready || publish_not_ready, "terminating": p.terminating}})
+                    let mut e = json!({"addresses": [p.ip], "nodeName": p.node, "targetRef": target_ref(ns, p),
+                        "conditions": {"ready": ready, "serving": p.ready || publish_not_ready, "terminating": p.terminating}});
+                    if let Some(h) = &p.hostname {
+                        e["hostname"] = json!(h);
+                    }
+                    e
                 })
                 .collect();
             out.push(json!({"ports": ports_json(&key), "endpoints": endpoints}));
@@ -153,6 +165,7 @@ mod tests {
             ready,
             terminating,
             ports: vec![("http".into(), http, "TCP".into())],
+            hostname: None,
         }
     }
 

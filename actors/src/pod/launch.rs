@@ -56,6 +56,7 @@ struct Shared {
     pod_name: String,
     grace: u64,
     volumes: Arc<tokio::sync::OnceCell<volumes::Prepared>>,
+    etc: Arc<tokio::sync::OnceCell<Vec<crate::node::runtime::Mount>>>,
 }
 
 /// Starts the pod's containers: init containers one after another, each to success (a failure is
@@ -74,6 +75,7 @@ pub fn start(l: &Launch, finished: bool, up: mpsc::Sender<ContainerView>, stop: 
         pod_name: l.pod["metadata"]["name"].as_str().unwrap_or("").to_string(),
         grace: l.spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64,
         volumes: Arc::default(),
+        etc: Arc::default(),
     };
     let has_file_volumes = l.pod["spec"]["volumes"].as_array().is_some_and(|vs| {
         vs.iter().any(|v| {
@@ -187,7 +189,20 @@ async fn run_container(
             .volumes
             .get_or_try_init(|| volumes::prepare(&api, &pod, &sh.dir, &pod_ip))
             .await;
-        match prepared.and_then(|p| volumes::mounts(&raw_container, p)) {
+        // runc pods get their own resolv.conf and hosts, bound first so volumes may replace them.
+        let etc = match sh.runtime.pod_network() {
+            true => sh
+                .etc
+                .get_or_try_init(|| super::dns_files::prepare(&api, &pod, &sh.dir, &pod_ip))
+                .await
+                .cloned(),
+            false => Ok(Vec::new()),
+        };
+        let all = etc.and_then(|mut etc| {
+            etc.extend(prepared.and_then(|p| volumes::mounts(&raw_container, p))?);
+            Ok(etc)
+        });
+        match all {
             Ok(m) => break m,
             Err(msg) => {
                 let _ = up.send(waiting(msg)).await;

@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod backoff;
 pub mod container;
+pub mod dns_files;
 pub mod env;
 pub mod launch;
 pub mod probe;

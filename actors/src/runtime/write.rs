@@ -120,3 +120,40 @@ pub async fn merge_status(api: &ApiClient, path: &str, status: &Value) -> Result
     .map(|_| ())
     .map_err(|e| e.to_string())
 }
+
+/// Creates `obj` as `name` in `collection`, or, when it exists and differs in what `obj` sets,
+/// writes `obj` over it (keeping its metadata); retried on conflict.
+pub async fn upsert(api: &ApiClient, collection: &str, name: &str, obj: &Value) -> Result<(), String> {
+    let path = format!("{collection}/{name}");
+    let want = obj.clone();
+    let updated = update(api, &path, "", |cur| {
+        let mut changed = false;
+        for (k, v) in want.as_object().into_iter().flatten() {
+            if k == "metadata" {
+                for (mk, mv) in v.as_object().into_iter().flatten() {
+                    if cur["metadata"][mk] != *mv {
+                        cur["metadata"][mk] = mv.clone();
+                        changed = true;
+                    }
+                }
+            } else if cur[k] != *v {
+                cur[k] = v.clone();
+                changed = true;
+            }
+        }
+        changed
+    })
+    .await
+    .map_err(|e| format!("{path}: {e}"))?;
+    if updated != Updated::Missing {
+        return Ok(());
+    }
+    let a = api
+        .call("POST", collection, "", Some(obj))
+        .await
+        .map_err(|e| e.to_string())?;
+    match a.status {
+        200 | 201 | 409 => Ok(()),
+        s => Err(format!("POST {collection}: {s}: {}", status_message(&a.body))),
+    }
+}
