@@ -38,6 +38,22 @@ pub struct NodeArgs {
     /// KiB of each container's output kept with a deleted pod's final status
     #[arg(long, default_value_t = 16)]
     pub log_tail_kib: u64,
+    /// Where the node's Ingress controller serves HTTP (`none`: no Ingress on this node)
+    /// [default: `orca up`: 0.0.0.0:80; `orca agent`: none]
+    #[arg(long)]
+    pub ingress_listen: Option<String>,
+    /// Where it serves HTTPS for Ingresses with `spec.tls` [default: `orca up`: 0.0.0.0:443]
+    #[arg(long)]
+    pub ingress_tls_listen: Option<String>,
+}
+
+impl NodeArgs {
+    /// `orca up` serves Ingress on the usual ports unless told otherwise.
+    pub fn with_ingress_defaults(mut self) -> NodeArgs {
+        self.ingress_listen.get_or_insert_with(|| "0.0.0.0:80".into());
+        self.ingress_tls_listen.get_or_insert_with(|| "0.0.0.0:443".into());
+        self
+    }
 }
 
 /// `orca agent`.
@@ -61,6 +77,9 @@ pub struct AgentArgs {
     #[command(flatten)]
     node: NodeArgs,
 }
+
+/// The address a node reports for itself.
+pub const HOST_IP: &str = "127.0.0.1";
 
 /// Builds the agent's options.
 pub fn options(name: &str, data_dir: PathBuf, node: &NodeArgs) -> Result<AgentOptions> {
@@ -87,12 +106,21 @@ pub fn options(name: &str, data_dir: PathBuf, node: &NodeArgs) -> Result<AgentOp
         backoff_base: Duration::from_millis(node.backoff_base_ms),
         log_tail_bytes: node.log_tail_kib * 1024,
         orca_bin: std::env::current_exe().context("cannot find the orca binary for the container shim")?,
-        host_ip: "127.0.0.1".into(),
+        host_ip: HOST_IP.into(),
         runtime: node.runtime.clone(),
         image_dir: node
             .image_dir
             .clone()
             .unwrap_or_else(|| crate::serve::orca_home().join("images")),
+        ingress: node
+            .ingress_listen
+            .clone()
+            .filter(|l| l != "none")
+            .map(|http| orca_actors::ingress::IngressOptions {
+                http,
+                https: node.ingress_tls_listen.clone().filter(|l| l != "none"),
+                host_ip: HOST_IP.into(),
+            }),
     })
 }
 

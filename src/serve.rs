@@ -97,7 +97,11 @@ pub fn up(args: UpArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| orca_home().join("data"))
             .join("agent");
-        Some(crate::agent::options(&args.node_name, dir, &args.node)?)
+        Some(crate::agent::options(
+            &args.node_name,
+            dir,
+            &args.node.clone().with_ingress_defaults(),
+        )?)
     };
     let result = run(args.common, url, true, args.sample, agent, started);
     drop(nats);

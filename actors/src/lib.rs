@@ -8,6 +8,7 @@ pub mod controllers;
 pub mod dns;
 pub mod eventlog;
 pub mod events;
+pub mod ingress;
 pub mod node;
 pub mod pod;
 pub mod runtime;

@@ -8,7 +8,7 @@ use crate::kinds::batch::CronJob;
 use crate::kinds::cluster::{Event, Namespace, Node, PersistentVolume, PersistentVolumeClaim};
 use crate::kinds::config::{ConfigMap, Secret};
 use crate::kinds::discovery::EndpointSlice;
-use crate::kinds::network::{Endpoints, Ingress, Service};
+use crate::kinds::network::{Endpoints, Ingress, IngressClass, Service};
 use crate::kinds::pod::Pod;
 use crate::kinds::policy::{PodDisruptionBudget, StorageClass};
 use crate::kinds::workloads::{DaemonSet, Deployment, Job, ReplicaSet, StatefulSet};
@@ -55,7 +55,8 @@ has_meta!(
     CronJob,
     PodDisruptionBudget,
     StorageClass,
-    EndpointSlice
+    EndpointSlice,
+    IngressClass
 );
 
 fn run<T: DeserializeOwned + Serialize + HasMeta>(
@@ -143,6 +144,7 @@ pub fn admit(rt: &ResourceType, mut value: Value) -> Result<Admitted, Vec<FieldE
         "Service" => run::<Service>(value, rt, Dns1035, other::validate_service, defaults::service),
         "Endpoints" => run::<Endpoints>(value, rt, Subdomain, other::validate_endpoints, keep),
         "Ingress" => run::<Ingress>(value, rt, Subdomain, other::validate_ingress, keep),
+        "IngressClass" => run::<IngressClass>(value, rt, Subdomain, other::validate_ingressclass, keep),
         "Namespace" => run::<Namespace>(value, rt, Label, none, defaults::namespace),
         "Node" => run::<Node>(value, rt, Subdomain, other::validate_node, keep),
         "PersistentVolume" => run::<PersistentVolume>(value, rt, Subdomain, other::validate_pv, keep),

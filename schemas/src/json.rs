@@ -33,6 +33,7 @@ fn generate(kind: &str) -> Option<Value> {
         "PodDisruptionBudget" => schema_for!(crate::kinds::policy::PodDisruptionBudget),
         "StorageClass" => schema_for!(crate::kinds::policy::StorageClass),
         "Ingress" => schema_for!(Ingress),
+        "IngressClass" => schema_for!(crate::kinds::network::IngressClass),
         _ => return None,
     };
     Some(schema.to_value())

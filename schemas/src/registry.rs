@@ -125,6 +125,14 @@ pub const RESOURCES: &[ResourceType] = &[
         false
     ),
     rt!("Ingress", "ingresses", "ingress", ["ing"], "networking.k8s.io", true),
+    rt!(
+        "IngressClass",
+        "ingressclasses",
+        "ingressclass",
+        [],
+        "networking.k8s.io",
+        false
+    ),
 ];
 
 /// Finds a kind by its `Kind` name, exactly.

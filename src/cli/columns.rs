@@ -66,6 +66,7 @@ pub(super) fn columns(kind: &str, wide: bool) -> Vec<&'static str> {
         "Namespace" => vec!["NAME", "STATUS", "AGE"],
         "Node" => vec!["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
         "Ingress" => vec!["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"],
+        "IngressClass" => vec!["NAME", "CONTROLLER", "PARAMETERS", "AGE"],
         "PersistentVolume" => vec![
             "NAME",
             "CAPACITY",
@@ -232,15 +233,32 @@ pub(super) fn row(kind: &str, v: &Value, wide: bool) -> Vec<String> {
                 .iter()
                 .map(|r| r["host"].as_str().unwrap_or("*").to_string())
                 .collect();
+            let address: Vec<String> = v
+                .pointer("/status/loadBalancer/ingress")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|i| i["ip"].as_str().or(i["hostname"].as_str()).map(str::to_string))
+                .collect();
+            let tls = v
+                .pointer("/spec/tls")
+                .and_then(Value::as_array)
+                .is_some_and(|t| !t.is_empty());
             vec![
                 name,
                 or_none(s(v, "/spec/ingressClassName")),
                 hosts.join(","),
-                String::new(),
-                "80".into(),
+                address.join(","),
+                if tls { "80, 443" } else { "80" }.into(),
                 a,
             ]
         }
+        "IngressClass" => vec![
+            name,
+            s(v, "/spec/controller"),
+            or_none(s(v, "/spec/parameters/name")),
+            a,
+        ],
         "PersistentVolume" => vec![
             name,
             s(v, "/spec/capacity/storage"),

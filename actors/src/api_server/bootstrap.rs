@@ -1,5 +1,5 @@
-//! What every cluster starts with: the system namespaces and the default StorageClass, created
-//! when missing.
+//! What every cluster starts with: the system namespaces, the default StorageClass and the default
+//! IngressClass, created when missing.
 
 use serde_json::json;
 
@@ -10,6 +10,10 @@ use crate::eventlog::Result as LogResult;
 pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
 /// The built-in StorageClass (provisioner `orca.dev/local-path`), the default.
 pub const DEFAULT_STORAGE_CLASS: &str = "local-path";
+/// The built-in IngressClass (served by every node agent), the default.
+pub const DEFAULT_INGRESS_CLASS: &str = "orca";
+/// The controller of the built-in IngressClass.
+pub const INGRESS_CONTROLLER: &str = "orca.dev/ingress";
 
 impl ApiCore {
     /// Creates the system namespaces and the default StorageClass when missing.
@@ -24,9 +28,15 @@ impl ApiCore {
             .projection()
             .get("StorageClass", "", DEFAULT_STORAGE_CLASS)
             .is_none();
-        if missing.is_empty() && !class_missing {
+        let ingress_class_missing = self
+            .log
+            .projection()
+            .get("IngressClass", "", DEFAULT_INGRESS_CLASS)
+            .is_none();
+        if missing.is_empty() && !class_missing && !ingress_class_missing {
             return Ok(());
         }
+        let ic = orca_schemas::registry::by_kind("IngressClass").expect("IngressClass is registered");
         let rt = orca_schemas::registry::by_kind("Namespace").expect("Namespace is registered");
         let sc = orca_schemas::registry::by_kind("StorageClass").expect("StorageClass is registered");
         self.log
@@ -45,6 +55,15 @@ impl ApiCore {
                         "provisioner": "orca.dev/local-path", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"});
                     if let Err(e) = write::create(st, sc, obj, "orca-bootstrap".into()) {
                         tracing::warn!("bootstrap storage class: {}", e.message);
+                    }
+                }
+                if ingress_class_missing {
+                    let obj = json!({"apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+                        "metadata": {"name": DEFAULT_INGRESS_CLASS, "uid": uuid::Uuid::new_v4().to_string(),
+                            "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"}},
+                        "spec": {"controller": INGRESS_CONTROLLER}});
+                    if let Err(e) = write::create(st, ic, obj, "orca-bootstrap".into()) {
+                        tracing::warn!("bootstrap ingress class: {}", e.message);
                     }
                 }
             })

@@ -48,6 +48,8 @@ pub struct AgentOptions {
     pub runtime: String,
     /// The node's image store (runc).
     pub image_dir: PathBuf,
+    /// Where the Ingress controller listens (None: no Ingress on this node).
+    pub ingress: Option<crate::ingress::IngressOptions>,
 }
 
 struct Running {
@@ -173,6 +175,15 @@ impl NodeAgent {
             let _ = super::proxy::ServiceProxy::start(api.clone(), &opts.name, &opts.data_dir);
         } else {
             tracing::warn!("service proxy off: `nft` does not run here (needs root and `apt-get install -y nftables`)");
+        }
+        if let Some(ing) = &opts.ingress {
+            match crate::ingress::IngressController::start(api.clone(), ing.clone()).await {
+                Ok((_, http, https)) => tracing::info!(
+                    "ingress serves HTTP on port {http}{}",
+                    https.map(|p| format!(" and HTTPS on port {p}")).unwrap_or_default()
+                ),
+                Err(e) => tracing::warn!("ingress off: {e}"),
+            }
         }
         let _ = std::fs::create_dir_all(opts.data_dir.join("pods"));
         let running: Arc<parking_lot::Mutex<HashMap<String, Running>>> = Arc::default();

@@ -182,3 +182,27 @@ pub struct ServiceBackendPort {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<i64>,
 }
+
+/// A class of Ingress and the controller that serves it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressClass {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub metadata: ObjectMeta,
+    #[serde(default)]
+    pub spec: IngressClassSpec,
+}
+
+/// Who serves an IngressClass.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressClassSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}

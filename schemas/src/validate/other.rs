@@ -11,6 +11,14 @@ use crate::meta::IntOrString;
 
 const ACCESS_MODES: &[&str] = &["ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"];
 
+/// Checks an IngressClass: it names its controller.
+pub fn validate_ingressclass(c: &crate::kinds::network::IngressClass, errs: &mut Errors) {
+    match c.spec.controller.as_deref() {
+        None | Some("") => errs.required(&Path::new("spec").child("controller"), "for example orca.dev/ingress"),
+        Some(_) => {}
+    }
+}
+
 /// Checks a Service.
 pub fn validate_service(s: &Service, errs: &mut Errors) {
     let spec = Path::new("spec");
