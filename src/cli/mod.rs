@@ -19,6 +19,7 @@ mod image;
 mod logs;
 mod manifest;
 mod pod_status;
+mod port_forward;
 mod rollout;
 mod rollout_history;
 mod rollout_status;
@@ -68,6 +69,8 @@ enum Verb {
     Image(image::ImageArgs),
     /// Make a Service for the pods of a Deployment, ReplicaSet, StatefulSet, DaemonSet or pod
     Expose(expose::ExposeArgs),
+    /// Forward local ports to a pod (or to a pod of a Service or Deployment)
+    PortForward(port_forward::PortForwardArgs),
     /// Set the replicas of a Deployment, ReplicaSet or StatefulSet
     Scale(scale::ScaleArgs),
     /// Follow, list, undo, pause, resume or restart a rollout
@@ -112,6 +115,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Verb::Exec(a) => exec::run(&client, ns.as_deref(), a),
         Verb::Scale(a) => scale::run(&client, ns.as_deref(), a),
         Verb::Expose(a) => expose::run(&client, ns.as_deref(), a),
+        Verb::PortForward(a) => port_forward::run(&client, ns.as_deref(), a),
         Verb::Rollout(a) => rollout::run(&client, ns.as_deref(), a),
         Verb::Cordon { node } => cordon::run(&client, &node, true),
         Verb::Uncordon { node } => cordon::run(&client, &node, false),

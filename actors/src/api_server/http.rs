@@ -140,6 +140,10 @@ pub fn serve(
             .route("/readyz", web::get().to(readyz))
             .route("/livez", web::get().to(livez))
             .route("/version", web::get().to(version))
+            .route(
+                "/api/v1/namespaces/{ns}/pods/{name}/portforward",
+                web::route().to(super::portforward::portforward),
+            )
             .default_service(web::to(api))
     })
     .workers(workers)

@@ -11,6 +11,7 @@ pub mod http;
 pub mod paging;
 pub mod patch;
 pub mod pods;
+pub mod portforward;
 pub mod read;
 pub mod request;
 pub mod routes;
