@@ -114,7 +114,7 @@ fn resolve(client: &Client, ns: &str, t: &str, remotes: &[String]) -> Result<(St
     let pod = match kind {
         "Pod" => obj.clone(),
         "Service" => pick_pod(client, ns, &obj["spec"]["selector"], &format!("service/{name}"))?,
-        _ => pick_pod(client, ns, &obj["spec"]["selector"]["matchLabels"], &t.to_string())?,
+        _ => pick_pod(client, ns, &obj["spec"]["selector"]["matchLabels"], t)?,
     };
     let mut ports = Vec::new();
     for r in remotes {
