@@ -100,6 +100,28 @@ fn cluster_ips_and_node_ports_reach_every_ready_pod() {
         get(&format!("{empty_ip}:81")).is_err_and(|e| e.contains("refused"))
             && started.elapsed() < Duration::from_secs(1)
     });
+
+    // sessionAffinity ClientIP: this client stays with one pod, also across rewrites of the table
+    // (the new Service below changes it).
+    let sticky = json!({"metadata": {"name": "sticky"}, "spec": {"selector": {"app": "web"}, "sessionAffinity": "ClientIP",
+        "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}});
+    let r = h.post(SVCS, &sticky);
+    let sticky_addr = format!("{}:80", r.body["spec"]["clusterIP"].as_str().unwrap());
+    let mut first = String::new();
+    wait_for(30, "the sticky service answers", || {
+        get(&sticky_addr).map(|b| first = b).is_ok()
+    });
+    let seen: BTreeSet<String> = (0..20).filter_map(|_| get(&sticky_addr).ok()).collect();
+    assert_eq!(seen, BTreeSet::from([first.clone()]), "one client, one pod");
+    let other = json!({"metadata": {"name": "other"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 82, "targetPort": "http"}]}});
+    let other_ip = h.post(SVCS, &other).body["spec"]["clusterIP"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for(30, "the table was rewritten", || get(&format!("{other_ip}:82")).is_ok());
+    let seen: BTreeSet<String> = (0..20).filter_map(|_| get(&sticky_addr).ok()).collect();
+    assert_eq!(seen, BTreeSet::from([first]), "the affinity outlives a rewrite");
+
     // The node's rules outlive a killed agent: remove them so that other clusters on this machine
     // never meet them.
     drop(_a);

@@ -1,7 +1,7 @@
 //! The service proxy of a node: follows Services and EndpointSlices through informers and keeps
-//! an nftables table (`orca_proxy_<node>_<hash of its data directory>`) of DNAT rules in step with them, replaced whole in one
-//! `nft -f -` transaction a few milliseconds after a change. Needs root and `nft` (Debian
-//! `nftables`); without them the agent runs without a proxy and says so.
+//! an nftables table (`orca_proxy_<node>_<hash of its data directory>`) of DNAT rules in step with
+//! them, refilled in one `nft -f -` transaction a few milliseconds after a change. Needs root and
+//! `nft` (Debian `nftables`); without them the agent runs without a proxy and says so.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -25,10 +25,13 @@ pub const RETRY: Duration = Duration::from_secs(1);
 /// The proxy actor.
 pub struct ServiceProxy {
     table: String,
+    node: String,
     services: Store,
     slices: Store,
     pending: bool,
     applied: String,
+    /// Chains and sets of the last table written (None: write it whole).
+    names: Option<std::collections::BTreeSet<String>>,
 }
 
 /// A change of a Service or an EndpointSlice.
@@ -96,6 +99,7 @@ impl ServiceProxy {
     /// Starts the proxy of node `node` under a supervisor.
     pub fn start(api: ApiClient, node: &str, data_dir: &std::path::Path) -> Supervised<ServiceProxy> {
         let table = table_name(node, data_dir);
+        let node = node.to_string();
         // NodePorts on 127.0.0.1 reach pods on the bridge: loopback sources may be routed there,
         // and are masqueraded on the way out (as kube-proxy does).
         if std::path::Path::new("/proc/sys/net/ipv4/conf/all/route_localnet").exists() {
@@ -113,10 +117,12 @@ impl ServiceProxy {
             ctx.add_message_stream(futures::StreamExt::map(e, ProxyChanged));
             ServiceProxy {
                 table: table.clone(),
+                node: node.clone(),
                 services,
                 slices,
                 pending: false,
                 applied: String::new(),
+                names: None,
             }
         })
     }
@@ -138,7 +144,7 @@ impl ServiceProxy {
         for svc in self.services.list(None) {
             let Ok(v) = svc.view::<Value>() else { continue };
             let slices = by_service.get(&svc.key).cloned().unwrap_or_default();
-            out.extend(routes(&v, &slices));
+            out.extend(routes(&v, &slices, &self.node));
         }
         out
     }
@@ -150,13 +156,20 @@ impl ServiceProxy {
         self.pending = true;
         ctx.run_later(after, |act, ctx| {
             act.pending = false;
-            let text = render(&act.table, &act.all_routes());
-            if text == act.applied {
+            let routes = act.all_routes();
+            let rendered = render(&act.table, &routes, act.names.as_ref());
+            if rendered.text == act.applied {
                 return;
             }
-            match apply(&text) {
-                Ok(()) => act.applied = text,
+            match apply(&rendered.text) {
+                Ok(()) => {
+                    // What the next write would be if nothing changed.
+                    act.applied = render(&act.table, &routes, Some(&rendered.names)).text;
+                    act.names = Some(rendered.names);
+                }
                 Err(e) => {
+                    act.names = None;
+                    act.applied.clear();
                     tracing::warn!("service proxy: {e}; trying again");
                     act.schedule(ctx, RETRY);
                 }
