@@ -109,7 +109,10 @@ fn cluster_ips_and_node_ports_reach_every_ready_pod() {
     let sticky_addr = format!("{}:80", r.body["spec"]["clusterIP"].as_str().unwrap());
     let mut first = String::new();
     wait_for(30, "the sticky service answers", || {
-        get(&sticky_addr).map(|b| first = b).is_ok()
+        get(&sticky_addr).is_ok_and(|b| {
+            first = b;
+            first.starts_with("web-")
+        })
     });
     let seen: BTreeSet<String> = (0..20).filter_map(|_| get(&sticky_addr).ok()).collect();
     assert_eq!(seen, BTreeSet::from([first.clone()]), "one client, one pod");

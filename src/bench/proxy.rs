@@ -1,6 +1,6 @@
-//! `orca bench proxy`: HTTP requests per second and latency to one pod directly and through its
-//! Service's ClusterIP (1 KiB responses, keep-alive connections), in the same run; and how long
-//! after a pod turns Ready the proxy routes to it. Needs root and nft on this machine.
+//! `orca bench proxy`: HTTP requests per second and latency to one pod directly, through its
+//! Service's ClusterIP and through an Ingress (1 KiB responses, keep-alive connections), in the
+//! same run; and how long after a pod turns Ready the proxy routes to it. Needs root and nft.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -183,8 +183,33 @@ fn ready(http: &reqwest::blocking::Client, base: &str, name: &str) -> bool {
         })
 }
 
+/// Creates an Ingress whose defaultBackend is the bench Service; returns where the node serves it
+/// (from the Ingress's status).
+fn ingress_addr(http: &reqwest::blocking::Client, base: &str) -> Result<String> {
+    let path = format!("{base}/apis/networking.k8s.io/v1/namespaces/default/ingresses");
+    let ing = json!({"metadata": {"name": "bench"}, "spec": {"defaultBackend": {"service": {"name": "bench", "port": {"number": 80}}}}});
+    let r = http.post(&path).json(&ing).send()?;
+    if r.status().as_u16() != 201 {
+        bail!("creating the Ingress: {}", r.text()?);
+    }
+    let started = Instant::now();
+    loop {
+        let v: Value = http.get(format!("{path}/bench")).send()?.json()?;
+        if let Some(port) = v
+            .pointer("/status/loadBalancer/ingress/0/ports/0/port")
+            .and_then(Value::as_u64)
+        {
+            return Ok(format!("127.0.0.1:{port}"));
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("the Ingress status never showed where it is served");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub fn run(a: ProxyArgs) -> Result<()> {
-    let (cluster, _) = BenchCluster::start()?;
+    let (cluster, _) = BenchCluster::start_with(&["--ingress-listen", "127.0.0.1:0", "--ingress-tls-listen", "none"])?;
     let http = reqwest::blocking::Client::new();
     let base = cluster.url.clone();
     let pods = format!("{base}/api/v1/namespaces/default/pods");
@@ -208,18 +233,30 @@ pub fn run(a: ProxyArgs) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    // Alternate the two, twice, and keep the medians of each.
+    let ingress = ingress_addr(&http, &base)?;
+    while who(&ingress).is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("the Ingress at {ingress} never answered");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Alternate the three, twice, and keep the better of each.
     let mut rows = Vec::new();
     for _ in 0..2 {
         rows.push(("pod directly", load(&direct, a.connections, a.seconds)?));
         rows.push(("through the ClusterIP", load(&through, a.connections, a.seconds)?));
+        rows.push(("through the Ingress", load(&ingress, a.connections, a.seconds)?));
     }
     let pick = |label: &str| {
         let mut r: Vec<(f64, f64, f64)> = rows.iter().filter(|(l, _)| *l == label).map(|(_, r)| *r).collect();
         r.sort_by(|x, y| x.0.total_cmp(&y.0));
         r[r.len() / 2]
     };
-    let (d, t) = (pick("pod directly"), pick("through the ClusterIP"));
+    let (d, t, i) = (
+        pick("pod directly"),
+        pick("through the ClusterIP"),
+        pick("through the Ingress"),
+    );
     println!(
         "{} keep-alive connections, 1 KiB responses, {} s a phase (2 phases each, alternating; the better one shown)",
         a.connections, a.seconds
@@ -232,7 +269,12 @@ pub fn run(a: ProxyArgs) -> Result<()> {
         "through the ClusterIP: {:>8.0} req/s  p50 {:.3} ms  p99 {:.3} ms",
         t.0, t.1, t.2
     );
-    println!("ratio {:.2}, added p99 {:.3} ms", t.0 / d.0, t.2 - d.2);
+    println!(
+        "through the Ingress:   {:>8.0} req/s  p50 {:.3} ms  p99 {:.3} ms",
+        i.0, i.1, i.2
+    );
+    println!("ClusterIP: ratio {:.2}, added p99 {:.3} ms", t.0 / d.0, t.2 - d.2);
+    println!("Ingress:   ratio {:.2}, added p99 {:.3} ms", i.0 / d.0, i.2 - d.2);
 
     // Convergence: a new pod turns Ready; how long until the ClusterIP routes to it.
     let mut samples = Vec::new();

@@ -260,6 +260,19 @@ impl Drop for Agent {
             .position(|a| a == "--data-dir")
             .and_then(|i| self.args.get(i + 1))
             .map(PathBuf::from);
+        // A killed agent leaves its proxy table and its pods' network namespaces; other tests on
+        // this machine must not meet them.
+        if let Some(d) = &dir {
+            orca_actors::node::proxy::remove_table(&self.name, d);
+            for pod in std::fs::read_dir(d.join("pods")).into_iter().flatten().flatten() {
+                let uid = pod.file_name().to_string_lossy().into_owned();
+                if orca_actors::node::network::netns_path(&uid).exists() {
+                    let _ = Command::new("ip")
+                        .args(["netns", "del", &orca_actors::node::network::netns_name(&uid)])
+                        .status();
+                }
+            }
+        }
         if let Some(runc_root) = dir.as_ref().map(|d| d.join("runc")).filter(|r| r.is_dir()) {
             let ids = Command::new("runc")
                 .arg("--root")

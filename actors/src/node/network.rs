@@ -119,7 +119,9 @@ pub fn setup(pods_dir: &Path, uid: &str) -> Result<Ipv4Addr, String> {
     let (host, peer) = (format!("vo{}", short(uid)), format!("vp{}", short(uid)));
     // Two `ip -batch` runs instead of one process per step: pod start-up is dominated by process
     // creation on small machines.
-    let host_side = format!("netns add {ns}\nlink add {host} type veth peer name {peer}\nlink set {peer} netns {ns}\nlink set {host} master {BRIDGE}\nlink set {host} up\n");
+    // A neighbour entry left by an earlier pod with this address would send its traffic to a
+    // veth that no longer exists until the entry goes stale (tens of seconds): it goes first.
+    let host_side = format!("neigh flush to {addr} dev {BRIDGE}\nnetns add {ns}\nlink add {host} type veth peer name {peer}\nlink set {peer} netns {ns}\nlink set {host} master {BRIDGE}\nlink set {host} up\n");
     let pod_side = format!("link set {peer} name eth0\naddr add {addr}/24 dev eth0\nlink set eth0 up\nlink set lo up\nroute add default via {}\n", gateway());
     let result = batch(&[], &host_side).and_then(|_| batch(&["-n", &ns], &pod_side));
     if let Err(e) = result {

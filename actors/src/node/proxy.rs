@@ -25,6 +25,7 @@ pub const RETRY: Duration = Duration::from_secs(1);
 /// The proxy actor.
 pub struct ServiceProxy {
     table: String,
+    comment: String,
     node: String,
     services: Store,
     slices: Store,
@@ -64,6 +65,50 @@ pub fn table_name(node: &str, data_dir: &std::path::Path) -> String {
     format!("orca_proxy_{safe}_{h:08x}")
 }
 
+/// What a proxy table's comment says: the agent's data directory.
+pub fn table_comment(data_dir: &std::path::Path) -> String {
+    format!("{COMMENT_PREFIX}{}", data_dir.display().to_string().replace('"', "_"))
+}
+
+const COMMENT_PREFIX: &str = "orca agent data dir ";
+
+/// The tables (name, data directory) of `nft list ruleset ip` text that a proxy wrote.
+pub fn proxy_tables(ruleset: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in ruleset.lines().map(str::trim) {
+        if let Some(rest) = line.strip_prefix("table ip ") {
+            current = rest
+                .strip_suffix(" {")
+                .filter(|n| n.starts_with("orca_proxy_"))
+                .map(str::to_string);
+        } else if let (Some(name), Some(c)) = (&current, line.strip_prefix("comment \"")) {
+            if let Some(dir) = c.strip_suffix('"').and_then(|c| c.strip_prefix(COMMENT_PREFIX)) {
+                out.push((name.clone(), dir.to_string()));
+            }
+            current = None;
+        }
+    }
+    out
+}
+
+/// Removes the proxy tables whose agent's data directory no longer exists.
+pub fn remove_orphans() {
+    let Ok(out) = Command::new("nft").args(["list", "ruleset", "ip"]).output() else {
+        return;
+    };
+    for (table, dir) in proxy_tables(&String::from_utf8_lossy(&out.stdout)) {
+        if !std::path::Path::new(&dir).exists() {
+            tracing::info!("removing the proxy table {table} of a gone agent ({dir})");
+            let _ = Command::new("nft")
+                .args(["delete", "table", "ip", &table])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 /// Removes the proxy table of an agent that stops (a no-op when there is none).
 pub fn remove_table(node: &str, data_dir: &std::path::Path) {
     let _ = Command::new("nft")
@@ -99,7 +144,10 @@ impl ServiceProxy {
     /// Starts the proxy of node `node` under a supervisor.
     pub fn start(api: ApiClient, node: &str, data_dir: &std::path::Path) -> Supervised<ServiceProxy> {
         let table = table_name(node, data_dir);
+        let comment = table_comment(data_dir);
         let node = node.to_string();
+        // Tables of agents whose data directory is gone (killed, never to return) are removed.
+        std::thread::spawn(remove_orphans);
         // NodePorts on 127.0.0.1 reach pods on the bridge: loopback sources may be routed there,
         // and are masqueraded on the way out (as kube-proxy does).
         if std::path::Path::new("/proc/sys/net/ipv4/conf/all/route_localnet").exists() {
@@ -117,6 +165,7 @@ impl ServiceProxy {
             ctx.add_message_stream(futures::StreamExt::map(e, ProxyChanged));
             ServiceProxy {
                 table: table.clone(),
+                comment: comment.clone(),
                 node: node.clone(),
                 services,
                 slices,
@@ -157,14 +206,14 @@ impl ServiceProxy {
         ctx.run_later(after, |act, ctx| {
             act.pending = false;
             let routes = act.all_routes();
-            let rendered = render(&act.table, &routes, act.names.as_ref());
+            let rendered = render(&act.table, &act.comment, &routes, act.names.as_ref());
             if rendered.text == act.applied {
                 return;
             }
             match apply(&rendered.text) {
                 Ok(()) => {
                     // What the next write would be if nothing changed.
-                    act.applied = render(&act.table, &routes, Some(&rendered.names)).text;
+                    act.applied = render(&act.table, &act.comment, &routes, Some(&rendered.names)).text;
                     act.names = Some(rendered.names);
                 }
                 Err(e) => {
@@ -186,5 +235,17 @@ impl Handler<ProxyChanged> for ServiceProxy {
     type Result = ();
     fn handle(&mut self, _: ProxyChanged, ctx: &mut Context<Self>) {
         self.schedule(ctx, GATHER);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn proxy_tables_are_found_by_their_comment() {
+        let text = "table ip filter {\n\tchain x {\n\t}\n}\ntable ip orca_proxy_n_1 {\n\tcomment \"orca agent data dir /tmp/a b\"\n\tchain services {\n\t}\n}\ntable ip orca_proxy_old {\n\tchain services {\n\t}\n}\n";
+        assert_eq!(
+            super::proxy_tables(text),
+            vec![("orca_proxy_n_1".to_string(), "/tmp/a b".to_string())]
+        );
     }
 }

@@ -160,7 +160,8 @@ impl Writer<'_> {
             if self.names.insert(format!("chain {ep}")) {
                 let _ = writeln!(
                     self.decls,
-                    "  chain {ep} {{ update @{set} {{ ip saddr }}; dnat ip to {ip}:{port}; }}"
+                    "  chain {ep} {{ update @{set} {{ ip saddr }}; meta l4proto {} dnat ip to {ip}:{port}; }}",
+                    r.protocol
                 );
             }
             let _ = writeln!(body, "    ip saddr @{set} goto {ep}");
@@ -190,7 +191,9 @@ fn refuse_how(proto: &str) -> &'static str {
 /// The whole table. Without `previous` (the first write of this agent) the table is deleted and
 /// made again; with it, the table is flushed, what is no longer used removed, and refilled, all in
 /// one transaction.
-pub fn render(table: &str, routes: &[Route], previous: Option<&BTreeSet<String>>) -> Rendered {
+/// The comment names the agent's data directory, so that a table whose agent is gone for good can
+/// be recognised and removed.
+pub fn render(table: &str, comment: &str, routes: &[Route], previous: Option<&BTreeSet<String>>) -> Rendered {
     let (mut nat, mut refuse, mut decls) = (String::new(), String::new(), String::new());
     let mut names = BTreeSet::new();
     for r in routes {
@@ -246,7 +249,7 @@ pub fn render(table: &str, routes: &[Route], previous: Option<&BTreeSet<String>>
     }
     let _ = write!(
         text,
-        "table ip {table} {{\n{decls}  chain services {{\n{nat}  }}\n  chain refuse {{\n{refuse}  }}\n  \
+        "table ip {table} {{\n  comment \"{comment}\"\n{decls}  chain services {{\n{nat}  }}\n  chain refuse {{\n{refuse}  }}\n  \
          chain nat_output {{ type nat hook output priority -100; policy accept; jump services; }}\n  \
          chain nat_prerouting {{ type nat hook prerouting priority -100; policy accept; jump services; }}\n  \
          chain nat_postrouting {{ type nat hook postrouting priority 100; policy accept; ct status dnat ip saddr 127.0.0.0/8 masquerade; }}\n  \
@@ -269,7 +272,7 @@ mod tests {
         let r = routes(&svc, &[slice], "n1");
         assert_eq!(r[0].endpoints, vec![("10.244.0.5".to_string(), 8080)]);
         assert!(r[1].endpoints.is_empty(), "no slice port for dns");
-        let text = render("orca-t", &r, None).text;
+        let text = render("orca-t", "c", &r, None).text;
         assert!(
             text.contains(
                 "ip daddr 10.96.1.2 tcp dport 80 dnat ip to numgen random mod 1 map { 0 : 10.244.0.5 . 8080 }"
@@ -298,7 +301,7 @@ mod tests {
         let r = routes(&svc, &[slice], "n1");
         assert_eq!(r[0].endpoints, vec![("10.244.0.5".to_string(), 8080)], "internal Local");
         assert_eq!(r[0].external.len(), 2, "external Cluster");
-        let first = render("t", &r, None);
+        let first = render("t", "c", &r, None);
         assert!(
             first.text.contains("flags dynamic,timeout; timeout 60s;"),
             "{}",
@@ -316,7 +319,7 @@ mod tests {
             ],
             "n1",
         );
-        let second = render("t", &fewer, Some(&first.names));
+        let second = render("t", "c", &fewer, Some(&first.names));
         assert!(
             second.text.starts_with("table ip t\nflush table ip t\n"),
             "{}",
