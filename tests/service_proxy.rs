@@ -150,10 +150,12 @@ fn a_service_reaches_runc_pods_on_their_own_addresses() {
     wait_node_ready(&h, "proxy-runc");
     let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "rweb"},
         "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "rweb"}},
-            "template": {"metadata": {"labels": {"app": "rweb"}}, "spec": {"terminationGracePeriodSeconds": 1,
+            "template": {"metadata": {"labels": {"app": "rweb"}}, "spec": {"terminationGracePeriodSeconds": 5,
                 "containers": [{"name": "c", "image": "busybox", "ports": [{"name": "http", "containerPort": 8080}],
-                    "command": ["sh", "-c", "mkdir -p /tmp/w; hostname > /tmp/w/index.html; exec httpd -f -p 8080 -h /tmp/w"],
-                    "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 1}}]}}}});
+                    "command": ["sh", "-c", "mkdir -p /tmp/w; hostname > /tmp/w/index.html; touch /tmp/w/ready; exec httpd -f -p 8080 -h /tmp/w"],
+                    // A pod being removed keeps serving while the proxies drop it.
+                    "lifecycle": {"preStop": {"sleep": {"seconds": 3}}},
+                    "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}, "periodSeconds": 1}}]}}}});
     assert_eq!(h.post("/apis/apps/v1/namespaces/default/deployments", &d).status, 201);
     let svc = json!({"metadata": {"name": "rweb"}, "spec": {"type": "NodePort", "selector": {"app": "rweb"},
         "ports": [{"port": 80, "targetPort": 8080}]}});
@@ -169,6 +171,78 @@ fn a_service_reaches_runc_pods_on_their_own_addresses() {
         .filter_map(|_| get(&format!("127.0.0.1:{node_port}")).ok())
         .collect();
     assert_eq!(seen.len(), 3, "the NodePort reaches them too: {seen:?}");
+
+    // Under steady load, scaling up, killing a pod and scaling down fail no request.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (stop, addr) = (stop.clone(), format!("{ip}:80"));
+        std::thread::spawn(move || {
+            let (mut ok, mut failed) = (0u32, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match get(&addr) {
+                    Ok(b) if b.starts_with("rweb-") => ok += 1,
+                    other => failed.push(format!("{other:?}")),
+                }
+            }
+            (ok, failed)
+        })
+    };
+    let deploy = "/apis/apps/v1/namespaces/default/deployments/rweb";
+    let scale = |n: i64| {
+        let r = h.patch(
+            deploy,
+            "application/merge-patch+json",
+            &json!({"spec": {"replicas": n}}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+    };
+    let serving = |n: usize| {
+        wait_for(90, &format!("{n} pods serve"), || {
+            let seen: BTreeSet<String> = (0..40).filter_map(|_| get(&format!("{ip}:80")).ok()).collect();
+            seen.len() == n
+        })
+    };
+    scale(5);
+    serving(5);
+    let pods = h.get("/api/v1/namespaces/default/pods?labelSelector=app=rweb").body;
+    let victim = pods["items"][0]["metadata"]["name"].as_str().unwrap().to_string();
+    assert_eq!(h.delete(&format!("{PODS}/{victim}")).status, 200);
+    wait_for(30, "the killed pod is replaced", || {
+        let seen: BTreeSet<String> = (0..40).filter_map(|_| get(&format!("{ip}:80")).ok()).collect();
+        seen.len() == 5 && !seen.contains(&victim)
+    });
+    scale(2);
+    serving(2);
+    std::thread::sleep(Duration::from_secs(4));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = load.join().unwrap();
+    assert!(ok > 100, "only {ok} requests went through");
+    assert!(
+        failed.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failed.len(),
+        ok as usize + failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+
+    // A pod that turns not-ready stops receiving traffic.
+    let pods = h.get("/api/v1/namespaces/default/pods?labelSelector=app=rweb").body;
+    let live: Vec<String> = pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    let sick = live[0].clone();
+    let r = h.post(
+        &format!("{PODS}/{sick}/exec"),
+        &json!({"command": ["rm", "/tmp/w/ready"]}),
+    );
+    assert_eq!(r.body["exitCode"], 0, "{}", r.text);
+    wait_for(30, "the not-ready pod leaves the rotation", || {
+        (0..30).all(|_| get(&format!("{ip}:80")).is_ok_and(|b| b != sick))
+    });
     drop(_a);
     let table = orca_actors::node::proxy::table_name("proxy-runc", &dir.path().join("agent"));
     let _ = std::process::Command::new("nft")

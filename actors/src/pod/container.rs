@@ -82,6 +82,8 @@ pub struct ContainerCtx {
     pub grace: u64,
     /// An init container: once done, its supervisor returns at once so the next one can start.
     pub init: bool,
+    /// `lifecycle.preStop`, run before SIGTERM (null when none).
+    pub pre_stop: Value,
 }
 
 fn now() -> String {
@@ -160,9 +162,15 @@ impl ContainerCtx {
         }
     }
 
-    async fn terminate(&self, started: Started, grace: u64) {
-        self.runtime.signal(started, &self.dir, false);
+    async fn terminate(&self, started: Started, grace: u64, target: &ProbeTarget) {
         let deadline = Instant::now() + Duration::from_secs(grace);
+        if self.pre_stop.is_object() {
+            let argv = self
+                .runtime
+                .exec_argv(&self.dir, &super::lifecycle::exec_command(&self.pre_stop));
+            super::lifecycle::pre_stop(&self.pre_stop, target, argv, deadline).await;
+        }
+        self.runtime.signal(started, &self.dir, false);
         while self.runtime.alive(started) && Instant::now() < deadline {
             tokio::time::sleep(POLL).await;
         }
@@ -252,7 +260,7 @@ pub async fn supervise(mut ctx: ContainerCtx) {
         let mut ticks = 0u32;
         while ctx.runtime.alive(started) {
             if let Some(grace) = ctx.stopping() {
-                ctx.terminate(started, grace).await;
+                ctx.terminate(started, grace, &target).await;
                 stopped_by_us = true;
                 break;
             }
@@ -261,7 +269,7 @@ pub async fn supervise(mut ctx: ContainerCtx) {
                 Verdict::Ready(r) => ctx.send_ready(&st, running.clone(), r, false).await,
                 Verdict::Restart(why) => {
                     tracing::info!("container {}: {why}, restarting", ctx.name);
-                    ctx.terminate(started, ctx.grace).await;
+                    ctx.terminate(started, ctx.grace, &target).await;
                     break;
                 }
             }

@@ -279,6 +279,7 @@ async fn run_container(
         ports,
         grace: sh.grace,
         init,
+        pre_stop: raw_container["lifecycle"]["preStop"].clone(),
     };
     container::supervise(cctx).await;
 }

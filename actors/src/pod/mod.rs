@@ -7,6 +7,7 @@ pub mod container;
 pub mod dns_files;
 pub mod env;
 pub mod launch;
+pub mod lifecycle;
 pub mod probe;
 pub mod sandbox;
 pub mod service_env;
