@@ -51,7 +51,7 @@ pub struct UpArgs {
     /// Join this NATS server instead of starting a private one
     #[arg(long)]
     nats: Option<String>,
-    /// Apply the embedded sample (Namespace, ConfigMap, Secret, Deployment, Service) once ready
+    /// Apply the embedded sample (Namespace, ConfigMap, Secret, Deployment, Services, a pod, an Ingress) once ready
     #[arg(long)]
     sample: bool,
     /// Name of the node agent `orca up` runs
