@@ -214,6 +214,11 @@ fn run(
         );
         if write_server_file {
             println!("orcactl finds this server through {}", server_file.display());
+            let kubeconfig = orca_home().join("kubeconfig");
+            match std::fs::write(&kubeconfig, kubeconfig_text(&url)) {
+                Ok(()) => println!("kubectl: export KUBECONFIG={}", kubeconfig.display()),
+                Err(e) => eprintln!("could not write {}: {e}", kubeconfig.display()),
+            }
         }
         if sample {
             apply_sample(&plane.core).await?;
@@ -239,6 +244,13 @@ fn run(
         }
         Ok::<_, anyhow::Error>(())
     })
+}
+
+/// A kubeconfig whose current context points at `url` (no credentials: the API is loopback-only).
+pub fn kubeconfig_text(url: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: orca\n  cluster:\n    server: {url}\ncontexts:\n- name: orca\n  context:\n    cluster: orca\n    user: orca\n    namespace: default\ncurrent-context: orca\nusers:\n- name: orca\n  user: {{}}\npreferences: {{}}\n"
+    )
 }
 
 pub async fn shutdown_signal() {

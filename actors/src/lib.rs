@@ -11,5 +11,6 @@ pub mod events;
 pub mod ingress;
 pub mod node;
 pub mod pod;
+pub mod printers;
 pub mod runtime;
 pub mod scheduler;

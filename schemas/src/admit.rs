@@ -126,8 +126,10 @@ pub fn admit(rt: &ResourceType, mut value: Value) -> Result<Admitted, Vec<FieldE
     if !errs.is_empty() {
         return Err(errs.0);
     }
+    // The status belongs to the controllers, which may write more than orca's types name.
     let warnings = unknown::unknown_fields(rt.kind, &value)
         .into_iter()
+        .filter(|p| !p.starts_with("status."))
         .map(|p| format!("unknown field \"{p}\": kept, but orca does not act on it"))
         .collect();
     use NameRule::*;

@@ -3,8 +3,6 @@
 mod apply;
 mod apply_merge;
 mod client;
-mod columns;
-mod columns_more;
 mod cordon;
 mod delete;
 mod describe;
@@ -18,7 +16,6 @@ mod history;
 mod image;
 mod logs;
 mod manifest;
-mod pod_status;
 mod port_forward;
 mod rollout;
 mod rollout_history;

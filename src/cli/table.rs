@@ -4,44 +4,8 @@ use serde_json::Value;
 
 use orca_schemas::ResourceType;
 
-use super::columns::{columns, row};
-
-pub(super) fn s(v: &Value, p: &str) -> String {
-    match v.pointer(p) {
-        Some(Value::String(x)) => x.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    }
-}
-
-pub(super) fn n(v: &Value, p: &str) -> i64 {
-    v.pointer(p).and_then(Value::as_i64).unwrap_or(0)
-}
-
-pub(super) fn or_none(x: String) -> String {
-    if x.is_empty() {
-        "<none>".into()
-    } else {
-        x
-    }
-}
-
-/// Kubernetes' short age: `45s`, `3m`, `2h`, `5d`.
-pub fn age(ts: &str) -> String {
-    let Ok(t) = humantime::parse_rfc3339_weak(ts) else {
-        return "<unknown>".into();
-    };
-    let secs = std::time::SystemTime::now()
-        .duration_since(t)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    match secs {
-        0..=119 => format!("{secs}s"),
-        120..=7199 => format!("{}m", secs / 60),
-        7200..=172_799 => format!("{}h", secs / 3600),
-        _ => format!("{}d", secs / 86400),
-    }
-}
+use orca_actors::printers::columns::{columns, row};
+pub use orca_actors::printers::{age, s};
 
 /// Renders rows (with a header when asked) aligned like kubectl's tables.
 pub fn render(rt: &ResourceType, items: &[Value], wide: bool, show_ns: bool, header: bool) -> String {

@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
+use super::discovery;
 use super::request::MAX_BODY;
 use super::{ApiCore, ApiError, ApiRequest, ApiResponse, Reply};
 
@@ -87,15 +88,137 @@ async fn api(req: HttpRequest, mut payload: web::Payload, core: web::Data<ApiCor
         actor,
         body: body.freeze(),
     };
+    let table = (req.method() == actix_web::http::Method::GET && wants_table(&req))
+        .then(|| super::routes::parse(req.path()).ok())
+        .flatten()
+        .filter(|r| r.subresource.is_none() || r.subresource.as_deref() == Some("status"))
+        .map(|r| {
+            let include = crate::printers::table::Include::parse(
+                req.query_string()
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("includeObject=")),
+            );
+            (r.rt.kind, include)
+        });
     match core.handle(api_req).await {
-        Reply::Done(resp) => respond(resp, yaml),
+        Reply::Done(mut resp) => {
+            if let (Some((kind, include)), 200) = (table, resp.status) {
+                if let Some(t) = as_table(kind, &resp.body, include) {
+                    resp.body = Bytes::from(t.to_string());
+                }
+            }
+            respond(resp, yaml)
+        }
         Reply::Watch(lines) => {
-            let stream = lines.map(|(_, line)| Ok::<Bytes, actix_web::Error>(line));
+            let stream = lines.map(move |(_, line)| {
+                let Some((kind, include)) = table else {
+                    return Ok::<Bytes, actix_web::Error>(line);
+                };
+                // Each event's object becomes a one-row Table.
+                let mut ev: Value = match serde_json::from_slice(&line) {
+                    Ok(v) => v,
+                    Err(_) => return Ok(line),
+                };
+                if matches!(ev["type"].as_str(), Some("ADDED" | "MODIFIED" | "DELETED")) {
+                    let obj = std::mem::take(&mut ev["object"]);
+                    let rv = obj["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
+                    ev["object"] = crate::printers::table::table(kind, &[obj], &rv, include, None);
+                }
+                let mut out = serde_json::to_vec(&ev).unwrap_or_default();
+                out.push(b'\n');
+                Ok(Bytes::from(out))
+            });
             HttpResponse::Ok()
                 .content_type("application/json")
                 .insert_header((header::CACHE_CONTROL, "no-cache"))
                 .streaming(stream)
         }
+    }
+}
+
+fn accept(req: &HttpRequest) -> &str {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Whether the client asks for a `meta.k8s.io` Table (kubectl's `get`).
+fn wants_table(req: &HttpRequest) -> bool {
+    accept(req)
+        .split(',')
+        .next()
+        .is_some_and(|a| a.contains("as=Table") && a.contains("g=meta.k8s.io"))
+}
+
+/// The answer as a Table: a list's items, a single object, or each watch event's object.
+fn as_table(kind: &str, body: &[u8], include: crate::printers::table::Include) -> Option<Value> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let rv = v["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
+    let items = match v["items"].as_array() {
+        Some(items) => items.clone(),
+        None if v["metadata"]["name"].is_string() => vec![v.clone()],
+        None => return None,
+    };
+    Some(crate::printers::table::table(
+        kind,
+        &items,
+        &rv,
+        include,
+        v["metadata"]["continue"].as_str(),
+    ))
+}
+
+fn discovery_answer(req: &HttpRequest, legacy: Option<Value>, core: bool) -> HttpResponse {
+    if discovery::wants_aggregated(accept(req)) {
+        return HttpResponse::Ok()
+            .content_type(discovery::AGGREGATED)
+            .body(discovery::aggregated(core).to_string());
+    }
+    match legacy {
+        Some(v) => HttpResponse::Ok().json(v),
+        None => respond(ApiResponse::error(&ApiError::no_route(req.path())), false),
+    }
+}
+
+async fn api_root(req: HttpRequest) -> HttpResponse {
+    discovery_answer(&req, Some(discovery::api_versions()), true)
+}
+
+async fn apis_root(req: HttpRequest) -> HttpResponse {
+    discovery_answer(&req, Some(discovery::group_list()), false)
+}
+
+async fn api_version_list(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    HttpResponse::Ok().json(match discovery::resource_list("", &path) {
+        Some(v) => v,
+        None => return respond(ApiResponse::error(&ApiError::no_route(req.path())), false),
+    })
+}
+
+async fn api_group(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    match discovery::group(&path) {
+        Some(v) => HttpResponse::Ok().json(v),
+        None => respond(ApiResponse::error(&ApiError::no_route(req.path())), false),
+    }
+}
+
+async fn api_group_version(req: HttpRequest, path: web::Path<(String, String)>) -> HttpResponse {
+    let (g, v) = path.into_inner();
+    match discovery::resource_list(&g, &v) {
+        Some(v) => HttpResponse::Ok().json(v),
+        None => respond(ApiResponse::error(&ApiError::no_route(req.path())), false),
+    }
+}
+
+async fn openapi_root() -> HttpResponse {
+    HttpResponse::Ok().json(super::openapi::root())
+}
+
+async fn openapi_doc(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
+    match super::openapi::group_version(&path) {
+        Some(text) => HttpResponse::Ok().content_type("application/json").body(text),
+        None => respond(ApiResponse::error(&ApiError::no_route(req.path())), false),
     }
 }
 
@@ -140,6 +263,17 @@ pub fn serve(
             .route("/readyz", web::get().to(readyz))
             .route("/livez", web::get().to(livez))
             .route("/version", web::get().to(version))
+            .route("/version/", web::get().to(version))
+            .route("/openapi/v3", web::get().to(openapi_root))
+            .route("/openapi/v3/", web::get().to(openapi_root))
+            .route("/openapi/v3/{path:.*}", web::get().to(openapi_doc))
+            .route("/api", web::get().to(api_root))
+            .route("/api/", web::get().to(api_root))
+            .route("/apis", web::get().to(apis_root))
+            .route("/apis/", web::get().to(apis_root))
+            .route("/api/{version}", web::get().to(api_version_list))
+            .route("/apis/{group}", web::get().to(api_group))
+            .route("/apis/{group}/{version}", web::get().to(api_group_version))
             .route(
                 "/api/v1/namespaces/{ns}/pods/{name}/portforward",
                 web::route().to(super::portforward::portforward),

@@ -4,10 +4,12 @@ pub mod bindings;
 pub mod bootstrap;
 pub mod cluster_ip;
 pub mod delete;
+pub mod discovery;
 pub mod eviction;
 pub mod health;
 pub mod history;
 pub mod http;
+pub mod openapi;
 pub mod paging;
 pub mod patch;
 pub mod pods;
@@ -15,8 +17,10 @@ pub mod portforward;
 pub mod read;
 pub mod request;
 pub mod routes;
+pub mod scale;
 pub mod server;
 pub mod status;
+pub mod strategic;
 pub mod timeline;
 pub mod watch;
 pub mod write;
@@ -194,7 +198,42 @@ impl ApiCore {
                 let ok = serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
                 return done(201, Bytes::from(ok.to_string()));
             }
-            (_, _, Some("binding" | "log" | "exec" | "eviction")) => {
+            ("GET", Some(name), Some("scale")) => {
+                let obj: Value = serde_json::from_slice(&read::get(&self.log, rt, &ns, &name)?.json)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                return done(200, Bytes::from(scale::of(&obj).to_string()));
+            }
+            ("PUT" | "PATCH", Some(name), Some("scale")) => {
+                let body = request::decode_body(
+                    if req.method == "PATCH" {
+                        "application/json"
+                    } else {
+                        &req.content_type
+                    },
+                    &req.body,
+                )?;
+                let current: Value = serde_json::from_slice(&read::get(&self.log, rt, &ns, &name)?.json)
+                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let mut wanted = scale::of(&current);
+                if req.method == "PATCH" {
+                    if req.content_type.starts_with("application/json-patch+json") {
+                        patch::json_patch(&mut wanted, &body).map_err(ApiError::bad_request)?;
+                    } else {
+                        patch::merge_patch(&mut wanted, &body);
+                    }
+                } else {
+                    wanted = body;
+                }
+                let n = scale::replicas(&wanted)?;
+                let change = serde_json::json!({"spec": {"replicas": n}});
+                let (ev, _) = self
+                    .log
+                    .write(move |st| write::patch(st, rt, &ns, &name, PatchType::Merge, &change, false, actor))
+                    .await??;
+                let obj: Value = serde_json::from_slice(&ev.json).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                return done(200, Bytes::from(scale::of(&obj).to_string()));
+            }
+            (_, _, Some("binding" | "log" | "exec" | "eviction" | "scale")) => {
                 return Err(ApiError::method_not_allowed(&req.method))
             }
             _ => {}
@@ -287,8 +326,8 @@ impl ApiCore {
             ("PATCH", Some(name)) => {
                 let ct = req.content_type.split(';').next().unwrap_or("").trim().to_string();
                 let kind = match ct.as_str() {
+                    "application/strategic-merge-patch+json" => PatchType::Strategic,
                     "application/merge-patch+json"
-                    | "application/strategic-merge-patch+json"
                     | "application/apply-patch+yaml"
                     | "application/yaml"
                     | "application/json"

@@ -122,6 +122,11 @@ pub fn decode_body(content_type: &str, body: &[u8]) -> ApiResult<Value> {
         return Err(ApiError::too_large(MAX_BODY));
     }
     let ct = content_type.split(';').next().unwrap_or("").trim();
+    // JSON and YAML only; anything else (protobuf, text/plain) is refused as Kubernetes refuses
+    // what it does not speak, so that clients fall back to JSON.
+    if !ct.is_empty() && !ct.contains("json") && !ct.contains("yaml") {
+        return Err(ApiError::unsupported_media(ct));
+    }
     let yaml = ct.contains("yaml")
         || (ct.is_empty()
             && !body

@@ -54,7 +54,8 @@ pub fn parse(path: &str) -> ApiResult<Route> {
     };
     if let Some(sub) = &r.subresource {
         let pod_only = matches!(sub.as_str(), "binding" | "log" | "exec" | "eviction");
-        if !(sub == "status" || sub == "finalize" || (pod_only && r.rt.kind == "Pod")) {
+        let scale = sub == "scale" && super::scale::scalable(r.rt.kind);
+        if !(sub == "status" || sub == "finalize" || scale || (pod_only && r.rt.kind == "Pod")) {
             return Err(ApiError::no_route(path));
         }
     }

@@ -221,8 +221,10 @@ pub fn update(
 /// The kinds of patch the API accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchType {
-    /// `application/merge-patch+json` (and strategic merge, treated as merge).
+    /// `application/merge-patch+json` (and the apply patch, treated as merge for now).
     Merge,
+    /// `application/strategic-merge-patch+json`.
+    Strategic,
     /// `application/json-patch+json`.
     Json,
 }
@@ -243,6 +245,7 @@ pub fn patch(
     let mut doc = cur.object();
     match kind {
         PatchType::Merge => patch::merge_patch(&mut doc, body),
+        PatchType::Strategic => super::strategic::apply(&mut doc, body, &mut Vec::new()),
         PatchType::Json => patch::json_patch(&mut doc, body).map_err(|e| {
             ApiError::invalid(
                 rt.kind,

@@ -160,6 +160,17 @@ impl ClusterDns {
         let upstream = Arc::new(upstream);
         tokio::spawn(serve_udp(Arc::new(udp), cluster.clone(), upstream.clone()));
         tokio::spawn(serve_tcp(tcp, cluster.clone(), upstream));
+        // Published before the control plane says it is ready, so pods started right after find it
+        // and clients see no writes of the server's own after their first read.
+        let mut tries = 0;
+        while let Err(e) = publish::publish(&api, addr, member).await {
+            tries += 1;
+            if tries >= 20 {
+                tracing::warn!("cluster dns: publishing kube-system/kube-dns: {e}; trying again later");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
         tokio::spawn(publish::keep_published(api.clone(), addr, member.to_string()));
         let dns = supervise("cluster-dns", move |ctx: &mut Context<ClusterDns>| {
             let s = informer::start(

@@ -65,14 +65,12 @@ pub async fn publish(api: &ApiClient, addr: SocketAddr, member: &str) -> Result<
     upsert(api, &format!("{base}/endpoints"), SERVICE, &endpoints).await
 }
 
-/// Publishes, then checks again every [`RECHECK`] (a deleted Service or slice comes back).
+/// Checks the published objects every [`RECHECK`] (a deleted Service or slice comes back).
 pub async fn keep_published(api: ApiClient, addr: SocketAddr, member: String) {
     loop {
+        tokio::time::sleep(RECHECK).await;
         if let Err(e) = publish(&api, addr, &member).await {
             tracing::warn!("cluster dns: publishing {NAMESPACE}/{SERVICE}: {e}");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
         }
-        tokio::time::sleep(RECHECK).await;
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::table::{age, n, s};
+use super::{age, n, s};
 
 fn condition(v: &Value, kind: &str) -> bool {
     v.pointer("/status/conditions")
@@ -26,7 +26,7 @@ fn duration(from: &str, to: &str) -> String {
 }
 
 /// NAME STATUS COMPLETIONS DURATION AGE.
-pub(super) fn job(v: &Value) -> Vec<String> {
+pub fn job(v: &Value) -> Vec<String> {
     let status = if condition(v, "Complete") {
         "Complete"
     } else if condition(v, "Failed") {
@@ -51,7 +51,7 @@ pub(super) fn job(v: &Value) -> Vec<String> {
 }
 
 /// NAME SCHEDULE TIMEZONE SUSPEND ACTIVE LAST SCHEDULE AGE.
-pub(super) fn cronjob(v: &Value) -> Vec<String> {
+pub fn cronjob(v: &Value) -> Vec<String> {
     let last = s(v, "/status/lastScheduleTime");
     vec![
         s(v, "/metadata/name"),
@@ -80,7 +80,7 @@ fn text(v: &Value, p: &str) -> String {
 }
 
 /// NAME MIN AVAILABLE MAX UNAVAILABLE ALLOWED DISRUPTIONS AGE.
-pub(super) fn pdb(v: &Value) -> Vec<String> {
+pub fn pdb(v: &Value) -> Vec<String> {
     vec![
         s(v, "/metadata/name"),
         text(v, "/spec/minAvailable"),
@@ -92,7 +92,7 @@ pub(super) fn pdb(v: &Value) -> Vec<String> {
 
 /// NAME PROVISIONER RECLAIMPOLICY VOLUMEBINDINGMODE ALLOWVOLUMEEXPANSION AGE (the default class
 /// marked as kubectl marks it).
-pub(super) fn storageclass(v: &Value) -> Vec<String> {
+pub fn storageclass(v: &Value) -> Vec<String> {
     let default = v.pointer("/metadata/annotations/storageclass.kubernetes.io~1is-default-class")
         == Some(&Value::String("true".into()));
     let name = s(v, "/metadata/name");
@@ -110,7 +110,7 @@ pub(super) fn storageclass(v: &Value) -> Vec<String> {
 }
 
 /// NAME ADDRESSTYPE PORTS ENDPOINTS AGE (at most three addresses, then `+ N more...`).
-pub(super) fn endpointslice(v: &Value) -> Vec<String> {
+pub fn endpointslice(v: &Value) -> Vec<String> {
     let list = |p: &str| v.pointer(p).and_then(Value::as_array).cloned().unwrap_or_default();
     let ports: Vec<String> = list("/ports").iter().map(|p| p["port"].to_string()).collect();
     let addrs: Vec<String> = list("/endpoints")

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::pod_status::pod_status;
-use super::table::{age, n, or_none, s};
+use super::{age, n, or_none, s};
 
 fn images(template_spec: &Value) -> (String, String) {
     let cs = template_spec["containers"].as_array().cloned().unwrap_or_default();
@@ -24,7 +24,8 @@ fn selector(v: &Value) -> String {
         .unwrap_or_default()
 }
 
-pub(super) fn columns(kind: &str, wide: bool) -> Vec<&'static str> {
+/// The column names of `kind` (with the `-o wide` ones when `wide`).
+pub fn columns(kind: &str, wide: bool) -> Vec<&'static str> {
     let mut c: Vec<&str> = match kind {
         "Pod" => vec!["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
         "Deployment" => vec!["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
@@ -95,7 +96,8 @@ pub(super) fn columns(kind: &str, wide: bool) -> Vec<&'static str> {
     c
 }
 
-pub(super) fn row(kind: &str, v: &Value, wide: bool) -> Vec<String> {
+/// The cells of one object of `kind`, in the order of [`columns`].
+pub fn row(kind: &str, v: &Value, wide: bool) -> Vec<String> {
     let name = s(v, "/metadata/name");
     let a = age(&s(v, "/metadata/creationTimestamp"));
     let mut r = match kind {
