@@ -57,18 +57,41 @@ fn merge_list(target: &mut Vec<Value>, patch: &[Value], key: &str, path: &mut Ve
         *target = patch.iter().filter(|p| p["$patch"] != "replace").map(clean).collect();
         return;
     }
-    for p in patch {
-        let k = &p[key];
-        let pos = target.iter().position(|t| !k.is_null() && t[key] == *k);
-        match (p["$patch"].as_str(), pos) {
-            (Some("delete"), Some(i)) => {
-                target.remove(i);
+    let server_order: Vec<Value> = target.iter().map(|t| t[key].clone()).collect();
+    let named = |v: &Value| patch.iter().any(|p| !v[key].is_null() && p[key] == v[key]);
+    // The patch's elements (merged into their server copies), in the patch's order.
+    let mut merged = Vec::new();
+    for p in patch.iter().filter(|p| p["$patch"] != "delete") {
+        match target.iter().find(|t| !p[key].is_null() && t[key] == p[key]) {
+            Some(t) => {
+                let mut m = t.clone();
+                apply(&mut m, p, path);
+                merged.push(m);
             }
-            (Some("delete"), None) => {}
-            (_, Some(i)) => apply(&mut target[i], p, path),
-            (_, None) => target.push(clean(p)),
+            None => merged.push(clean(p)),
         }
     }
+    let server_only: Vec<Value> = target.iter().filter(|t| !named(t)).cloned().collect();
+    // As Kubernetes interleaves them: both lists keep their order; where both elements were on
+    // the server, the server's order decides; a new element goes before a server-only one.
+    let at = |v: &Value| server_order.iter().position(|k| *k == v[key]);
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(merged.len() + server_only.len());
+    while i < server_only.len() || j < merged.len() {
+        let take_left = match (server_only.get(i), merged.get(j)) {
+            (Some(_), None) => true,
+            (None, _) => false,
+            (Some(l), Some(r)) => matches!((at(l), at(r)), (Some(a), Some(b)) if a < b),
+        };
+        if take_left {
+            out.push(server_only[i].clone());
+            i += 1;
+        } else {
+            out.push(merged[j].clone());
+            j += 1;
+        }
+    }
+    *target = out;
 }
 
 fn reorder(list: &mut [Value], order: &[Value], key: Option<&str>) {

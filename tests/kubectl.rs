@@ -1,0 +1,204 @@
+//! The unmodified kubectl (v1.32, /usr/bin/kubectl on these machines) against orca: discovery,
+//! api-resources, explain, tables and output formats, client-side apply create then update
+//! (strategic merge), scale, label, patch (strategic, merge, json), rollout status, logs, watch,
+//! get all and delete. Fails, not skips, when kubectl is missing.
+
+mod common;
+
+use std::process::Command;
+
+use common::{cluster, wait_node_ready, Agent, Http};
+
+struct Kubectl {
+    config: std::path::PathBuf,
+}
+
+impl Kubectl {
+    fn new(server: &str, dir: &std::path::Path) -> Kubectl {
+        let config = dir.join("kubeconfig");
+        std::fs::write(
+            &config,
+            format!("apiVersion: v1\nkind: Config\nclusters:\n- name: orca\n  cluster:\n    server: {server}\ncontexts:\n- name: orca\n  context:\n    cluster: orca\n    user: orca\n    namespace: default\ncurrent-context: orca\nusers:\n- name: orca\n  user: {{}}\n"),
+        )
+        .unwrap();
+        Kubectl { config }
+    }
+
+    /// Runs kubectl; (exit code, stdout, stderr).
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &self.config)
+            .env("HOME", self.config.parent().unwrap())
+            .output()
+            .expect("this test needs kubectl on PATH (preinstalled at /usr/bin/kubectl on these machines)");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Runs kubectl and expects success; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, out, err) = self.run(args);
+        assert_eq!(code, 0, "kubectl {}: {out}{err}", args.join(" "));
+        out
+    }
+}
+
+const DEPLOY: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: kweb
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: kweb}
+  template:
+    metadata:
+      labels: {app: kweb}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: c
+        image: busybox
+        command: [\"sh\", \"-c\", \"echo started COMMAND; exec sleep 3600\"]
+        env:
+        - {name: A, value: \"1\"}
+";
+
+#[test]
+fn kubectl_drives_orca() {
+    let (nats, orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let _a = Agent::start(&nats.url(), "k-node", &dir.path().join("agent"), &[]);
+    wait_node_ready(&h, "k-node");
+    let k = Kubectl::new(&orca.url, dir.path());
+
+    assert!(k.ok(&["version"]).contains("Server Version: v1.32"));
+    let resources = k.ok(&["api-resources"]);
+    assert!(
+        resources
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["deployments", "deploy", "apps/v1", "true", "Deployment"]),
+        "{resources}"
+    );
+    let explain = k.ok(&["explain", "deployment.spec.replicas"]);
+    assert!(
+        explain.contains("KIND:       Deployment") && explain.contains("<integer>"),
+        "{explain}"
+    );
+
+    // Client-side apply: create, then an update that only changes the command and the variable.
+    let manifest = dir.path().join("deploy.yaml");
+    std::fs::write(&manifest, DEPLOY.replace("COMMAND", "v1")).unwrap();
+    assert!(k
+        .ok(&["apply", "-f", manifest.to_str().unwrap()])
+        .contains("deployment.apps/kweb created"));
+    std::fs::write(&manifest, DEPLOY.replace("COMMAND", "v2").replace("\"1\"", "\"2\"")).unwrap();
+    assert!(k
+        .ok(&["apply", "-f", manifest.to_str().unwrap()])
+        .contains("deployment.apps/kweb configured"));
+    let spec = k.ok(&[
+        "get",
+        "deploy",
+        "kweb",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].env[0].value}",
+    ]);
+    assert_eq!(
+        spec, "busybox 2",
+        "the strategic merge kept the image and merged env by name"
+    );
+    let status = k.ok(&["rollout", "status", "deploy/kweb", "--timeout=60s"]);
+    assert!(status.contains("successfully rolled out"), "{status}");
+    assert!(k.ok(&["logs", "deploy/kweb"]).contains("started v2"));
+
+    // Tables and formats.
+    let wide = k.ok(&["get", "deploy", "-o", "wide"]);
+    let header: Vec<&str> = wide.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ]
+    );
+    assert!(k
+        .ok(&["get", "pods", "-o", "name"])
+        .lines()
+        .all(|l| l.starts_with("pod/kweb-")));
+    let all = k.ok(&["get", "all"]);
+    assert!(
+        all.contains("deployment.apps/kweb") && all.contains("pod/kweb-"),
+        "{all}"
+    );
+    let yaml = k.ok(&["get", "deploy", "kweb", "-o", "yaml"]);
+    assert!(yaml.contains("kind: Deployment") && yaml.contains("name: kweb"));
+
+    // Scale, label, and the three patch types.
+    assert!(k.ok(&["scale", "deploy", "kweb", "--replicas=2"]).contains("scaled"));
+    assert_eq!(k.ok(&["get", "deploy", "kweb", "-o", "jsonpath={.spec.replicas}"]), "2");
+    k.ok(&["label", "deploy", "kweb", "tier=web"]);
+    assert_eq!(
+        k.ok(&["get", "deploy", "-l", "tier=web", "-o", "name"]).trim(),
+        "deployment.apps/kweb"
+    );
+    k.ok(&["patch", "deploy", "kweb", "-p", "{\"spec\":{\"template\":{\"spec\":{\"containers\":[{\"name\":\"c\",\"env\":[{\"name\":\"B\",\"value\":\"3\"}]}]}}}}"]);
+    let env = k.ok(&[
+        "get",
+        "deploy",
+        "kweb",
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].env[*].name}",
+    ]);
+    assert_eq!(env, "B A", "a strategic patch adds to the list by name");
+    k.ok(&[
+        "patch",
+        "deploy",
+        "kweb",
+        "--type=merge",
+        "-p",
+        "{\"spec\":{\"replicas\":1}}",
+    ]);
+    k.ok(&[
+        "patch",
+        "deploy",
+        "kweb",
+        "--type=json",
+        "-p",
+        "[{\"op\":\"add\",\"path\":\"/spec/minReadySeconds\",\"value\":1}]",
+    ]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "kweb",
+            "-o",
+            "jsonpath={.spec.replicas} {.spec.minReadySeconds}"
+        ]),
+        "1 1"
+    );
+
+    // Errors as kubectl prints them.
+    let (code, _, err) = k.run(&["get", "pod", "nope"]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("Error from server (NotFound): pods \"nope\" not found"),
+        "{err}"
+    );
+
+    assert!(k
+        .ok(&["delete", "-f", manifest.to_str().unwrap()])
+        .contains("deployment.apps \"kweb\" deleted"));
+    let (_, out, err) = k.run(&["get", "deploy", "kweb"]);
+    assert!(err.contains("NotFound"), "{out}{err}");
+}
