@@ -188,6 +188,21 @@ fn kubectl_drives_orca() {
         "1 1"
     );
 
+    // Server-side dry run and diff change nothing.
+    std::fs::write(
+        &manifest,
+        DEPLOY
+            .replace("COMMAND", "v2")
+            .replace("\"1\"", "\"2\"")
+            .replace("replicas: 1", "replicas: 5"),
+    )
+    .unwrap();
+    let dry = k.ok(&["apply", "--dry-run=server", "-f", manifest.to_str().unwrap()]);
+    assert!(dry.contains("configured (server dry run)"), "{dry}");
+    let (code, diff, _) = k.run(&["diff", "-f", manifest.to_str().unwrap()]);
+    assert!(code == 1 && diff.contains("+  replicas: 5"), "{code} {diff}");
+    assert_eq!(k.ok(&["get", "deploy", "kweb", "-o", "jsonpath={.spec.replicas}"]), "1");
+
     // Errors as kubectl prints them.
     let (code, _, err) = k.run(&["get", "pod", "nope"]);
     assert_ne!(code, 0);

@@ -21,6 +21,7 @@ pub mod scale;
 pub mod server;
 pub mod status;
 pub mod strategic;
+pub mod subresources;
 pub mod timeline;
 pub mod watch;
 pub mod write;
@@ -112,6 +113,19 @@ impl ApiCore {
         }
     }
 
+    /// Runs a write on the log, or, for `dryRun=All`, against a throwaway copy of the state.
+    async fn commit<T: Send + 'static>(
+        &self,
+        dry: bool,
+        f: impl FnOnce(&mut crate::eventlog::Staging) -> T + Send + 'static,
+    ) -> crate::eventlog::Result<T> {
+        if dry {
+            Ok(self.log.dry_run(f))
+        } else {
+            self.log.write(f).await
+        }
+    }
+
     async fn dispatch(&self, req: ApiRequest) -> ApiResult<Reply> {
         if self.read_only && req.method != "GET" {
             return Err(ApiError::read_only(&req.method));
@@ -149,6 +163,15 @@ impl ApiCore {
         let rt = route.rt;
         let ns = route.namespace.clone().unwrap_or_default();
         let status_only = route.subresource.as_deref() == Some("status");
+        let dry = match q.get("dryRun") {
+            None | Some("") => false,
+            Some("All") => true,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+                )))
+            }
+        };
         let actor = if req.actor.is_empty() {
             "anonymous".to_string()
         } else {
@@ -156,87 +179,14 @@ impl ApiCore {
         };
         let done = |status: u16, body: Bytes| Ok(Reply::Done(ApiResponse::json(status, body)));
         let sub = route.subresource.as_deref();
-        match (req.method.as_str(), route.name.clone(), sub) {
-            ("POST", Some(name), Some("binding")) => {
-                let body = request::decode_body(&req.content_type, &req.body)?;
-                let node = body
-                    .pointer("/target/name")
-                    .and_then(Value::as_str)
-                    .filter(|n| !n.is_empty())
-                    .ok_or_else(|| ApiError::bad_request("a Binding needs target.name"))?
-                    .to_string();
-                let ev = self
-                    .log
-                    .write(move |st| pods::bind(st, &ns, &name, &node, actor))
-                    .await??;
-                return done(201, ev.json.clone());
-            }
-            ("GET", Some(name), Some("log")) => {
-                let (text, offset) = pods::logs(&self.log, self.nats.as_ref(), &ns, &name, &q).await?;
-                let mut resp = ApiResponse::json(200, text);
-                resp.warnings.clear();
-                resp.offset = Some(offset);
-                return Ok(Reply::Done(resp));
-            }
-            ("POST", Some(name), Some("exec")) => {
-                let body = request::decode_body(&req.content_type, &req.body)?;
-                let out = pods::exec(&self.log, self.nats.as_ref(), &ns, &name, &body).await?;
-                return done(200, Bytes::from(serde_json::to_vec(&out).unwrap_or_default()));
-            }
-            ("POST", Some(name), Some("eviction")) => {
-                let body = if req.body.is_empty() {
-                    Value::Null
-                } else {
-                    request::decode_body(&req.content_type, &req.body)?
-                };
-                let grace = body
-                    .pointer("/deleteOptions/gracePeriodSeconds")
-                    .and_then(Value::as_u64);
-                self.log
-                    .write(move |st| eviction::evict(st, &ns, &name, grace, actor))
-                    .await??;
-                let ok = serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
-                return done(201, Bytes::from(ok.to_string()));
-            }
-            ("GET", Some(name), Some("scale")) => {
-                let obj: Value = serde_json::from_slice(&read::get(&self.log, rt, &ns, &name)?.json)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                return done(200, Bytes::from(scale::of(&obj).to_string()));
-            }
-            ("PUT" | "PATCH", Some(name), Some("scale")) => {
-                let body = request::decode_body(
-                    if req.method == "PATCH" {
-                        "application/json"
-                    } else {
-                        &req.content_type
-                    },
-                    &req.body,
-                )?;
-                let current: Value = serde_json::from_slice(&read::get(&self.log, rt, &ns, &name)?.json)
-                    .map_err(|e| ApiError::bad_request(e.to_string()))?;
-                let mut wanted = scale::of(&current);
-                if req.method == "PATCH" {
-                    if req.content_type.starts_with("application/json-patch+json") {
-                        patch::json_patch(&mut wanted, &body).map_err(ApiError::bad_request)?;
-                    } else {
-                        patch::merge_patch(&mut wanted, &body);
-                    }
-                } else {
-                    wanted = body;
-                }
-                let n = scale::replicas(&wanted)?;
-                let change = serde_json::json!({"spec": {"replicas": n}});
-                let (ev, _) = self
-                    .log
-                    .write(move |st| write::patch(st, rt, &ns, &name, PatchType::Merge, &change, false, actor))
-                    .await??;
-                let obj: Value = serde_json::from_slice(&ev.json).map_err(|e| ApiError::bad_request(e.to_string()))?;
-                return done(200, Bytes::from(scale::of(&obj).to_string()));
-            }
-            (_, _, Some("binding" | "log" | "exec" | "eviction" | "scale")) => {
-                return Err(ApiError::method_not_allowed(&req.method))
-            }
-            _ => {}
+        if let Some(name) = route
+            .name
+            .clone()
+            .filter(|_| sub.is_some_and(|s| s != "status" && s != "finalize"))
+        {
+            return self
+                .subresource(&req, rt, &ns, &name, sub.unwrap_or_default(), &q, dry, actor)
+                .await;
         }
         match (req.method.as_str(), route.name.clone()) {
             ("GET", None) | ("GET", Some(_)) if q.flag("watch") => {
@@ -296,7 +246,9 @@ impl ApiCore {
             ("POST", None) => {
                 let obj = self.prepare(rt, route.namespace.as_deref(), None, &req)?;
                 let warnings = obj.1;
-                let ev = self.log.write(move |st| write::create(st, rt, obj.0, actor)).await??;
+                let ev = self
+                    .commit(dry, move |st| write::create(st, rt, obj.0, actor))
+                    .await??;
                 Ok(Reply::Done(ApiResponse {
                     status: 201,
                     body: ev.json.clone(),
@@ -313,8 +265,9 @@ impl ApiCore {
                     self.prepare(rt, route.namespace.as_deref(), Some(&name), &req)?
                 };
                 let ev = self
-                    .log
-                    .write(move |st| write::update(st, rt, &ns, &name, obj, status_only, actor))
+                    .commit(dry, move |st| {
+                        write::update(st, rt, &ns, &name, obj, status_only, actor)
+                    })
                     .await??;
                 Ok(Reply::Done(ApiResponse {
                     status: 200,
@@ -344,8 +297,9 @@ impl ApiCore {
                     &req.body,
                 )?;
                 let (ev, warnings) = self
-                    .log
-                    .write(move |st| write::patch(st, rt, &ns, &name, kind, &body, status_only, actor))
+                    .commit(dry, move |st| {
+                        write::patch(st, rt, &ns, &name, kind, &body, status_only, actor)
+                    })
                     .await??;
                 Ok(Reply::Done(ApiResponse {
                     status: 200,
@@ -371,8 +325,7 @@ impl ApiCore {
                 }
                 let policy = write::Propagation::parse(policy.as_deref())?;
                 let ev = self
-                    .log
-                    .write(move |st| write::delete(st, rt, &ns, &name, grace, policy, actor))
+                    .commit(dry, move |st| write::delete(st, rt, &ns, &name, grace, policy, actor))
                     .await??;
                 done(200, ev.json.clone())
             }

@@ -152,6 +152,13 @@ impl EventLog {
         }
     }
 
+    /// Runs `f` against a throwaway staging of the current state: every check runs, nothing is
+    /// written (`dryRun=All`).
+    pub fn dry_run<T>(&self, f: impl FnOnce(&mut Staging) -> T) -> T {
+        let mut st = Staging::new(self.projection.clone(), super::now_ms());
+        f(&mut st)
+    }
+
     /// Whether the writer runs and accepts writes; otherwise why not.
     pub fn writer_health(&self) -> std::result::Result<(), String> {
         if self.jobs.is_closed() {
