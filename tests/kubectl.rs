@@ -115,6 +115,20 @@ fn kubectl_drives_orca() {
     let status = k.ok(&["rollout", "status", "deploy/kweb", "--timeout=60s"]);
     assert!(status.contains("successfully rolled out"), "{status}");
     assert!(k.ok(&["logs", "deploy/kweb"]).contains("started v2"));
+    // exec over WebSocket: output, stderr and the exit code.
+    assert_eq!(k.ok(&["exec", "deploy/kweb", "--", "echo", "hi"]), "hi\n");
+    let (code, _, err) = k.run(&["exec", "deploy/kweb", "--", "sh", "-c", "echo oops >&2; exit 3"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("oops"), "{err}");
+    // logs -f ends when the container does.
+    let pod = "{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"counter\"}, \"spec\": {\"restartPolicy\": \"Never\", \"containers\": [{\"name\": \"c\", \"image\": \"busybox\", \"command\": [\"sh\", \"-c\", \"for i in 1 2 3; do echo line $i; sleep 0.5; done\"]}]}}";
+    let pod_file = dir.path().join("counter.json");
+    std::fs::write(&pod_file, pod).unwrap();
+    k.ok(&["apply", "-f", pod_file.to_str().unwrap()]);
+    let started = std::time::Instant::now();
+    let followed = k.ok(&["logs", "-f", "counter", "--pod-running-timeout=30s"]);
+    assert_eq!(followed, "line 1\nline 2\nline 3\n");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
 
     // Tables and formats.
     let wide = k.ok(&["get", "deploy", "-o", "wide"]);
@@ -133,7 +147,7 @@ fn kubectl_drives_orca() {
         ]
     );
     assert!(k
-        .ok(&["get", "pods", "-o", "name"])
+        .ok(&["get", "pods", "-l", "app=kweb", "-o", "name"])
         .lines()
         .all(|l| l.starts_with("pod/kweb-")));
     let all = k.ok(&["get", "all"]);

@@ -48,7 +48,7 @@ fn respond(resp: ApiResponse, yaml: bool) -> HttpResponse {
     }
 }
 
-async fn api(req: HttpRequest, mut payload: web::Payload, core: web::Data<ApiCore>) -> HttpResponse {
+pub(super) async fn api(req: HttpRequest, mut payload: web::Payload, core: web::Data<ApiCore>) -> HttpResponse {
     let yaml = wants_yaml(&req);
     let mut body = BytesMut::new();
     while let Some(chunk) = payload.next().await {
@@ -128,8 +128,13 @@ async fn api(req: HttpRequest, mut payload: web::Payload, core: web::Data<ApiCor
                 out.push(b'\n');
                 Ok(Bytes::from(out))
             });
+            let content_type = if req.path().ends_with("/log") {
+                "text/plain"
+            } else {
+                "application/json"
+            };
             HttpResponse::Ok()
-                .content_type("application/json")
+                .content_type(content_type)
                 .insert_header((header::CACHE_CONTROL, "no-cache"))
                 .streaming(stream)
         }
@@ -274,6 +279,10 @@ pub fn serve(
             .route("/api/{version}", web::get().to(api_version_list))
             .route("/apis/{group}", web::get().to(api_group))
             .route("/apis/{group}/{version}", web::get().to(api_group_version))
+            .route(
+                "/api/v1/namespaces/{ns}/pods/{name}/exec",
+                web::route().to(super::exec_ws::exec),
+            )
             .route(
                 "/api/v1/namespaces/{ns}/pods/{name}/portforward",
                 web::route().to(super::portforward::portforward),

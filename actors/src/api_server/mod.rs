@@ -6,6 +6,7 @@ pub mod cluster_ip;
 pub mod delete;
 pub mod discovery;
 pub mod eviction;
+pub mod exec_ws;
 pub mod health;
 pub mod history;
 pub mod http;
@@ -24,6 +25,7 @@ pub mod strategic;
 pub mod subresources;
 pub mod timeline;
 pub mod watch;
+pub mod websocket;
 pub mod write;
 
 use std::time::Duration;

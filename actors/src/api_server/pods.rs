@@ -107,11 +107,6 @@ pub async fn logs(
     name: &str,
     q: &Query,
 ) -> ApiResult<(Bytes, u64)> {
-    if log.projection().get("Pod", ns, name).is_none() {
-        return kept_tail(log, ns, name, q.get("container").unwrap_or(""));
-    }
-    let nats = nats.ok_or_else(|| ApiError::unavailable("logs need the NATS connection of the API server"))?;
-    let node = node_of(log, ns, name)?;
     let req = LogRequest {
         namespace: ns.into(),
         pod: name.into(),
@@ -120,8 +115,39 @@ pub async fn logs(
         previous: q.flag("previous"),
         since_bytes: q.number("sinceBytes")?,
     };
+    logs_of(log, nats, req).await
+}
+
+/// One read of a container's output as `req` asks.
+pub async fn logs_of(log: &EventLog, nats: Option<&async_nats::Client>, req: LogRequest) -> ApiResult<(Bytes, u64)> {
+    if log.projection().get("Pod", &req.namespace, &req.pod).is_none() {
+        return kept_tail(log, &req.namespace, &req.pod, &req.container);
+    }
+    let nats = nats.ok_or_else(|| ApiError::unavailable("logs need the NATS connection of the API server"))?;
+    let node = node_of(log, &req.namespace, &req.pod)?;
     let reply = ask_node(nats, subjects::node_logs(&node), envelope::encode(&req), &node).await?;
     Ok((Bytes::from(reply.stdout), reply.offset))
+}
+
+/// Whether the container (the first one when `container` is empty) has ended, or the pod is gone.
+pub fn container_ended(log: &EventLog, ns: &str, name: &str, container: &str) -> bool {
+    let Some(pod) = log.projection().get("Pod", ns, name) else {
+        return true;
+    };
+    let pod = pod.object();
+    if pod["metadata"]["deletionTimestamp"].is_string() && pod["status"]["phase"] != "Running" {
+        return true;
+    }
+    let statuses = pod["status"]["containerStatuses"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let status = statuses
+        .iter()
+        .find(|c| container.is_empty() || c["name"] == container)
+        .cloned()
+        .unwrap_or(Value::Null);
+    status["state"]["terminated"].is_object() || matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"))
 }
 
 /// `POST pods/NAME/exec` with `{"command": [...], "container": ".."}`: runs the command where the

@@ -43,6 +43,7 @@ impl ApiCore {
                     .await??;
                 done(201, ev.json.clone())
             }
+            ("GET", "log") if q.flag("follow") => Ok(Reply::Watch(self.follow_log(&ns, &name, q)?)),
             ("GET", "log") => {
                 let (text, offset) = pods::logs(&self.log, self.nats.as_ref(), &ns, &name, q).await?;
                 let mut resp = ApiResponse::json(200, text);
@@ -108,4 +109,53 @@ impl ApiCore {
             (m, _) => Err(ApiError::method_not_allowed(m)),
         }
     }
+
+    /// `log?follow=true`: the output so far, then new output as it comes, until the container ends.
+    fn follow_log(&self, ns: &str, name: &str, q: &Query) -> ApiResult<super::watch::WatchStream> {
+        let first = crate::bus::envelope::LogRequest {
+            namespace: ns.into(),
+            pod: name.into(),
+            container: q.get("container").unwrap_or("").into(),
+            tail_lines: q.number("tailLines")?,
+            previous: q.flag("previous"),
+            since_bytes: None,
+        };
+        let (log, nats) = (self.log.clone(), self.nats.clone());
+        let stream = futures::stream::unfold(Some((first, false)), move |state| {
+            let (log, nats) = (log.clone(), nats.clone());
+            async move {
+                let (req, mut ended) = state?;
+                {
+                    let container = req.container.clone();
+                    let (text, offset) = match pods::logs_of(&log, nats.as_ref(), req.clone()).await {
+                        Ok(x) => x,
+                        Err(_) => return None,
+                    };
+                    let next = crate::bus::envelope::LogRequest {
+                        tail_lines: None,
+                        since_bytes: Some(offset),
+                        ..req.clone()
+                    };
+                    if !text.is_empty() {
+                        return Some(((0, text), Some((next, ended))));
+                    }
+                    if ended {
+                        return None;
+                    }
+                    // One more read after the end, for what the container wrote last.
+                    ended = pods::container_ended(&log, &req.namespace, &req.pod, &container);
+                    if !ended {
+                        tokio::time::sleep(FOLLOW_POLL).await;
+                    }
+                    Some(((0, Bytes::new()), Some((next, ended))))
+                }
+            }
+        });
+        Ok(Box::pin(futures::StreamExt::filter(stream, |(_, b)| {
+            futures::future::ready(!b.is_empty())
+        })))
+    }
 }
+
+/// How often a followed log is read again.
+pub const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(250);
