@@ -17,7 +17,7 @@ use super::{pods, ApiCore, ApiError, ApiResponse};
 /// Subprotocols understood, best first.
 pub const PROTOCOLS: &[&str] = &["v5.channel.k8s.io", "v4.channel.k8s.io"];
 
-fn header_str<'a>(req: &'a HttpRequest, name: header::HeaderName) -> &'a str {
+fn header_str(req: &HttpRequest, name: header::HeaderName) -> &str {
     req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
