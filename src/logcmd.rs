@@ -55,12 +55,7 @@ pub fn run(cmd: LogCommand) -> Result<()> {
                     data_dir.display()
                 );
             }
-            let log = EventLog::open(&LogOptions::new(&data_dir)).with_context(|| {
-                format!(
-                    "failed to open the log in {} (is a server still running on it?)",
-                    data_dir.display()
-                )
-            })?;
+            let log = EventLog::open(&LogOptions::new(&data_dir)).map_err(|e| open_error(&data_dir, e))?;
             let oldest = log.oldest();
             match log.reader().verify() {
                 Ok((count, last)) => {
@@ -112,5 +107,19 @@ pub fn run(cmd: LogCommand) -> Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+/// What to say when a data directory's log cannot be opened: when a running server holds it, how
+/// to read the running cluster instead.
+pub fn open_error(dir: &std::path::Path, e: impl std::fmt::Display) -> anyhow::Error {
+    let text = e.to_string();
+    if text.contains("Locked") {
+        anyhow::anyhow!(
+            "{} is in use by a running orca (its log is locked). Stop that server first, or read the running cluster through its API: `orcactl get KIND --at REV|TIME`, `orcactl history KIND/NAME`, `orcactl diff --from REV --to REV`, `orcactl events`",
+            dir.display()
+        )
+    } else {
+        anyhow::anyhow!("failed to open the log in {}: {text}", dir.display())
     }
 }

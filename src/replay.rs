@@ -48,7 +48,7 @@ pub fn run(args: ReplayArgs) -> Result<()> {
                     .map(|d| d.as_millis() as u64)
                     .unwrap_or(0);
                 let log = EventLog::open(&LogOptions::new(&args.data_dir))
-                    .with_context(|| format!("failed to open {}", args.data_dir.display()))?;
+                    .map_err(|e| crate::logcmd::open_error(&args.data_dir, e))?;
                 revision_at_time(&log, ms)?
             }
         },
@@ -57,8 +57,14 @@ pub fn run(args: ReplayArgs) -> Result<()> {
         return crate::step::run(&args.data_dir, args.from, until);
     }
     let into = args.into.clone().unwrap_or_default();
-    let done = replay(&args.data_dir, until, &into)
-        .with_context(|| format!("failed to replay {} into {}", args.data_dir.display(), into.display()))?;
+    let done = replay(&args.data_dir, until, &into).map_err(|e| match e.to_string().contains("Locked") {
+        true => crate::logcmd::open_error(&args.data_dir, e),
+        false => anyhow::anyhow!(
+            "failed to replay {} into {}: {e}",
+            args.data_dir.display(),
+            into.display()
+        ),
+    })?;
     println!(
         "replayed {} events up to revision {} into {}: {} objects",
         done.events,

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde_json::{json, Value};
 
 use orca_actors::eventlog::{EventLog, LogOptions};
@@ -34,8 +34,7 @@ fn leaves(v: &Value, path: &str, out: &mut std::collections::BTreeMap<String, Va
 
 /// Prints events `from..=until` as JSON lines with their changes.
 pub fn run(data_dir: &Path, from: u64, until: u64) -> Result<()> {
-    let log =
-        EventLog::open(&LogOptions::new(data_dir)).with_context(|| format!("failed to open {}", data_dir.display()))?;
+    let log = EventLog::open(&LogOptions::new(data_dir)).map_err(|e| crate::logcmd::open_error(data_dir, e))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let (mut next, last) = (from.max(log.oldest()), until.min(log.head()));

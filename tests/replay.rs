@@ -32,6 +32,17 @@ fn replay_until_a_revision_and_serve_it_read_only() {
     h.put(&format!("{CMS}/c0"), &changed);
     h.delete(&format!("{CMS}/c1"));
     h.post(CMS, &json!({"metadata": {"name": "later"}}));
+    // While the server runs, the tools say how to read the running cluster instead.
+    let busy = Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args(["log", "verify", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&busy.stderr);
+    assert!(
+        !busy.status.success() && err.contains("in use by a running orca") && err.contains("orcactl get KIND --at"),
+        "{err}"
+    );
     orca.stop();
 
     let step = Command::new(env!("CARGO_BIN_EXE_orca"))
