@@ -152,6 +152,37 @@ pub fn slices(ns: &str, pods: &[PodEndpoint], ports: &[SvcPort], publish_not_rea
     out
 }
 
+/// The ready addresses of an EndpointSlice, each with the endpoint it belongs to (what the proxy,
+/// the Ingress and the DNS server route to).
+pub fn ready_addresses(slice: &Value) -> impl Iterator<Item = (&str, &Value)> {
+    slice["endpoints"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["conditions"]["ready"] != false)
+        .flat_map(|e| {
+            e["addresses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(move |a| (a, e))
+        })
+}
+
+/// The port an EndpointSlice gives for the Service port named `name` (empty: unnamed) and
+/// `protocol` (any case).
+pub fn slice_port(slice: &Value, name: &str, protocol: &str) -> Option<i64> {
+    slice["ports"]
+        .as_array()?
+        .iter()
+        .find(|p| {
+            p["name"].as_str().unwrap_or("") == name
+                && p["protocol"].as_str().unwrap_or("TCP").eq_ignore_ascii_case(protocol)
+        })
+        .and_then(|p| p["port"].as_i64())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

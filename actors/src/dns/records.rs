@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::wire::{Data, Rcode, Record, TYPE_A, TYPE_ANY, TYPE_SRV};
 use crate::controllers::endpoints::SERVICE_NAME;
+use crate::controllers::endpoints_plan::{ready_addresses, slice_port};
 use crate::runtime::Store;
 
 /// The cluster domain.
@@ -81,39 +82,23 @@ impl Cluster {
             let Ok(v) = s.view::<Value>() else { continue };
             let number = match port {
                 None => None,
-                Some((pname, proto)) => {
-                    let found = v["ports"].as_array().into_iter().flatten().find(|p| {
-                        p["name"].as_str().unwrap_or("") == pname
-                            && p["protocol"].as_str().unwrap_or("TCP").eq_ignore_ascii_case(proto)
-                    });
-                    match found.and_then(|p| p["port"].as_u64()) {
-                        Some(n) => Some(n as u16),
-                        None => continue,
-                    }
-                }
+                Some((pname, proto)) => match slice_port(&v, pname, proto) {
+                    Some(n) => Some(n as u16),
+                    None => continue,
+                },
             };
-            for e in v["endpoints"].as_array().into_iter().flatten() {
-                if e["conditions"]["ready"] == false {
-                    continue;
-                }
-                for a in e["addresses"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                {
-                    if let Ok(ip) = a.parse() {
-                        let hostname = e["hostname"].as_str().map(str::to_string);
-                        if !out
-                            .iter()
-                            .any(|o| o.ip == ip && o.port == number && o.hostname == hostname)
-                        {
-                            out.push(Endpoint {
-                                ip,
-                                hostname,
-                                port: number,
-                            });
-                        }
+            for (a, e) in ready_addresses(&v) {
+                if let Ok(ip) = a.parse() {
+                    let hostname = e["hostname"].as_str().map(str::to_string);
+                    if !out
+                        .iter()
+                        .any(|o| o.ip == ip && o.port == number && o.hostname == hostname)
+                    {
+                        out.push(Endpoint {
+                            ip,
+                            hostname,
+                            port: number,
+                        });
                     }
                 }
             }

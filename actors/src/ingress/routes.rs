@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::api_server::bootstrap::DEFAULT_INGRESS_CLASS;
+use crate::controllers::endpoints_plan::{ready_addresses, slice_port};
 
 /// Where matched requests go.
 #[derive(Debug, Default)]
@@ -164,28 +165,12 @@ fn backend(src: &Sources, ns: &str, b: &Value) -> Backend {
         .into_iter()
         .flatten()
     {
-        let Some(target) = s["ports"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|p| p["name"].as_str().unwrap_or("") == port_name && p["protocol"].as_str().unwrap_or("TCP") == "TCP")
-            .and_then(|p| p["port"].as_u64())
-        else {
+        let Some(target) = slice_port(s, port_name, "TCP") else {
             continue;
         };
-        for e in s["endpoints"].as_array().into_iter().flatten() {
-            if e["conditions"]["ready"] == false {
-                continue;
-            }
-            for a in e["addresses"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                if let Ok(ip) = a.parse::<std::net::IpAddr>() {
-                    endpoints.push(SocketAddr::new(ip, target as u16));
-                }
+        for (a, _) in ready_addresses(s) {
+            if let Ok(ip) = a.parse::<std::net::IpAddr>() {
+                endpoints.push(SocketAddr::new(ip, target as u16));
             }
         }
     }

@@ -12,6 +12,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
+use crate::controllers::endpoints_plan::{ready_addresses, slice_port};
+
 /// An endpoint: (ip, port).
 pub type Endpoint = (String, i64);
 
@@ -59,29 +61,13 @@ pub fn routes(svc: &Value, slices: &[Value], node: &str) -> Vec<Route> {
         let name = p["name"].as_str().unwrap_or("");
         let (mut all, mut local) = (Vec::new(), Vec::new());
         for s in slices {
-            let Some(sp) = s["ports"].as_array().and_then(|ps| {
-                ps.iter().find(|sp| {
-                    sp["name"].as_str().unwrap_or("") == name
-                        && sp["protocol"].as_str().unwrap_or("TCP").to_lowercase() == protocol
-                })
-            }) else {
+            let Some(target) = slice_port(s, name, &protocol) else {
                 continue;
             };
-            let target = sp["port"].as_i64().unwrap_or(0);
-            for e in s["endpoints"].as_array().into_iter().flatten() {
-                if e["conditions"]["ready"] == false {
-                    continue;
-                }
-                for a in e["addresses"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                {
-                    all.push((a.to_string(), target));
-                    if e["nodeName"] == node {
-                        local.push((a.to_string(), target));
-                    }
+            for (a, e) in ready_addresses(s) {
+                all.push((a.to_string(), target));
+                if e["nodeName"] == node {
+                    local.push((a.to_string(), target));
                 }
             }
         }

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::columns_more::access;
 use super::pod_status::pod_status;
 use super::{age, n, or_none, s};
 
@@ -360,25 +361,6 @@ fn or_phase_ns(v: &Value) -> String {
     } else {
         p
     }
-}
-
-fn access(v: &Value) -> String {
-    v.pointer("/spec/accessModes")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(|m| match m {
-                    "ReadWriteOnce" => "RWO",
-                    "ReadOnlyMany" => "ROX",
-                    "ReadWriteMany" => "RWX",
-                    "ReadWriteOncePod" => "RWOP",
-                    x => x,
-                })
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]

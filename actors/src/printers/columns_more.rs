@@ -135,3 +135,23 @@ pub fn endpointslice(v: &Value) -> Vec<String> {
         age(&s(v, "/metadata/creationTimestamp")),
     ]
 }
+
+/// Access modes as kubectl abbreviates them (RWO, ROX, RWX, RWOP).
+pub fn access(v: &Value) -> String {
+    v.pointer("/spec/accessModes")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(|m| match m {
+                    "ReadWriteOnce" => "RWO",
+                    "ReadOnlyMany" => "ROX",
+                    "ReadWriteMany" => "RWX",
+                    "ReadWriteOncePod" => "RWOP",
+                    x => x,
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
