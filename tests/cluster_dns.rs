@@ -188,6 +188,14 @@ fn the_dns_server_answers_cluster_names_and_forwards_the_rest() {
     let (_, db0) = ask(server, "db-0.db.default.svc.cluster.local", wire::TYPE_A, false);
     assert_eq!(db0.len(), 1);
     assert!(ips.contains(&db0[0]));
+    // Process pods share the node's address, so the A answer above can be whole before both pods
+    // are in the slice; the SRV answer names each pod.
+    wait_for(30, "both StatefulSet pods are in the SRV answer", || {
+        ask(server, "_pg._tcp.db.default.svc.cluster.local", wire::TYPE_SRV, true)
+            .1
+            .len()
+            == 2
+    });
     assert_eq!(
         ask(server, "_pg._tcp.db.default.svc.cluster.local", wire::TYPE_SRV, true),
         (
