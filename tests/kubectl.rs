@@ -217,6 +217,47 @@ fn kubectl_drives_orca() {
     assert!(code == 1 && diff.contains("+  replicas: 5"), "{code} {diff}");
     assert_eq!(k.ok(&["get", "deploy", "kweb", "-o", "jsonpath={.spec.replicas}"]), "1");
 
+    // The generators send protobuf bodies.
+    assert!(k
+        .ok(&["create", "configmap", "kcm", "--from-literal=a=b"])
+        .contains("configmap/kcm created"));
+    assert_eq!(k.ok(&["get", "cm", "kcm", "-o", "jsonpath={.data.a}"]), "b");
+    assert!(k.ok(&["create", "namespace", "kns"]).contains("namespace/kns created"));
+    k.ok(&["create", "secret", "generic", "ksec", "--from-literal=k=v"]);
+    assert_eq!(k.ok(&["get", "secret", "ksec", "-o", "jsonpath={.data.k}"]), "dg==");
+    k.ok(&[
+        "create",
+        "deployment",
+        "kgen",
+        "--image=busybox",
+        "--replicas=2",
+        "--",
+        "sleep",
+        "3600",
+    ]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "kgen",
+            "-o",
+            "jsonpath={.spec.replicas} {.spec.template.spec.containers[0].command}"
+        ]),
+        "2 [\"sleep\",\"3600\"]"
+    );
+    k.ok(&["run", "krun", "--image=busybox", "--restart=Never", "--", "sleep", "60"]);
+    // drain evicts through policy/v1 Evictions (protobuf too).
+    let drained = k.ok(&[
+        "drain",
+        "k-node",
+        "--ignore-daemonsets",
+        "--delete-emptydir-data",
+        "--force",
+        "--timeout=60s",
+    ]);
+    assert!(drained.contains("node/k-node drained"), "{drained}");
+    k.ok(&["uncordon", "k-node"]);
+
     // Errors as kubectl prints them.
     let (code, _, err) = k.run(&["get", "pod", "nope"]);
     assert_ne!(code, 0);

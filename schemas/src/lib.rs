@@ -7,6 +7,7 @@ pub mod defaults;
 pub mod json;
 pub mod kinds;
 pub mod meta;
+pub mod protobuf;
 pub mod quantity;
 pub mod registry;
 pub mod selector;

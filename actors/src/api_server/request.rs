@@ -130,8 +130,11 @@ pub fn decode_body(content_type: &str, body: &[u8]) -> ApiResult<Value> {
         return Err(ApiError::too_large(MAX_BODY));
     }
     let ct = content_type.split(';').next().unwrap_or("").trim();
-    // JSON and YAML only; anything else (protobuf, text/plain) is refused as Kubernetes refuses
-    // what it does not speak, so that clients fall back to JSON.
+    if ct == "application/vnd.kubernetes.protobuf" {
+        return orca_schemas::protobuf::decode(body)
+            .map_err(|e| ApiError::bad_request(format!("the protobuf body could not be read: {e}")));
+    }
+    // JSON, YAML and Kubernetes protobuf only; anything else (text/plain) is refused.
     if !ct.is_empty() && !ct.contains("json") && !ct.contains("yaml") {
         return Err(ApiError::unsupported_media(ct));
     }
