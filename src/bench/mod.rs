@@ -7,6 +7,7 @@ mod grpc;
 mod history;
 mod pods;
 mod proxy;
+mod reads;
 mod sched_check;
 mod scheduler;
 mod startup;
@@ -36,6 +37,8 @@ pub enum BenchCommand {
     Workloads(workloads::WorkloadsArgs),
     /// HTTP through a Service's ClusterIP versus to the pod, and endpoint convergence.
     Proxy(proxy::ProxyArgs),
+    /// kubectl's reads: discovery and OpenAPI on a cold cache, LIST of many pods as JSON and Table.
+    Reads(reads::ReadsArgs),
     /// The HTTP server the proxy bench runs in its pods.
     #[command(hide = true)]
     Backend(proxy::BackendArgs),
@@ -52,6 +55,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Workloads(a) => workloads::run(a),
         BenchCommand::Proxy(a) => proxy::run(a),
         BenchCommand::Backend(a) => proxy::backend(a),
+        BenchCommand::Reads(a) => reads::run(a),
     }
 }
 

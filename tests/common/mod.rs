@@ -263,6 +263,15 @@ impl Drop for Agent {
         // A killed agent leaves its proxy table and its pods' network namespaces; other tests on
         // this machine must not meet them.
         if let Some(d) = &dir {
+            // Process pods' shims lead their containers' process groups: end them with the test.
+            let needle = format!("--exit-file\0{}/", d.display());
+            for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                if String::from_utf8_lossy(&cmdline).contains(&needle) {
+                    let pid = entry.file_name().to_string_lossy().into_owned();
+                    let _ = Command::new("kill").args(["-9", "--", &format!("-{pid}")]).status();
+                }
+            }
             orca_actors::node::proxy::remove_table(&self.name, d);
             for pod in std::fs::read_dir(d.join("pods")).into_iter().flatten().flatten() {
                 let uid = pod.file_name().to_string_lossy().into_owned();

@@ -158,12 +158,12 @@ fn wants_table(req: &HttpRequest) -> bool {
 
 /// The answer as a Table: a list's items, a single object, or each watch event's object.
 fn as_table(kind: &str, body: &[u8], include: crate::printers::table::Include) -> Option<Value> {
-    let v: Value = serde_json::from_slice(body).ok()?;
+    let mut v: Value = serde_json::from_slice(body).ok()?;
     let rv = v["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
-    let items = match v["items"].as_array() {
-        Some(items) => items.clone(),
-        None if v["metadata"]["name"].is_string() => vec![v.clone()],
-        None => return None,
+    let items = match v["items"].take() {
+        Value::Array(items) => items,
+        _ if v["metadata"]["name"].is_string() => vec![v.clone()],
+        _ => return None,
     };
     Some(crate::printers::table::table(
         kind,

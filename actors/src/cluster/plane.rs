@@ -106,6 +106,10 @@ impl Plane {
                 source,
             })?;
         checks.add("cluster-dns", runs(move || dns.running()));
+        // The OpenAPI documents are built once, off the start-up path, before kubectl asks.
+        std::thread::spawn(|| {
+            let _ = crate::api_server::openapi::root();
+        });
         let (http, addrs) =
             http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {
                 addr: opts.listen.clone(),
