@@ -258,6 +258,10 @@ fn kubectl_drives_orca() {
     assert!(drained.contains("node/k-node drained"), "{drained}");
     k.ok(&["uncordon", "k-node"]);
 
+    // No one is refused yet, and kubectl is told so.
+    assert_eq!(k.ok(&["auth", "can-i", "create", "pods"]).trim(), "yes");
+    assert!(k.ok(&["auth", "whoami"]).contains("system:anonymous"));
+
     // Errors as kubectl prints them.
     let (code, _, err) = k.run(&["get", "pod", "nope"]);
     assert_ne!(code, 0);

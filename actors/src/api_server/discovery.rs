@@ -80,13 +80,20 @@ fn group_json(name: &str, version: &str) -> Value {
 
 /// `/apis`.
 pub fn group_list() -> Value {
-    let groups: Vec<Value> = groups().into_iter().map(|(g, v)| group_json(g, v)).collect();
+    let groups: Vec<Value> = groups()
+        .into_iter()
+        .chain(super::reviews::GROUPS.iter().map(|(g, v, _, _)| (*g, *v)))
+        .map(|(g, v)| group_json(g, v))
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
 /// `/apis/GROUP`.
 pub fn group(name: &str) -> Option<Value> {
-    let (g, v) = groups().into_iter().find(|(g, _)| *g == name)?;
+    let (g, v) = groups()
+        .into_iter()
+        .chain(super::reviews::GROUPS.iter().map(|(g, v, _, _)| (*g, *v)))
+        .find(|(g, _)| *g == name)?;
     let mut out = group_json(g, v);
     out["kind"] = json!("APIGroup");
     out["apiVersion"] = json!("v1");
@@ -160,6 +167,14 @@ pub fn aggregated(core: bool) -> Value {
             .collect();
         items.push(json!({"metadata": {"name": g, "creationTimestamp": null},
             "versions": [{"version": v, "resources": resources, "freshness": "Current"}]}));
+    }
+    if !core {
+        for (g, v, plural, kind) in super::reviews::GROUPS {
+            let r = json!({"resource": plural, "responseKind": {"group": g, "version": v, "kind": kind},
+                "scope": "Cluster", "singularResource": "", "verbs": ["create"], "subresources": []});
+            items.push(json!({"metadata": {"name": g, "creationTimestamp": null},
+                "versions": [{"version": v, "resources": [r], "freshness": "Current"}]}));
+        }
     }
     json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
 }

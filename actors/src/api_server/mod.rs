@@ -17,6 +17,7 @@ pub mod pods;
 pub mod portforward;
 pub mod read;
 pub mod request;
+pub mod reviews;
 pub mod routes;
 pub mod scale;
 pub mod server;
@@ -131,6 +132,9 @@ impl ApiCore {
     async fn dispatch(&self, req: ApiRequest) -> ApiResult<Reply> {
         if self.read_only && req.method != "GET" {
             return Err(ApiError::read_only(&req.method));
+        }
+        if let Some(answer) = reviews::answer(&req) {
+            return Ok(Reply::Done(answer?));
         }
         if req.path == timeline::PATH {
             return Ok(Reply::Done(ApiResponse::json(
