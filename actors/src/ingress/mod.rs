@@ -220,7 +220,7 @@ impl IngressController {
         self.report(ctx, &served);
     }
 
-    /// Writes this node's address and ports into each served Ingress that lacks them.
+    /// Adds this node's address and ports to each served Ingress that lacks them.
     fn report(&self, ctx: &mut Context<Self>, served: &[Value]) {
         let mine = &self.load_balancer["ingress"][0];
         for ing in served {
@@ -231,7 +231,9 @@ impl IngressController {
             if current.iter().any(|e| e == mine) {
                 continue;
             }
-            let mut list: Vec<Value> = current.into_iter().filter(|e| e["ip"] != mine["ip"]).collect();
+            // Other nodes' entries stay, also one with this address but other ports (another agent
+            // on this machine): replacing it would make the two agents overwrite each other forever.
+            let mut list = current;
             list.push(mine.clone());
             let path = format!(
                 "/apis/networking.k8s.io/v1/namespaces/{}/ingresses/{}",
