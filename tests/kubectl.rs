@@ -114,9 +114,14 @@ fn kubectl_drives_orca() {
     );
     let status = k.ok(&["rollout", "status", "deploy/kweb", "--timeout=60s"]);
     assert!(status.contains("successfully rolled out"), "{status}");
-    assert!(k.ok(&["logs", "deploy/kweb"]).contains("started v2"));
+    // kubectl picks one pod of the Deployment; an old one may still be terminating.
+    common::wait_for(30, "the new pod's log", || {
+        k.run(&["logs", "deploy/kweb"]).1.contains("started v2")
+    });
     // exec over WebSocket: output, stderr and the exit code.
-    assert_eq!(k.ok(&["exec", "deploy/kweb", "--", "echo", "hi"]), "hi\n");
+    common::wait_for(30, "exec in the Deployment's pod", || {
+        k.run(&["exec", "deploy/kweb", "--", "echo", "hi"]).1 == "hi\n"
+    });
     let (code, _, err) = k.run(&["exec", "deploy/kweb", "--", "sh", "-c", "echo oops >&2; exit 3"]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("oops"), "{err}");

@@ -104,7 +104,7 @@ pub(super) async fn api(req: HttpRequest, mut payload: web::Payload, core: web::
         Reply::Done(mut resp) => {
             if let (Some((kind, include)), 200) = (table, resp.status) {
                 if let Some(t) = as_table(kind, &resp.body, include) {
-                    resp.body = Bytes::from(t.to_string());
+                    resp.body = t;
                 }
             }
             respond(resp, yaml)
@@ -156,22 +156,18 @@ fn wants_table(req: &HttpRequest) -> bool {
         .is_some_and(|a| a.contains("as=Table") && a.contains("g=meta.k8s.io"))
 }
 
-/// The answer as a Table: a list's items, a single object, or each watch event's object.
-fn as_table(kind: &str, body: &[u8], include: crate::printers::table::Include) -> Option<Value> {
-    let mut v: Value = serde_json::from_slice(body).ok()?;
+/// The answer as a Table: a list's items or a single object (watch events are done one by one).
+fn as_table(kind: &str, body: &[u8], include: crate::printers::table::Include) -> Option<Bytes> {
+    if let Some(text) = crate::printers::table::list_table_text(kind, body, include) {
+        return Some(Bytes::from(text));
+    }
+    let v: Value = serde_json::from_slice(body).ok()?;
+    if !v["metadata"]["name"].is_string() {
+        return None;
+    }
     let rv = v["metadata"]["resourceVersion"].as_str().unwrap_or("").to_string();
-    let items = match v["items"].take() {
-        Value::Array(items) => items,
-        _ if v["metadata"]["name"].is_string() => vec![v.clone()],
-        _ => return None,
-    };
-    Some(crate::printers::table::table(
-        kind,
-        &items,
-        &rv,
-        include,
-        v["metadata"]["continue"].as_str(),
-    ))
+    let t = crate::printers::table::table(kind, std::slice::from_ref(&v), &rv, include, None);
+    Some(Bytes::from(t.to_string()))
 }
 
 fn discovery_answer(req: &HttpRequest, legacy: Option<Value>, core: bool) -> HttpResponse {
