@@ -39,18 +39,13 @@ fn parse_port(s: &str) -> Result<(u16, String)> {
 
 /// A running pod selected by `selector` (ready ones first, then by name).
 fn pick_pod(client: &Client, ns: &str, selector: &Value, what: &str) -> Result<Value> {
-    let sel: Vec<String> = selector
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-        .collect();
+    let sel = orca_actors::printers::labels_text(selector);
     if sel.is_empty() {
         bail!("{what} selects no pods (no selector)");
     }
     let list = client.expect(client.send(
         "GET",
-        &format!("/api/v1/namespaces/{ns}/pods?labelSelector={}", sel.join(",")),
+        &format!("/api/v1/namespaces/{ns}/pods?labelSelector={sel}"),
         None,
     )?)?;
     let ready = |p: &Value| {

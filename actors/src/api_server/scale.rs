@@ -12,18 +12,13 @@ pub fn scalable(kind: &str) -> bool {
 
 /// The Scale of an object.
 pub fn of(obj: &Value) -> Value {
-    let selector: Vec<String> = obj["spec"]["selector"]["matchLabels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-        .collect();
+    let selector = crate::printers::labels_text(&obj["spec"]["selector"]["matchLabels"]);
     let m = &obj["metadata"];
     json!({"kind": "Scale", "apiVersion": "autoscaling/v1",
         "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m["uid"],
             "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"]},
         "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(1)},
-        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector.join(",")}})
+        "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector}})
 }
 
 /// The replicas a written Scale asks for.

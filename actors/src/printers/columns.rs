@@ -4,7 +4,7 @@ use serde_json::Value;
 
 use super::columns_more::access;
 use super::pod_status::pod_status;
-use super::{age, n, or_none, s};
+use super::{age, labels_text, n, or_none, s};
 
 fn images(template_spec: &Value) -> (String, String) {
     let cs = template_spec["containers"].as_array().cloned().unwrap_or_default();
@@ -14,15 +14,7 @@ fn images(template_spec: &Value) -> (String, String) {
 }
 
 fn selector(v: &Value) -> String {
-    v.pointer("/spec/selector/matchLabels")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default()
+    labels_text(&v["spec"]["selector"]["matchLabels"])
 }
 
 /// The column names of `kind` (with the `-o wide` ones when `wide`).
@@ -126,16 +118,7 @@ pub fn row(kind: &str, v: &Value, wide: bool) -> Vec<String> {
             a,
         ],
         "DaemonSet" => {
-            let sel = v
-                .pointer("/spec/template/spec/nodeSelector")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, x)| format!("{k}={}", x.as_str().unwrap_or("")))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default();
+            let sel = labels_text(&v["spec"]["template"]["spec"]["nodeSelector"]);
             vec![
                 name,
                 n(v, "/status/desiredNumberScheduled").to_string(),
@@ -328,17 +311,7 @@ pub fn row(kind: &str, v: &Value, wide: bool) -> Vec<String> {
                 let (c, i) = images(&v["spec"]["template"]["spec"]);
                 r.extend([c, i, or_none(selector(v))]);
             }
-            "Service" => r.push(or_none(
-                v.pointer("/spec/selector")
-                    .and_then(Value::as_object)
-                    .map(|m| {
-                        m.iter()
-                            .map(|(k, x)| format!("{k}={}", x.as_str().unwrap_or("")))
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    })
-                    .unwrap_or_default(),
-            )),
+            "Service" => r.push(or_none(labels_text(&v["spec"]["selector"]))),
             "Node" => {
                 let ip = v
                     .pointer("/status/addresses")

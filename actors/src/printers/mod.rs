@@ -48,3 +48,13 @@ pub fn age(ts: &str) -> String {
         _ => format!("{}d", secs / 86400),
     }
 }
+
+/// A label map as kubectl writes it: `k=v,k2=v2` (empty when there is none).
+pub fn labels_text(map: &Value) -> String {
+    map.as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join(",")
+}
