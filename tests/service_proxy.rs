@@ -26,17 +26,23 @@ fn require_nft() {
     );
 }
 
-/// One request on a fresh connection; the body, or the error.
+/// One request on a fresh connection; the body, or the error. The timeouts are long enough
+/// that a test run sharing two cores with others is not taken for a lost request, and short
+/// enough that a connection to a vanished pod (no reset, only silence) fails.
 fn get(addr: &str) -> Result<String, String> {
     let sock = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
-    let mut s = TcpStream::connect_timeout(&sock, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(2)))
+    let mut s = TcpStream::connect_timeout(&sock, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(8)))
         .map_err(|e| e.to_string())?;
     s.write_all(b"GET / HTTP/1.0\r\nHost: svc\r\n\r\n")
         .map_err(|e| e.to_string())?;
     let mut out = String::new();
-    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
-    Ok(out.split("\r\n\r\n").nth(1).unwrap_or("").trim().to_string())
+    s.read_to_string(&mut out)
+        .map_err(|e| format!("{e} (after {} bytes of the answer)", out.len()))?;
+    match out.split_once("\r\n\r\n") {
+        Some((_, body)) => Ok(body.trim().to_string()),
+        None => Err(format!("no complete answer: {out:?}")),
+    }
 }
 
 fn server(name: &str, port: u16, dir: &std::path::Path) -> serde_json::Value {
@@ -131,6 +137,7 @@ fn cluster_ips_and_node_ports_reach_every_ready_pod() {
     let table = orca_actors::node::proxy::table_name("proxy-node", &dir.path().join("agent"));
     let _ = std::process::Command::new("nft")
         .args(["delete", "table", "ip", &table])
+        .stderr(std::process::Stdio::null())
         .status();
 }
 
@@ -174,6 +181,7 @@ fn a_service_reaches_runc_pods_on_their_own_addresses() {
 
     // Under steady load, scaling up, killing a pod and scaling down fail no request.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let start = std::time::Instant::now();
     let load = {
         let (stop, addr) = (stop.clone(), format!("{ip}:80"));
         std::thread::spawn(move || {
@@ -181,7 +189,7 @@ fn a_service_reaches_runc_pods_on_their_own_addresses() {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                 match get(&addr) {
                     Ok(b) if b.starts_with("rweb-") => ok += 1,
-                    other => failed.push(format!("{other:?}")),
+                    other => failed.push(format!("{other:?} at {} ms", start.elapsed().as_millis())),
                 }
             }
             (ok, failed)
@@ -202,24 +210,29 @@ fn a_service_reaches_runc_pods_on_their_own_addresses() {
             seen.len() == n
         })
     };
+    let mut phases = vec![];
     scale(5);
     serving(5);
+    phases.push(format!("5 serve at {} ms", start.elapsed().as_millis()));
     let pods = h.get("/api/v1/namespaces/default/pods?labelSelector=app=rweb").body;
     let victim = pods["items"][0]["metadata"]["name"].as_str().unwrap().to_string();
+    phases.push(format!("{victim} deleted at {} ms", start.elapsed().as_millis()));
     assert_eq!(h.delete(&format!("{PODS}/{victim}")).status, 200);
     wait_for(30, "the killed pod is replaced", || {
         let seen: BTreeSet<String> = (0..40).filter_map(|_| get(&format!("{ip}:80")).ok()).collect();
         seen.len() == 5 && !seen.contains(&victim)
     });
+    phases.push(format!("replaced at {} ms", start.elapsed().as_millis()));
     scale(2);
     serving(2);
+    phases.push(format!("2 serve at {} ms", start.elapsed().as_millis()));
     std::thread::sleep(Duration::from_secs(4));
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let (ok, failed) = load.join().unwrap();
     assert!(ok > 100, "only {ok} requests went through");
     assert!(
         failed.is_empty(),
-        "{} of {} requests failed: {:?}",
+        "{} of {} requests failed: {:?} ({phases:?})",
         failed.len(),
         ok as usize + failed.len(),
         &failed[..failed.len().min(5)]
@@ -247,5 +260,6 @@ fn a_service_reaches_runc_pods_on_their_own_addresses() {
     let table = orca_actors::node::proxy::table_name("proxy-runc", &dir.path().join("agent"));
     let _ = std::process::Command::new("nft")
         .args(["delete", "table", "ip", &table])
+        .stderr(std::process::Stdio::null())
         .status();
 }
