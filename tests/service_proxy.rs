@@ -40,6 +40,7 @@ fn get(addr: &str) -> Result<String, String> {
     s.read_to_string(&mut out)
         .map_err(|e| format!("{e} (after {} bytes of the answer)", out.len()))?;
     match out.split_once("\r\n\r\n") {
+        Some((head, body)) if body.trim().is_empty() => Err(format!("empty answer: {head:?}")),
         Some((_, body)) => Ok(body.trim().to_string()),
         None => Err(format!("no complete answer: {out:?}")),
     }
@@ -106,6 +107,11 @@ fn cluster_ips_and_node_ports_reach_every_ready_pod() {
         get(&format!("{empty_ip}:81")).is_err_and(|e| e.contains("refused"))
             && started.elapsed() < Duration::from_secs(1)
     });
+    // An address of the service range that no Service has is refused here too, never routed out
+    // to the default gateway.
+    let unused = "10.96.255.254:80";
+    let e = get(unused).expect_err("no Service has 10.96.255.254");
+    assert!(e.contains("refused"), "{unused}: {e}");
 
     // sessionAffinity ClientIP: this client stays with one pod, also across rewrites of the table
     // (the new Service below changes it).

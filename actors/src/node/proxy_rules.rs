@@ -209,6 +209,15 @@ pub fn render(table: &str, comment: &str, routes: &[Route], previous: Option<&BT
         }
         (decls, names) = (w.decls, w.names);
     }
+    // An address of the service range that no rule above translated belongs to no Service (or to
+    // one this node has not heard of yet): refused here rather than routed out to the default
+    // gateway, where the connection's conntrack entry would outlive the Service's arrival.
+    let (net, bits) = crate::api_server::cluster_ip::SERVICE_RANGE;
+    let _ = writeln!(
+        refuse,
+        "    ip daddr {net}/{bits} meta l4proto tcp reject with tcp reset"
+    );
+    let _ = writeln!(refuse, "    ip daddr {net}/{bits} reject");
     let mut text = String::new();
     match previous {
         None => {
@@ -268,6 +277,10 @@ mod tests {
         assert!(text.starts_with("table ip orca-t\ndelete table ip orca-t\n"), "{text}");
         assert!(text.contains("fib daddr type local tcp dport 30080 dnat"), "{text}");
         assert!(text.contains("ip daddr 10.96.1.2 udp dport 53 reject"), "{text}");
+        assert!(
+            text.contains("ip daddr 10.96.0.0/16 meta l4proto tcp reject with tcp reset"),
+            "the rest of the service range is refused: {text}"
+        );
         assert!(routes(
             &json!({"spec": {"clusterIP": "None", "ports": [{"port": 80}]}}),
             &[],
