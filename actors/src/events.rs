@@ -24,7 +24,7 @@ pub async fn record(
         "apiVersion": "v1",
         "kind": "Event",
         "metadata": {"generateName": format!("{name}."), "namespace": ns},
-        "involvedObject": {"apiVersion": "v1", "kind": kind, "namespace": ns, "name": name, "uid": obj.pointer("/metadata/uid")},
+        "involvedObject": {"apiVersion": obj.get("apiVersion").and_then(Value::as_str).unwrap_or("v1"), "kind": kind, "namespace": ns, "name": name, "uid": obj.pointer("/metadata/uid")},
         "reason": reason,
         "message": message,
         "type": event_type,

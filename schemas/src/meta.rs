@@ -39,8 +39,33 @@ pub struct ObjectMeta {
     pub owner_references: Option<Vec<OwnerReference>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finalizers: Option<Vec<String>>,
+    /// Which manager set which fields (server-side apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_fields: Option<Vec<ManagedFieldsEntry>>,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// One manager's fields of an object (`metadata.managedFields[]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedFieldsEntry {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manager: Option<String>,
+    /// `Apply` or `Update`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields_type: Option<String>,
+    /// The fields, as nested `f:`/`k:` keys.
+    #[serde(rename = "fieldsV1", default, skip_serializing_if = "Option::is_none")]
+    pub fields_v1: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subresource: Option<String>,
 }
 
 /// A reference from a dependent object to its owner.

@@ -43,7 +43,7 @@ impl ApiCore {
             .write(move |st| {
                 for name in missing {
                     let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "uid": uuid::Uuid::new_v4().to_string()}, "spec": {}, "status": {"phase": "Active"}});
-                    if let Err(e) = write::create(st, rt, obj, "orca-bootstrap".into()) {
+                    if let Err(e) = write::create(st, rt, obj, "orca-bootstrap".into(), None) {
                         tracing::warn!("bootstrap namespace {name}: {}", e.message);
                     }
                 }
@@ -53,7 +53,7 @@ impl ApiCore {
                         "metadata": {"name": DEFAULT_STORAGE_CLASS, "uid": uuid::Uuid::new_v4().to_string(),
                             "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
                         "provisioner": "orca.dev/local-path", "reclaimPolicy": "Delete", "volumeBindingMode": "WaitForFirstConsumer"});
-                    if let Err(e) = write::create(st, sc, obj, "orca-bootstrap".into()) {
+                    if let Err(e) = write::create(st, sc, obj, "orca-bootstrap".into(), None) {
                         tracing::warn!("bootstrap storage class: {}", e.message);
                     }
                 }
@@ -62,7 +62,7 @@ impl ApiCore {
                         "metadata": {"name": DEFAULT_INGRESS_CLASS, "uid": uuid::Uuid::new_v4().to_string(),
                             "annotations": {"ingressclass.kubernetes.io/is-default-class": "true"}},
                         "spec": {"controller": INGRESS_CONTROLLER}});
-                    if let Err(e) = write::create(st, ic, obj, "orca-bootstrap".into()) {
+                    if let Err(e) = write::create(st, ic, obj, "orca-bootstrap".into(), None) {
                         tracing::warn!("bootstrap ingress class: {}", e.message);
                     }
                 }

@@ -1,5 +1,6 @@
 //! The API server: Kubernetes verbs over the event log, served over HTTP and over NATS.
 
+pub mod apply;
 pub mod bindings;
 pub mod bootstrap;
 pub mod cluster_ip;
@@ -7,6 +8,7 @@ pub mod delete;
 pub mod discovery;
 pub mod eviction;
 pub mod exec_ws;
+pub mod fieldset;
 pub mod health;
 pub mod history;
 pub mod http;
@@ -252,8 +254,9 @@ impl ApiCore {
             ("POST", None) => {
                 let obj = self.prepare(rt, route.namespace.as_deref(), None, &req)?;
                 let warnings = obj.1;
+                let manager = q.get("fieldManager").map(str::to_string);
                 let ev = self
-                    .commit(dry, move |st| write::create(st, rt, obj.0, actor))
+                    .commit(dry, move |st| write::create(st, rt, obj.0, actor, manager.as_deref()))
                     .await??;
                 Ok(Reply::Done(ApiResponse {
                     status: 201,
@@ -270,9 +273,10 @@ impl ApiCore {
                 } else {
                     self.prepare(rt, route.namespace.as_deref(), Some(&name), &req)?
                 };
+                let manager = q.get("fieldManager").map(str::to_string);
                 let ev = self
                     .commit(dry, move |st| {
-                        write::update(st, rt, &ns, &name, obj, status_only, actor)
+                        write::update(st, rt, &ns, &name, obj, status_only, actor, manager.as_deref())
                     })
                     .await??;
                 Ok(Reply::Done(ApiResponse {
@@ -284,13 +288,12 @@ impl ApiCore {
             }
             ("PATCH", Some(name)) => {
                 let ct = req.content_type.split(';').next().unwrap_or("").trim().to_string();
+                if ct == "application/apply-patch+yaml" || ct == "application/apply-patch+json" {
+                    return self.apply(rt, ns, name, &req, &q, dry, actor, status_only).await;
+                }
                 let kind = match ct.as_str() {
                     "application/strategic-merge-patch+json" => PatchType::Strategic,
-                    "application/merge-patch+json"
-                    | "application/apply-patch+yaml"
-                    | "application/yaml"
-                    | "application/json"
-                    | "" => PatchType::Merge,
+                    "application/merge-patch+json" | "application/yaml" | "application/json" | "" => PatchType::Merge,
                     "application/json-patch+json" => PatchType::Json,
                     other => return Err(ApiError::unsupported_media(other)),
                 };
@@ -302,9 +305,10 @@ impl ApiCore {
                     },
                     &req.body,
                 )?;
+                let manager = q.get("fieldManager").map(str::to_string);
                 let (ev, warnings) = self
                     .commit(dry, move |st| {
-                        write::patch(st, rt, &ns, &name, kind, &body, status_only, actor)
+                        write::patch(st, rt, &ns, &name, kind, &body, status_only, actor, manager.as_deref())
                     })
                     .await??;
                 Ok(Reply::Done(ApiResponse {
@@ -337,6 +341,59 @@ impl ApiCore {
             }
             (m, _) => Err(ApiError::method_not_allowed(m)),
         }
+    }
+
+    /// A server-side apply: 201 when it created the object, 200 when it changed it.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply(
+        &self,
+        rt: &'static ResourceType,
+        ns: String,
+        name: String,
+        req: &ApiRequest,
+        q: &Query,
+        dry: bool,
+        actor: String,
+        status_only: bool,
+    ) -> ApiResult<Reply> {
+        if status_only {
+            return Err(ApiError::bad_request(
+                "server-side apply to /status is not supported; apply to the object",
+            ));
+        }
+        let manager = q
+            .get("fieldManager")
+            .filter(|m| !m.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ApiError::unprocessable(
+                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+            )
+            })?;
+        let force = q.flag("force");
+        let body = request::decode_body("application/yaml", &req.body)?;
+        let (ev, created, warnings) = self
+            .commit(dry, move |st| {
+                apply::apply(
+                    st,
+                    rt,
+                    &ns,
+                    &name,
+                    &body,
+                    apply::ApplyRequest {
+                        manager: &manager,
+                        force,
+                        actor,
+                    },
+                )
+            })
+            .await??;
+        Ok(Reply::Done(ApiResponse {
+            status: if created { 201 } else { 200 },
+            body: ev.json.clone(),
+            warnings,
+            offset: None,
+        }))
     }
 
     /// Decodes, checks identity against the path, admits, and stamps uid for a create.

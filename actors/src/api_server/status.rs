@@ -78,6 +78,10 @@ impl ApiError {
         e.details = Some(Box::new(json!({"name": name, "kind": plural})));
         e
     }
+    /// 422 for request options that are not valid.
+    pub fn unprocessable(message: impl Into<String>) -> ApiError {
+        ApiError::new(422, "Invalid", message)
+    }
     /// 409 Conflict with a specific message.
     pub fn conflict_message(message: impl Into<String>) -> ApiError {
         ApiError::new(409, "Conflict", message)

@@ -100,7 +100,7 @@ impl ApiCore {
                 let change = serde_json::json!({"spec": {"replicas": n}});
                 let (ev, _) = self
                     .commit(dry, move |st| {
-                        write::patch(st, rt, &ns, &name, PatchType::Merge, &change, false, actor)
+                        write::patch(st, rt, &ns, &name, PatchType::Merge, &change, false, actor, None)
                     })
                     .await??;
                 let obj: Value = serde_json::from_slice(&ev.json).map_err(|e| ApiError::bad_request(e.to_string()))?;

@@ -62,8 +62,15 @@ fn check_namespace(st: &Staging, rt: &ResourceType, ns: &str) -> ApiResult<()> {
     }
 }
 
-/// Creates an admitted object (uid and creationTimestamp already stamped).
-pub fn create(st: &mut Staging, rt: &'static ResourceType, mut obj: Value, actor: String) -> ApiResult<Arc<Event>> {
+/// Creates an admitted object (uid and creationTimestamp already stamped); a `manager` (the
+/// request's `fieldManager`) is recorded as the owner of every field.
+pub fn create(
+    st: &mut Staging,
+    rt: &'static ResourceType,
+    mut obj: Value,
+    actor: String,
+    manager: Option<&str>,
+) -> ApiResult<Arc<Event>> {
     let ns = meta_str(&obj, "namespace").unwrap_or_default().to_string();
     check_namespace(st, rt, &ns)?;
     let name = match meta_str(&obj, "name").filter(|n| !n.is_empty()) {
@@ -99,6 +106,9 @@ pub fn create(st: &mut Staging, rt: &'static ResourceType, mut obj: Value, actor
         }
     }
     set_meta(&mut obj, "creationTimestamp", Value::String(rfc3339(st.time_ms())));
+    if let Some(m) = manager {
+        super::apply::track_update(None, &mut obj, m, &rt.api_version(), &rfc3339(st.time_ms()));
+    }
     if has_status(rt.kind) && obj.get("spec").is_some() {
         set_meta(&mut obj, "generation", json!(1));
     }
@@ -129,7 +139,10 @@ fn group_suffix(rt: &ResourceType) -> String {
     }
 }
 
-/// Replaces an object (PUT or `/status`); `new` is admitted already.
+/// Replaces an object (PUT or `/status`); `new` is admitted already. With a `manager`, or when
+/// the object has managed fields, the fields the write changes pass to the manager (the
+/// request's `fieldManager`, else the client's program).
+#[allow(clippy::too_many_arguments)]
 pub fn update(
     st: &mut Staging,
     rt: &'static ResourceType,
@@ -138,6 +151,7 @@ pub fn update(
     new: Value,
     status_only: bool,
     actor: String,
+    manager: Option<&str>,
 ) -> ApiResult<Arc<Event>> {
     let (plural, cur) = current(st, rt, ns, name)?;
     if let Some(rv) = meta_str(&new, "resourceVersion").filter(|rv| !rv.is_empty()) {
@@ -188,6 +202,10 @@ pub fn update(
             let generation = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0) + 1;
             set_meta(&mut m, "generation", json!(generation));
         }
+        if manager.is_some() || old.pointer("/metadata/managedFields").is_some() {
+            let who = manager.map_or_else(|| super::apply::default_manager(&actor), str::to_string);
+            super::apply::track_update(Some(old), &mut m, &who, &rt.api_version(), &rfc3339(st.time_ms()));
+        }
         m
     };
     if rt.kind == "Service" {
@@ -221,7 +239,7 @@ pub fn update(
 /// The kinds of patch the API accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PatchType {
-    /// `application/merge-patch+json` (and the apply patch, treated as merge for now).
+    /// `application/merge-patch+json`.
     Merge,
     /// `application/strategic-merge-patch+json`.
     Strategic,
@@ -240,6 +258,7 @@ pub fn patch(
     body: &Value,
     status_only: bool,
     actor: String,
+    manager: Option<&str>,
 ) -> ApiResult<(Arc<Event>, Vec<String>)> {
     let (_, cur) = current(st, rt, ns, name)?;
     let mut doc = cur.object();
@@ -269,10 +288,10 @@ pub fn patch(
         if doc.get("status").is_some_and(|s| !s.is_object()) {
             return Err(ApiError::bad_request("status must be an object"));
         }
-        return Ok((update(st, rt, ns, name, doc, true, actor)?, Vec::new()));
+        return Ok((update(st, rt, ns, name, doc, true, actor, None)?, Vec::new()));
     }
     let admitted = admit(rt, doc).map_err(|errs| ApiError::invalid(rt.kind, name, &errs))?;
-    let ev = update(st, rt, ns, name, admitted.object, status_only, actor)?;
+    let ev = update(st, rt, ns, name, admitted.object, status_only, actor, manager)?;
     Ok((ev, admitted.warnings))
 }
 

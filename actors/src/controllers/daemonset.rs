@@ -111,7 +111,7 @@ impl DaemonSetSync {
         let ds: Value = cached.view().map_err(|e| e.to_string())?;
         let (ns, name, uid) = (&key.0, &key.1, cached.uid.clone());
         let template = &ds["spec"]["template"];
-        let hash = template_hash(&serde_json::to_vec(template).unwrap_or_default());
+        let hash = template_hash(template);
         let spec = pod_spec(&ds);
         let typed: Pod =
             serde_json::from_value(json!({"metadata": template["metadata"].clone(), "spec": spec.clone()}))

@@ -89,7 +89,7 @@ impl DeploymentSync {
         let uid = d.metadata.uid.clone().unwrap_or_default();
         let replicas = d.spec.replicas.unwrap_or(1).max(0);
         let template = &raw["spec"]["template"];
-        let hash = template_hash(&serde_json::to_vec(template).unwrap_or_default());
+        let hash = template_hash(template);
         let sets = self.sets(ns, &uid).await?;
         let (news, olds): (Vec<&ReplicaSet>, Vec<&ReplicaSet>) = sets
             .iter()
@@ -135,6 +135,14 @@ impl DeploymentSync {
                 }
             }
         };
+        // The Deployment carries its current revision, as in Kubernetes (`kubectl rollout undo`
+        // patches this annotation).
+        let shown = raw["metadata"]["annotations"][REVISION].as_str().unwrap_or("");
+        if new.revision > 0 && shown != new.revision.to_string() {
+            let patch = json!({"metadata": {"annotations": {REVISION: new.revision.to_string()}}});
+            let path = format!("/apis/apps/v1/namespaces/{ns}/deployments/{name}");
+            write::call_ok(&self.api, "PATCH", &path, Some(&patch)).await?;
+        }
         if !paused {
             let strategy = d.spec.strategy.clone().unwrap_or_default();
             let (new_target, old_targets) = if strategy.type_.as_deref() == Some("Recreate") {
@@ -146,23 +154,12 @@ impl DeploymentSync {
             };
             for (o, t) in old.iter().zip(old_targets) {
                 if o.replicas != t {
-                    write::call_ok(
-                        &self.api,
-                        "PATCH",
-                        &rs_path(&o.name),
-                        Some(&json!({"spec": {"replicas": t}})),
-                    )
-                    .await?;
+                    self.scale(&raw, &rs_path(&o.name), &o.name, o.replicas, t).await?;
                 }
             }
             if new.replicas != new_target {
-                write::call_ok(
-                    &self.api,
-                    "PATCH",
-                    &rs_path(&new.name),
-                    Some(&json!({"spec": {"replicas": new_target}})),
-                )
-                .await?;
+                self.scale(&raw, &rs_path(&new.name), &new.name, new.replicas, new_target)
+                    .await?;
             }
             // Keep revisionHistoryLimit old sets that are empty; delete the oldest beyond it.
             let limit = d
@@ -178,6 +175,24 @@ impl DeploymentSync {
         }
         let recheck = self.write_status(&d, ns, name, replicas, &new, &old).await?;
         Ok(recheck.map_or(Action::Done, Action::RequeueAfter))
+    }
+
+    /// Sets a ReplicaSet's replicas and records it as Kubernetes does (`ScalingReplicaSet`).
+    async fn scale(&self, d: &Value, path: &str, set: &str, from: i64, to: i64) -> Result<(), String> {
+        write::call_ok(&self.api, "PATCH", path, Some(&json!({"spec": {"replicas": to}}))).await?;
+        let way = if to > from { "up" } else { "down" };
+        let message = format!("Scaled {way} replica set {set} from {from} to {to}");
+        crate::events::record(
+            &self.api,
+            d,
+            "Deployment",
+            "Normal",
+            "ScalingReplicaSet",
+            &message,
+            "deployment-controller",
+        )
+        .await;
+        Ok(())
     }
 
     async fn write_status(

@@ -19,14 +19,36 @@ pub struct SetFacts {
     pub revision: i64,
 }
 
-/// FNV-1a of the template's JSON, as the `pod-template-hash` label (10 hex digits).
-pub fn template_hash(template_json: &[u8]) -> String {
+/// FNV-1a of the template's JSON (empty fields left out), as the `pod-template-hash` label (10 hex digits).
+pub fn template_hash(template: &serde_json::Value) -> String {
+    let bytes = serde_json::to_vec(&without_empty(template)).unwrap_or_default();
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in template_json {
-        h ^= u64::from(*b);
+    for b in bytes {
+        h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{:010x}", h & 0xff_ffff_ffff)
+}
+
+/// A template without `null`, `{}` and `[]` fields, which say nothing: a client that decodes a
+/// template into typed structures and sends it back (`kubectl rollout undo`) adds `resources: {}`
+/// and the like, and must still find the same hash.
+fn without_empty(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), without_empty(x)))
+                .filter(|(_, x)| {
+                    !(x.is_null()
+                        || x.as_object().is_some_and(|o| o.is_empty())
+                        || x.as_array().is_some_and(|a| a.is_empty()))
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(without_empty).collect()),
+        other => other.clone(),
+    }
 }
 
 /// A bound given as a number or a percentage of `replicas`; percentages round up for surge and
@@ -180,9 +202,15 @@ mod tests {
 
     #[test]
     fn the_template_hash_is_stable_and_short() {
-        let a = template_hash(br#"{"spec":{"containers":[{"name":"c"}]}}"#);
-        assert_eq!(a, template_hash(br#"{"spec":{"containers":[{"name":"c"}]}}"#));
-        assert_ne!(a, template_hash(br#"{"spec":{"containers":[{"name":"d"}]}}"#));
+        let a = template_hash(&serde_json::json!({"spec": {"containers": [{"name": "c"}]}}));
+        assert_eq!(
+            a,
+            template_hash(&serde_json::json!({"spec": {"containers": [{"name": "c", "resources": {}, "env": []}]}}))
+        );
+        assert_ne!(
+            a,
+            template_hash(&serde_json::json!({"spec": {"containers": [{"name": "d"}]}}))
+        );
         assert_eq!(a.len(), 10);
     }
 

@@ -128,7 +128,7 @@ impl StatefulSetSync {
         }
         let set: Value = cached.view().map_err(|e| e.to_string())?;
         let (ns, name, uid) = (&key.0, &key.1, cached.uid.clone());
-        let hash = template_hash(&serde_json::to_vec(&set["spec"]["template"]).unwrap_or_default());
+        let hash = template_hash(&set["spec"]["template"]);
         let strategy = &set["spec"]["updateStrategy"];
         let facts = SsFacts {
             replicas: set["spec"]["replicas"].as_i64().unwrap_or(1),
