@@ -182,6 +182,26 @@ pub async fn exec(
     )
 }
 
+/// Opens an interactive exec session on the pod's node (its output then arrives on the
+/// session's output subject).
+pub async fn open_session(
+    log: &EventLog,
+    nats: &async_nats::Client,
+    ns: &str,
+    name: &str,
+    session: &envelope::ExecSession,
+) -> ApiResult<()> {
+    let node = node_of(log, ns, name)?;
+    ask_node(
+        nats,
+        subjects::node_exec_session(&node),
+        envelope::encode(session),
+        &node,
+    )
+    .await?;
+    Ok(())
+}
+
 /// The tail of a deleted pod's output, kept with its final status in the log.
 fn kept_tail(log: &EventLog, ns: &str, name: &str, container: &str) -> ApiResult<(Bytes, u64)> {
     let revisions = log.reader().history("Pod", ns, name)?;

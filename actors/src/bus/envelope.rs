@@ -127,6 +127,46 @@ pub struct ExecRequest {
     pub command: Vec<String>,
 }
 
+/// Opens an interactive exec session: the agent starts the command and streams its output to
+/// `orca.exec.SESSION.out`, taking input from `orca.exec.SESSION.in`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExecSession {
+    /// What to run and where.
+    pub exec: ExecRequest,
+    /// The session id naming its subjects.
+    pub session: String,
+    /// Whether the command reads the client's stdin.
+    pub stdin: bool,
+    /// Whether it runs on a terminal (output on one stream).
+    pub tty: bool,
+}
+
+/// A piece of a session's output, sent as a request so that each is acknowledged in order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExecOutput {
+    /// 1 stdout (and the terminal), 2 stderr.
+    pub stream: u8,
+    /// The bytes.
+    pub data: Vec<u8>,
+    /// Set on the last message: the exit code.
+    pub exit_code: Option<i32>,
+    /// Set on the last message when the command could not run or was lost.
+    pub error: String,
+}
+
+/// Input to a session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExecInput {
+    /// Bytes for the command's stdin.
+    pub data: Vec<u8>,
+    /// A new terminal size (columns, rows).
+    pub resize: Option<(u16, u16)>,
+    /// The client closed stdin.
+    pub close_stdin: bool,
+    /// The client went away: end the command.
+    pub kill: bool,
+}
+
 /// What a node agent answers to a log or exec request.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NodeReply {

@@ -40,6 +40,21 @@ pub fn node_exec(node: &str) -> String {
     format!("orca.node.{node}.exec")
 }
 
+/// Interactive exec sessions opened on a node agent.
+pub fn node_exec_session(node: &str) -> String {
+    format!("orca.node.{node}.exec-session")
+}
+
+/// A session's output, sent by the agent to the API server.
+pub fn exec_output(session: &str) -> String {
+    format!("orca.exec.{session}.out")
+}
+
+/// A session's input, sent by the API server to the agent.
+pub fn exec_input(session: &str) -> String {
+    format!("orca.exec.{session}.in")
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -2,6 +2,7 @@
 //! and exec, and adopts what it started before a restart.
 
 pub mod agent;
+pub mod exec_session;
 pub mod hollow;
 pub mod host;
 pub mod images;

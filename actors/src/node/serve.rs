@@ -1,4 +1,5 @@
-//! Requests a node agent serves over NATS: container logs (tail, previous, follow offsets) and exec.
+//! Requests a node agent serves over NATS: container logs (tail, previous, follow offsets), exec,
+//! and the opening of interactive exec sessions (`exec_session.rs`).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -115,15 +116,33 @@ fn read_log(reg: &Registry, req: &LogRequest) -> NodeReply {
     }
 }
 
-async fn exec(reg: &Registry, req: &ExecRequest, runtime: &dyn crate::node::runtime::ContainerRuntime) -> NodeReply {
-    let dir = match container_dir(reg, &req.namespace, &req.pod, &req.container) {
-        Ok(d) => d,
-        Err(e) => return reply_err(e),
+/// A command ready to run in a container: its argv (through the runtime), environment and
+/// working directory.
+pub struct Prepared {
+    /// Program and arguments.
+    pub argv: Vec<String>,
+    /// The container's environment.
+    pub env: Vec<(String, String)>,
+    /// Where it starts.
+    pub work: PathBuf,
+}
+
+/// Finds the container of `req` and what running `req.command` in it takes.
+pub fn prepare(
+    reg: &Registry,
+    req: &ExecRequest,
+    runtime: &dyn crate::node::runtime::ContainerRuntime,
+    tty: bool,
+) -> Result<Prepared, String> {
+    let dir = container_dir(reg, &req.namespace, &req.pod, &req.container)?;
+    let argv = if tty {
+        runtime.exec_tty_argv(&dir, &req.command)
+    } else {
+        runtime.exec_argv(&dir, &req.command)
     };
-    let argv = runtime.exec_argv(&dir, &req.command);
-    let Some((cmd, args)) = argv.split_first() else {
-        return reply_err("exec needs a command".into());
-    };
+    if argv.is_empty() {
+        return Err("exec needs a command".into());
+    }
     let env: Vec<(String, String)> = std::fs::read(dir.join("env.json"))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
@@ -134,6 +153,16 @@ async fn exec(reg: &Registry, req: &ExecRequest, runtime: &dyn crate::node::runt
         .ok()
         .filter(|w| w.is_dir())
         .unwrap_or_else(|| dir.clone());
+    Ok(Prepared { argv, env, work })
+}
+
+async fn exec(reg: &Registry, req: &ExecRequest, runtime: &dyn crate::node::runtime::ContainerRuntime) -> NodeReply {
+    let p = match prepare(reg, req, runtime, false) {
+        Ok(p) => p,
+        Err(e) => return reply_err(e),
+    };
+    let (cmd, args) = p.argv.split_first().expect("prepare gives a program");
+    let (env, work) = (p.env, p.work);
     let out = tokio::time::timeout(
         EXEC_TIMEOUT,
         tokio::process::Command::new(cmd)
@@ -192,12 +221,18 @@ pub async fn serve(
     };
     let logs = sub(crate::bus::subjects::node_logs(&node)).await?;
     let execs = sub(crate::bus::subjects::node_exec(&node)).await?;
-    let mut all = futures::stream::select(logs, execs);
+    let sessions = sub(crate::bus::subjects::node_exec_session(&node)).await?;
+    let mut all = futures::stream::select(futures::stream::select(logs, execs), sessions);
     while let Some(msg) = all.next().await {
         let Some(reply) = msg.reply.clone() else { continue };
         let (nats, reg, runtime) = (nats.clone(), reg.clone(), runtime.clone());
         tokio::spawn(async move {
-            let answer = if msg.subject.as_str().ends_with(".logs") {
+            let answer = if msg.subject.as_str().ends_with(".exec-session") {
+                match envelope::decode::<envelope::ExecSession>(&msg.payload) {
+                    Ok(r) => super::exec_session::open(nats.clone(), &reg, runtime.as_ref(), r).await,
+                    Err(e) => reply_err(e.to_string()),
+                }
+            } else if msg.subject.as_str().ends_with(".logs") {
                 match envelope::decode::<LogRequest>(&msg.payload) {
                     Ok(r) => read_log(&reg, &r),
                     Err(e) => reply_err(e.to_string()),

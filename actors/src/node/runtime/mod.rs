@@ -85,6 +85,11 @@ pub trait ContainerRuntime: Send + Sync {
     fn exec_argv(&self, _dir: &Path, argv: &[String]) -> Vec<String> {
         argv.to_vec()
     }
+    /// The same for a command that runs on a terminal (the runtime gives it one of its own
+    /// inside the container, sized like the caller's).
+    fn exec_tty_argv(&self, dir: &Path, argv: &[String]) -> Vec<String> {
+        self.exec_argv(dir, argv)
+    }
     /// Whether the run in `dir` that died by SIGKILL was killed for using too much memory.
     fn oom_killed(&self, _dir: &Path) -> bool {
         false

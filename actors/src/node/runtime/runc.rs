@@ -222,6 +222,12 @@ impl ContainerRuntime for RuncRuntime {
         out
     }
 
+    fn exec_tty_argv(&self, dir: &Path, argv: &[String]) -> Vec<String> {
+        let mut out = self.exec_argv(dir, argv);
+        out.insert(4, "--tty".into());
+        out
+    }
+
     fn pod_network(&self) -> bool {
         true
     }
