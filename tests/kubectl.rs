@@ -1,7 +1,8 @@
 //! The unmodified kubectl (v1.32, /usr/bin/kubectl on these machines) against orca: discovery,
-//! api-resources, explain, tables and output formats, client-side apply create then update
-//! (strategic merge), scale, label, patch (strategic, merge, json), rollout status, logs, watch,
-//! get all and delete. Fails, not skips, when kubectl is missing.
+//! api-resources, explain, tables and output formats, client-side and server-side apply, edit,
+//! scale, label, patch (strategic, merge, json), rollout status/history/undo, logs (-f,
+//! --previous), exec (-i, -it on a terminal), cp, describe with events, get -w, wait, drain and
+//! delete (--cascade). Fails, not skips, when kubectl is missing.
 
 mod common;
 
@@ -32,6 +33,28 @@ impl Kubectl {
             .env("HOME", self.config.parent().unwrap())
             .output()
             .expect("this test needs kubectl on PATH (preinstalled at /usr/bin/kubectl on these machines)");
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Runs kubectl with `input` on stdin and extra environment; (exit code, stdout, stderr).
+    fn run_with(&self, args: &[&str], input: &[u8], env: &[(&str, &str)]) -> (i32, String, String) {
+        use std::io::Write;
+        let mut child = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &self.config)
+            .env("HOME", self.config.parent().unwrap())
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("this test needs kubectl on PATH");
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let out = child.wait_with_output().unwrap();
         (
             out.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -280,4 +303,212 @@ fn kubectl_drives_orca() {
         .contains("deployment.apps \"kweb\" deleted"));
     let (_, out, err) = k.run(&["get", "deploy", "kweb"]);
     assert!(err.contains("NotFound"), "{out}{err}");
+}
+
+const SSA: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ssa
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: ssa}
+  template:
+    metadata:
+      labels: {app: ssa}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: c
+        image: busybox
+        command: [\"sh\", \"-c\", \"echo run $(date +%s%N); exec sleep 3600\"]
+";
+
+#[test]
+fn kubectl_server_side_apply_edit_undo_exec_and_wait() {
+    let (nats, orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let _a = Agent::start(&nats.url(), "k2-node", &dir.path().join("agent"), &[]);
+    wait_node_ready(&h, "k2-node");
+    let k = Kubectl::new(&orca.url, dir.path());
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+
+    // Server-side apply: create, a second manager's conflict, force, and managedFields.
+    let v1 = file("ssa.yaml", SSA);
+    assert!(k
+        .ok(&["apply", "--server-side", "-f", &v1])
+        .contains("deployment.apps/ssa serverside-applied"));
+    let other = file("ssa2.yaml", &SSA.replace("replicas: 1", "replicas: 2"));
+    let (code, _, err) = k.run(&["apply", "--server-side", "--field-manager=other", "-f", &other]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("conflict with \"kubectl\"") && err.contains(".spec.replicas"),
+        "{err}"
+    );
+    k.ok(&[
+        "apply",
+        "--server-side",
+        "--field-manager=other",
+        "--force-conflicts",
+        "-f",
+        &other,
+    ]);
+    let managers = k.ok(&[
+        "get",
+        "deploy",
+        "ssa",
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={.metadata.managedFields[*].manager}",
+    ]);
+    // The Deployment controller owns the revision annotation it writes, as in Kubernetes.
+    assert_eq!(managers, "kubectl deployment-controller other");
+    assert_eq!(k.ok(&["get", "deploy", "ssa", "-o", "jsonpath={.spec.replicas}"]), "2");
+    // A field the first manager stops applying goes, unless another manager has it.
+    let fewer = file(
+        "ssa3.yaml",
+        &SSA.replace("      terminationGracePeriodSeconds: 1\n", "")
+            .replace("  replicas: 1\n", ""),
+    );
+    k.ok(&["apply", "--server-side", "-f", &fewer]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "ssa",
+            "-o",
+            "jsonpath={.spec.replicas} {.spec.template.spec.terminationGracePeriodSeconds}"
+        ]),
+        "2 1",
+        "both are still applied by the other manager"
+    );
+
+    // edit through $EDITOR, rollout history and undo.
+    let editor = file(
+        "editor.sh",
+        "#!/bin/sh\nsed -i 's/image: busybox$/image: busybox:edited/' \"$1\"\n",
+    );
+    Command::new("chmod").args(["+x", &editor]).status().unwrap();
+    let (code, out, err) = k.run_with(&["edit", "deploy", "ssa"], b"", &[("EDITOR", &editor)]);
+    assert!(code == 0 && out.contains("deployment.apps/ssa edited"), "{out}{err}");
+    k.ok(&["rollout", "status", "deploy/ssa", "--timeout=60s"]);
+    let history = k.ok(&["rollout", "history", "deploy/ssa"]);
+    assert!(history.contains("1 ") && history.contains("2 "), "{history}");
+    k.ok(&["rollout", "undo", "deploy/ssa"]);
+    assert_eq!(
+        k.ok(&[
+            "get",
+            "deploy",
+            "ssa",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}"
+        ]),
+        "busybox"
+    );
+    let history = k.ok(&["rollout", "history", "deploy/ssa"]);
+    let revisions: Vec<&str> = history
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|w| w.parse::<u32>().is_ok())
+        .collect();
+    assert_eq!(
+        revisions,
+        ["2", "3"],
+        "the undo reused revision 1's ReplicaSet: {history}"
+    );
+    k.ok(&["wait", "--for=condition=Available", "deploy/ssa", "--timeout=60s"]);
+    let described = k.ok(&["describe", "deploy", "ssa"]);
+    assert!(
+        described.contains("ScalingReplicaSet") && described.contains("Scaled up replica set ssa-"),
+        "{described}"
+    );
+
+    // exec with stdin, exec -it on a terminal (util-linux `script` gives kubectl one), cp.
+    k.ok(&["run", "shell", "--image=busybox", "--", "sleep", "3600"]);
+    k.ok(&["wait", "--for=condition=Ready", "pod/shell", "--timeout=60s"]);
+    let (code, out, err) = k.run_with(
+        &["exec", "-i", "shell", "--", "sh", "-c", "read x; echo got $x"],
+        b"hello\n",
+        &[],
+    );
+    assert_eq!((code, out.as_str()), (0, "got hello\n"), "{err}");
+    let mut script = Command::new("script")
+        .args([
+            "-qfc",
+            &format!(
+                "stty cols 91 rows 17; KUBECONFIG={} kubectl exec -it shell -- sh",
+                k.config.display()
+            ),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("exec -it needs util-linux script (bsdutils) for a terminal");
+    {
+        use std::io::Write;
+        let mut input = script.stdin.take().unwrap();
+        input.write_all(b"tty; stty size; echo $((6*7))\n").unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        input.write_all(b"exit 5\n").unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+    let out = script.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(text.contains("/dev/pts/"), "a terminal: {text}");
+    assert!(text.contains("17 91"), "kubectl's size: {text}");
+    assert!(text.contains("\n42\n"), "{text}");
+    assert!(text.contains("command terminated with exit code 5"), "{text}");
+    let src = file("cp-src", "copied\n");
+    k.ok(&["cp", &src, "shell:/tmp/copied"]);
+    assert_eq!(k.ok(&["exec", "shell", "--", "cat", "/tmp/copied"]), "copied\n");
+
+    // logs --previous after a restart.
+    k.ok(&[
+        "run",
+        "crash",
+        "--image=busybox",
+        "--",
+        "sh",
+        "-c",
+        "echo run $(date +%s%N); sleep 1; exit 1",
+    ]);
+    common::wait_for(60, "the container restarts", || {
+        k.ok(&[
+            "get",
+            "pod",
+            "crash",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].restartCount}",
+        ]) != "0"
+    });
+    let previous = k.ok(&["logs", "crash", "--previous"]);
+    assert!(previous.starts_with("run "), "{previous}");
+
+    // get -w shows changes as they come.
+    let mut watch = Command::new("kubectl")
+        .args(["get", "pods", "-w", "--request-timeout=6s"])
+        .env("KUBECONFIG", &k.config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    k.ok(&["label", "pod", "shell", "watched=yes"]);
+    k.ok(&["run", "late", "--image=busybox", "--", "sleep", "60"]);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let _ = watch.kill();
+    let seen = String::from_utf8_lossy(&watch.wait_with_output().unwrap().stdout).into_owned();
+    assert!(seen.lines().next().unwrap_or("").starts_with("NAME"), "{seen}");
+    assert!(seen.lines().any(|l| l.starts_with("late ")), "{seen}");
+
+    // delete --cascade=orphan leaves the ReplicaSet; wait --for=delete.
+    k.ok(&["delete", "deploy", "ssa", "--cascade=orphan"]);
+    assert!(k.ok(&["get", "rs", "-o", "name"]).contains("replicaset.apps/ssa-"));
+    k.ok(&["delete", "pod", "late", "--wait=false"]);
+    k.ok(&["wait", "--for=delete", "pod/late", "--timeout=60s"]);
 }
