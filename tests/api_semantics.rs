@@ -289,14 +289,23 @@ fn watch_below_the_horizon_is_gone() {
     for i in 0..60 {
         assert_eq!(h.post(CMS, &configmap(&format!("c{i}"), "v")).status, 201);
     }
+    // As Kubernetes answers it: a 200 stream whose one event is an ERROR carrying the 410.
     let gone = h.get(&format!("{CMS}?watch=true&resourceVersion=2"));
+    assert_eq!(gone.status, 200, "{}", gone.text);
     assert_eq!(
-        (gone.status, gone.body["reason"].as_str()),
-        (410, Some("Expired")),
+        (
+            gone.body["type"].as_str(),
+            gone.body["object"]["code"].as_u64(),
+            gone.body["object"]["reason"].as_str()
+        ),
+        (Some("ERROR"), Some(410), Some("Expired")),
         "{}",
         gone.text
     );
-    assert!(gone.body["message"].as_str().unwrap().contains("oldest revision held"));
+    assert!(gone.body["object"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("oldest revision held"));
     let head: u64 = h.get(CMS).body["metadata"]["resourceVersion"]
         .as_str()
         .unwrap()
@@ -371,4 +380,73 @@ fn services_get_cluster_ips_that_stay() {
     );
     let moved = h.put(&format!("{SVCS}/a"), &svc("a", Some("10.96.9.9")));
     assert_eq!(moved.status, 422, "{}", moved.text);
+}
+
+#[test]
+fn a_selected_watch_sees_objects_enter_and_leave_its_selection() {
+    let (_nats, orca, _dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let labelled = |name: &str, app: &str| json!({"metadata": {"name": name, "labels": {"app": app}}});
+    assert_eq!(h.post(CMS, &labelled("stay", "a")).status, 201);
+    assert_eq!(h.post(CMS, &labelled("move", "a")).status, 201);
+    assert_eq!(h.post(CMS, &labelled("other", "b")).status, 201);
+    let start = h.get(CMS).body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A watch from now (its first events are the current matches) running while the labels change.
+    let live = {
+        let url = orca.url.clone();
+        std::thread::spawn(move || {
+            Http::new(&url)
+                .get(&format!("{CMS}?watch=true&labelSelector=app%3Da&timeoutSeconds=3"))
+                .text
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let relabel = |name: &str, app: &str| {
+        let r = h.patch(
+            &format!("{CMS}/{name}"),
+            "application/merge-patch+json",
+            &json!({"metadata": {"labels": {"app": app}}}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+    };
+    relabel("move", "b"); // leaves
+    relabel("other", "a"); // enters
+    relabel("other", "a2"); // leaves again
+    relabel("move", "a"); // comes back
+    assert_eq!(h.delete(&format!("{CMS}/stay")).status, 200);
+    let events = |text: &str| -> Vec<(String, String)> {
+        text.lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                (
+                    v["type"].as_str().unwrap().to_string(),
+                    v["object"]["metadata"]["name"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let changes = [
+        ("DELETED", "move"),
+        ("ADDED", "other"),
+        ("DELETED", "other"),
+        ("ADDED", "move"),
+        ("DELETED", "stay"),
+    ];
+    let want = |first: &[(&str, &str)]| -> Vec<(String, String)> {
+        first
+            .iter()
+            .chain(changes.iter())
+            .map(|(t, n)| (t.to_string(), n.to_string()))
+            .collect()
+    };
+    let seen = events(&live.join().unwrap());
+    assert_eq!(seen, want(&[("ADDED", "move"), ("ADDED", "stay")]), "live watch");
+    // The same from a past revision: replayed from the log, with the same transitions.
+    let replayed = h.get(&format!(
+        "{CMS}?watch=true&labelSelector=app%3Da&resourceVersion={start}&timeoutSeconds=1"
+    ));
+    assert_eq!(events(&replayed.text), want(&[]), "watch from revision {start}");
 }

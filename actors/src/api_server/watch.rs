@@ -1,7 +1,9 @@
 //! Watch streams served from the log: from any held revision, nothing missed or repeated, with
-//! bookmarks and a timeout; one JSON line per event.
+//! bookmarks and a timeout; one JSON line per event. A selected watch sees an object that starts
+//! matching as ADDED and one that stops matching as DELETED, as Kubernetes sends them; a start
+//! below the compaction horizon is a 200 stream whose one event is an ERROR (410 Expired).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -11,7 +13,7 @@ use orca_schemas::ResourceType;
 
 use super::read::Filter;
 use super::status::{ApiError, ApiResult};
-use crate::eventlog::{Error as LogError, EventLog};
+use crate::eventlog::{Error as LogError, Event, EventLog, EventType};
 
 /// Default interval between bookmarks when the client allows them.
 pub const BOOKMARK_INTERVAL: Duration = Duration::from_secs(5);
@@ -66,14 +68,64 @@ struct Follow {
     deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
     ticker: tokio::time::Interval,
     done: bool,
+    /// For a selected watch: whether each object seen matched the selectors at its last version.
+    matched: HashMap<(String, String), bool>,
+}
+
+/// The watch line of `ev` with another type.
+fn retyped(ev: &Event, kind: &str) -> Bytes {
+    let mut line = Vec::with_capacity(ev.json.len() + 32);
+    line.extend_from_slice(format!("{{\"type\":\"{kind}\",\"object\":").as_bytes());
+    line.extend_from_slice(&ev.json);
+    line.extend_from_slice(b"}\n");
+    Bytes::from(line)
 }
 
 impl Follow {
-    fn matches(&self, ev: &crate::eventlog::Event) -> bool {
+    fn watched(&self, ev: &Event) -> bool {
         ev.kind == self.spec.rt.kind
             && self.spec.namespace.as_deref().is_none_or(|n| n == ev.namespace)
             && self.spec.name.as_deref().is_none_or(|n| n == ev.name)
-            && self.spec.filter.matches(&ev.header)
+    }
+
+    /// Whether the object's version before `ev` matched the selectors.
+    fn matched_before(&mut self, ev: &Event) -> bool {
+        let key = (ev.namespace.clone(), ev.name.clone());
+        if let Some(m) = self.matched.get(&key) {
+            return *m;
+        }
+        // Unknown: new since the watch began, or (for a watch from a revision) not seen yet.
+        if ev.event_type == EventType::Added || ev.prev_revision == 0 || self.spec.since.is_none() {
+            return false;
+        }
+        match self.log.reader().event(ev.prev_revision) {
+            Ok(Some(prev)) => prev.event_type != EventType::Deleted && self.spec.filter.matches(&prev.header),
+            _ => false,
+        }
+    }
+
+    /// The line `ev` gives this watch, if any.
+    fn line_for(&mut self, ev: &Event) -> Option<Bytes> {
+        if !self.watched(ev) {
+            return None;
+        }
+        let now = self.spec.filter.matches(&ev.header);
+        if self.spec.filter.is_empty() {
+            return Some(ev.watch_line());
+        }
+        let before = self.matched_before(ev);
+        let key = (ev.namespace.clone(), ev.name.clone());
+        if ev.event_type == EventType::Deleted {
+            self.matched.remove(&key);
+            return (before || now).then(|| retyped(ev, "DELETED"));
+        }
+        self.matched.insert(key, now);
+        match (before, now) {
+            (true, true) => Some(ev.watch_line()),
+            (false, true) => Some(retyped(ev, "ADDED")),
+            (true, false) => Some(retyped(ev, "DELETED")),
+            (false, false) => None,
+        }
     }
 
     /// The next line, waiting for the log when none is pending.
@@ -90,8 +142,8 @@ impl Follow {
                     Ok(events) => {
                         for ev in events {
                             self.after = ev.revision;
-                            if self.matches(&ev) {
-                                self.pending.push_back((ev.revision, ev.watch_line()));
+                            if let Some(line) = self.line_for(&ev) {
+                                self.pending.push_back((ev.revision, line));
                             }
                         }
                     }
@@ -117,9 +169,18 @@ impl Follow {
 /// timeout passes. Each line carries its revision.
 pub fn start(log: EventLog, spec: WatchSpec) -> ApiResult<WatchStream> {
     let mut pending = VecDeque::new();
+    let mut matched = HashMap::new();
+    let mut done = false;
     let after = match spec.since {
         Some(rv) => {
-            log.events_after(rv, 0)?;
+            match log.events_after(rv, 0) {
+                Ok(_) => {}
+                Err(LogError::Compacted { requested, oldest }) => {
+                    pending.push_back((rv, error_line(&ApiError::gone(requested, oldest))));
+                    done = true;
+                }
+                Err(e) => return Err(e.into()),
+            }
             rv
         }
         None => {
@@ -127,6 +188,9 @@ pub fn start(log: EventLog, spec: WatchSpec) -> ApiResult<WatchStream> {
             for ev in p.list(spec.rt.kind, spec.namespace.as_deref()) {
                 let name_ok = spec.name.as_deref().is_none_or(|n| n == ev.name);
                 if name_ok && spec.filter.matches(&ev.header) {
+                    if !spec.filter.is_empty() {
+                        matched.insert((ev.namespace.clone(), ev.name.clone()), true);
+                    }
                     let mut line = Vec::with_capacity(ev.json.len() + 32);
                     line.extend_from_slice(b"{\"type\":\"ADDED\",\"object\":");
                     line.extend_from_slice(&ev.json);
@@ -150,7 +214,8 @@ pub fn start(log: EventLog, spec: WatchSpec) -> ApiResult<WatchStream> {
         after,
         pending,
         ticker,
-        done: false,
+        done,
+        matched,
     };
     Ok(Box::pin(futures::stream::unfold(follow, |mut f| async move {
         f.next().await.map(|line| (line, f))
