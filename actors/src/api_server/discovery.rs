@@ -106,6 +106,18 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
         .iter()
         .filter(|r| r.group == group && r.version == version)
         .collect();
+    let gv = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    if let Some((_, _, plural, kind)) = super::reviews::GROUPS
+        .iter()
+        .find(|(g, v, _, _)| *g == group && *v == version)
+    {
+        let r = json!({"name": plural, "singularName": "", "namespaced": false, "kind": kind, "verbs": ["create"]});
+        return Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": [r]}));
+    }
     if kinds.is_empty() {
         return None;
     }
@@ -125,11 +137,6 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
                 "namespaced": rt.namespaced, "kind": kind, "verbs": verbs}));
         }
     }
-    let gv = if group.is_empty() {
-        version.to_string()
-    } else {
-        format!("{group}/{version}")
-    };
     Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
 }
 
@@ -208,6 +215,14 @@ mod tests {
         assert_eq!(pods["categories"], json!(["all"]));
         assert!(resource_list("apps", "v1").is_some());
         assert!(resource_list("apps", "v2").is_none());
+        // Every group-version /apis names answers its own resource list.
+        for g in group_list()["groups"].as_array().unwrap() {
+            let (name, version) = (
+                g["name"].as_str().unwrap(),
+                g["preferredVersion"]["version"].as_str().unwrap(),
+            );
+            assert!(resource_list(name, version).is_some(), "{name}/{version}");
+        }
         let groups = group_list();
         assert!(groups["groups"]
             .as_array()

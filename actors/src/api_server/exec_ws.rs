@@ -89,7 +89,7 @@ pub async fn exec(
             "exec needs the NATS connection of the API server",
         ));
     };
-    let yes = |k: &str| matches!(q.get(k), Some("true" | "1"));
+    let yes = |k: &str| q.flag(k);
     let open = ExecSession {
         exec: ExecRequest {
             namespace: ns.clone(),

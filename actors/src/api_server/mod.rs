@@ -15,6 +15,7 @@ pub mod http;
 pub mod openapi;
 pub mod paging;
 pub mod patch;
+pub mod pod_status;
 pub mod pods;
 pub mod portforward;
 pub mod read;

@@ -86,9 +86,10 @@ impl Query {
             .map(|(_, v)| v.clone())
             .collect()
     }
-    /// Whether a boolean parameter is `true` or `1`.
+    /// Whether a boolean parameter is true, spelled as Go's `strconv.ParseBool` reads it (`true`,
+    /// `True`, `TRUE`, `t`, `T`, `1`; the Python client sends `True`).
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("true") | Some("1"))
+        matches!(self.get(key), Some("true" | "True" | "TRUE" | "t" | "T" | "1"))
     }
     /// An unsigned number parameter; a malformed one is a 400.
     pub fn number(&self, key: &str) -> ApiResult<Option<u64>> {

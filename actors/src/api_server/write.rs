@@ -106,6 +106,9 @@ pub fn create(
         }
     }
     set_meta(&mut obj, "creationTimestamp", Value::String(rfc3339(st.time_ms())));
+    if rt.kind == "Pod" {
+        super::pod_status::initial(&mut obj);
+    }
     if let Some(m) = manager {
         super::apply::track_update(None, &mut obj, m, &rt.api_version(), &rfc3339(st.time_ms()));
     }

@@ -138,7 +138,7 @@ fn running_status(pod: &Value) -> Value {
         .map(Vec::as_slice)
         .unwrap_or_default()
         .iter()
-        .map(|c| json!({"name": c["name"], "ready": true, "restartCount": 0, "image": c["image"], "started": true, "state": {"running": {"startedAt": now}}}))
+        .map(|c| json!({"name": c["name"], "ready": true, "restartCount": 0, "image": c["image"], "imageID": "", "started": true, "state": {"running": {"startedAt": now}}}))
         .collect();
     json!({"status": {"phase": "Running", "hostIP": "127.0.0.1", "podIP": "127.0.0.1", "startTime": now,
         "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Initialized", "status": "True"}, {"type": "ContainersReady", "status": "True"}, {"type": "Ready", "status": "True"}],

@@ -94,7 +94,7 @@ pub fn pod_status(
     let cond =
         |t: &str, ok: bool| json!({"type": t, "status": if ok { "True" } else { "False" }, "lastTransitionTime": now});
     let status_of = |c: &&ContainerView| {
-        let mut s = json!({"name": c.name, "state": c.state, "ready": c.ready, "restartCount": c.restart_count, "image": c.image, "started": c.running()});
+        let mut s = json!({"name": c.name, "state": c.state, "ready": c.ready, "restartCount": c.restart_count, "image": c.image, "imageID": "", "started": c.running()});
         if !c.last_state.is_null() {
             s["lastState"] = c.last_state.clone();
         }
