@@ -129,3 +129,242 @@ fn expose_makes_a_service_for_a_deployments_pods() {
     assert_eq!(code, 1);
     assert!(err.contains("AlreadyExists") || err.contains("already exists"), "{err}");
 }
+
+/// orcactl with extra environment; (exit code, stdout, stderr).
+fn orcactl_env(server: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orcactl"))
+        .args(["--server", server])
+        .args(args)
+        .env_remove("ORCA_SERVER")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn kubectl_verbs_formats_and_errors() {
+    let (nats, orca, dir) = cluster(&[]);
+    let h = common::Http::new(&orca.url);
+    let _a = common::Agent::start(&nats.url(), "verbs-node", &dir.path().join("agent"), &[]);
+    common::wait_node_ready(&h, "verbs-node");
+    let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/manifests/quickstart.yaml");
+    let run = |args: &[&str]| {
+        let (code, out, err) = orcactl(&orca.url, args, None);
+        assert_eq!(code, 0, "orcactl {}: {out}{err}", args.join(" "));
+        out
+    };
+    run(&["apply", "-f", manifest]);
+    run(&[
+        "wait",
+        "--for=condition=Available",
+        "deploy/web",
+        "-n",
+        "demo",
+        "--timeout=60s",
+    ]);
+
+    // get all, several kinds with KIND/NAME, JSONPath and custom columns.
+    let all = run(&["get", "all", "-n", "demo"]);
+    assert!(
+        all.contains("deployment.apps/web") && all.contains("service/web") && all.contains("pod/web-"),
+        "{all}"
+    );
+    let names = run(&["get", "deploy,svc", "-n", "demo", "-o", "name"]);
+    assert_eq!(names, "deployment.apps/web\nservice/hello\nservice/web\n");
+    let pods = run(&[
+        "get",
+        "pods",
+        "-n",
+        "demo",
+        "-o",
+        "jsonpath={range .items[*]}{.metadata.name}={.status.phase}{\"\\n\"}{end}",
+    ]);
+    assert!(
+        pods.lines().count() >= 2 && pods.lines().all(|l| l.ends_with("=Running")),
+        "{pods}"
+    );
+    let ready = run(&[
+        "get",
+        "deploy",
+        "web",
+        "-n",
+        "demo",
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"Available\")].status}",
+    ]);
+    assert_eq!(ready, "True");
+    let cols = run(&[
+        "get",
+        "deploy",
+        "-n",
+        "demo",
+        "-o",
+        "custom-columns=NAME:.metadata.name,REPLICAS:.spec.replicas",
+    ]);
+    assert_eq!(
+        cols.lines()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .collect::<Vec<_>>(),
+        [["NAME", "REPLICAS"], ["web", "2"]]
+    );
+
+    // label, annotate, patch (three kinds), edit, wait.
+    assert_eq!(
+        run(&["label", "deploy", "web", "-n", "demo", "tier=front"]),
+        "deployment.apps/web labeled\n"
+    );
+    let (code, _, err) = orcactl(&orca.url, &["label", "deploy/web", "-n", "demo", "tier=back"], None);
+    assert!(code != 0 && err.contains("--overwrite is false"), "{err}");
+    run(&["label", "deploy/web", "-n", "demo", "tier=back", "--overwrite"]);
+    assert_eq!(
+        run(&["get", "deploy", "-n", "demo", "-l", "tier=back", "-o", "name"]),
+        "deployment.apps/web\n"
+    );
+    run(&["label", "deploy", "web", "-n", "demo", "tier-"]);
+    run(&["annotate", "deploy", "web", "-n", "demo", "note=hello"]);
+    run(&[
+        "patch",
+        "deploy",
+        "web",
+        "-n",
+        "demo",
+        "-p",
+        "{\"spec\":{\"replicas\":3}}",
+    ]);
+    run(&[
+        "patch",
+        "deploy",
+        "web",
+        "-n",
+        "demo",
+        "--type",
+        "merge",
+        "-p",
+        "{\"spec\":{\"minReadySeconds\":1}}",
+    ]);
+    run(&[
+        "patch",
+        "deploy",
+        "web",
+        "-n",
+        "demo",
+        "--type",
+        "json",
+        "-p",
+        "[{\"op\":\"replace\",\"path\":\"/spec/replicas\",\"value\":1}]",
+    ]);
+    assert_eq!(
+        run(&[
+            "get",
+            "deploy",
+            "web",
+            "-n",
+            "demo",
+            "-o",
+            "jsonpath={.spec.replicas} {.spec.minReadySeconds} {.metadata.annotations.note} {.metadata.labels.tier}"
+        ]),
+        "1 1 hello "
+    );
+    let editor = dir.path().join("editor.sh");
+    std::fs::write(&editor, "#!/bin/sh\nsed -i 's/replicas: 1/replicas: 2/' \"$1\"\n").unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x", editor.to_str().unwrap()])
+        .status()
+        .unwrap();
+    let (code, out, err) = orcactl_env(
+        &orca.url,
+        &["edit", "deploy", "web", "-n", "demo"],
+        &[("EDITOR", editor.to_str().unwrap())],
+    );
+    assert_eq!((code, out.as_str()), (0, "deployment.apps/web edited\n"), "{err}");
+    assert_eq!(
+        run(&["get", "deploy", "web", "-n", "demo", "-o", "jsonpath={.spec.replicas}"]),
+        "2"
+    );
+    assert!(run(&[
+        "wait",
+        "--for=jsonpath={.status.readyReplicas}=2",
+        "deploy/web",
+        "-n",
+        "demo",
+        "--timeout=60s"
+    ])
+    .contains("condition met"));
+    run(&["delete", "pod", "hello-web", "-n", "demo"]);
+    assert_eq!(
+        run(&["wait", "--for=delete", "pod/hello-web", "-n", "demo", "--timeout=60s"]),
+        "pod/hello-web condition met\n"
+    );
+
+    // describe a kind without a name, with its events grouped.
+    let described = run(&["describe", "deploy", "-n", "demo"]);
+    assert!(
+        described.contains("Name:         web") && described.contains("ScalingReplicaSet"),
+        "{described}"
+    );
+
+    // Discovery: explain, api-resources, api-versions, cluster-info, completion.
+    let explain = run(&["explain", "deployment.spec.replicas"]);
+    assert!(
+        explain.contains("KIND:       Deployment") && explain.contains("FIELD: replicas <integer>"),
+        "{explain}"
+    );
+    let resources = run(&["api-resources"]);
+    assert!(
+        resources
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["deployments", "deploy", "apps/v1", "true", "Deployment"]),
+        "{resources}"
+    );
+    assert!(run(&["api-versions"]).lines().any(|l| l == "apps/v1"));
+    assert!(run(&["cluster-info"]).contains(&format!("running at {}", orca.url)));
+    assert!(run(&["completion", "bash"]).contains("_orcactl()"));
+
+    // kubeconfig: the server and namespace of its current context, and use-context.
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: orca\n  cluster:\n    server: {}\n- name: gone\n  cluster:\n    server: http://127.0.0.1:1\ncontexts:\n- name: demo\n  context: {{cluster: orca, user: u, namespace: demo}}\n- name: other\n  context: {{cluster: gone, user: u}}\ncurrent-context: demo\nusers:\n- name: u\n  user: {{}}\n", orca.url),
+    )
+    .unwrap();
+    let with_config = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_orcactl"))
+            .args(args)
+            .env_remove("ORCA_SERVER")
+            .env("ORCA_HOME", dir.path().join("no-orca-home"))
+            .env("KUBECONFIG", &kubeconfig)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = with_config(&["get", "deploy", "-o", "name"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "deployment.apps/web\n"),
+        "the context's server and namespace: {err}"
+    );
+    let (_, out, _) = with_config(&["config", "use-context", "other"]);
+    assert_eq!(out, "Switched to context \"other\".\n");
+    assert_eq!(with_config(&["config", "current-context"]).1, "other\n");
+
+    // Errors as kubectl prints them, and the nearest name for a mistyped kind.
+    let (code, _, err) = orcactl(&orca.url, &["get", "pod", "nope", "-n", "demo"], None);
+    assert_eq!(
+        (code, err.trim()),
+        (1, "Error from server (NotFound): pods \"nope\" not found")
+    );
+    let (_, _, err) = orcactl(&orca.url, &["get", "deploymnt"], None);
+    assert!(err.contains("did you mean \"deployment\""), "{err}");
+    let (_, _, err) = orcactl(&orca.url, &["gett", "pods"], None);
+    assert!(err.contains("similar subcommand") && err.contains("get"), "{err}");
+}

@@ -25,15 +25,20 @@ fn orca_home() -> std::path::PathBuf {
 }
 
 impl Client {
-    /// Finds the server: `--server`, then `ORCA_SERVER`, then `$ORCA_HOME/server`.
+    /// Finds the server: `--server`, then `ORCA_SERVER`, then `$ORCA_HOME/server`, then the
+    /// current context of the kubeconfig (`$KUBECONFIG`, else `~/.kube/config`).
     pub fn connect(flag: Option<&str>) -> Result<Client> {
         let file = orca_home().join("server");
         let base = match (flag, std::env::var("ORCA_SERVER").ok().filter(|s| !s.is_empty())) {
             (Some(s), _) => s.to_string(),
             (None, Some(s)) => s,
-            (None, None) => std::fs::read_to_string(&file)
-                .map(|s| s.trim().to_string())
-                .map_err(|_| anyhow!("no orca server found: pass --server URL, set ORCA_SERVER, or start a cluster with `orca up` (it writes {})", file.display()))?,
+            (None, None) => match std::fs::read_to_string(&file) {
+                Ok(s) => s.trim().to_string(),
+                Err(_) => super::kubeconfig::Kubeconfig::load()
+                    .ok()
+                    .and_then(|k| k.current().map(|c| c.server))
+                    .ok_or_else(|| anyhow!("no orca server found: pass --server URL, set ORCA_SERVER, or start a cluster with `orca up` (it writes {})", file.display()))?,
+            },
         };
         let http = reqwest::blocking::Client::builder()
             .timeout(None)
@@ -140,6 +145,9 @@ pub fn print_warnings(warnings: &[String]) {
     }
 }
 
+/// How errors the server gave begin (printed without orcactl's `error: `).
+pub const SERVER_ERROR: &str = "Error from server";
+
 /// The server's message of a `Status`, with every field path on its own line.
 pub fn error_message(status: u16, body: &Value) -> String {
     let reason = body["reason"].as_str().unwrap_or("");
@@ -147,10 +155,13 @@ pub fn error_message(status: u16, body: &Value) -> String {
         .as_str()
         .map(str::to_string)
         .unwrap_or_else(|| body.to_string());
-    let mut out = format!(
-        "({reason}{}{status}): {message}",
-        if reason.is_empty() { "" } else { " " }
-    );
+    // As kubectl prints it: `Error from server (NotFound): pods "x" not found`.
+    let reason = if reason.is_empty() {
+        status.to_string()
+    } else {
+        reason.to_string()
+    };
+    let mut out = format!("{SERVER_ERROR} ({reason}): {message}");
     if let Some(causes) = body.pointer("/details/causes").and_then(Value::as_array) {
         for c in causes {
             out.push_str(&format!(

@@ -1,4 +1,5 @@
-//! `orcactl describe KIND NAME`: the object's identity, spec and status, and its events.
+//! `orcactl describe KIND [NAME]`: the object's (or every object's) identity, spec and status, and
+//! its events, repeated ones grouped as kubectl shows them ("2s (x4 over 1m)").
 
 use anyhow::Result;
 use clap::Args;
@@ -37,14 +38,35 @@ fn section(title: &str, v: &Value) -> Result<String> {
 }
 
 pub fn run(client: &Client, ns_flag: Option<&str>, a: DescribeArgs) -> Result<i32> {
+    let ns = ns_flag.unwrap_or("default");
     let (kind, name) = match (a.kind.split_once('/'), a.name) {
         (Some((k, n)), _) => (k.to_string(), n.to_string()),
         (None, Some(n)) => (a.kind.clone(), n),
-        (None, None) => anyhow::bail!("describe needs a name: orcactl describe {} NAME", a.kind),
+        (None, None) => {
+            // Every object of the kind, one after the other.
+            let rt = resolve(&a.kind)?;
+            let list = client.expect(client.send("GET", &rt.collection_path(Some(ns)), None)?)?;
+            let items = list["items"].as_array().cloned().unwrap_or_default();
+            if items.is_empty() {
+                eprintln!("No resources found in {ns} namespace.");
+            }
+            for (i, obj) in items.iter().enumerate() {
+                if i > 0 {
+                    println!("\n");
+                }
+                describe(client, rt, ns, obj)?;
+            }
+            return Ok(0);
+        }
     };
     let rt = resolve(&kind)?;
-    let ns = ns_flag.unwrap_or("default");
     let obj = client.expect(client.send("GET", &rt.object_path(Some(ns), &name), None)?)?;
+    describe(client, rt, ns, &obj)?;
+    Ok(0)
+}
+
+fn describe(client: &Client, rt: &orca_schemas::ResourceType, ns: &str, obj: &Value) -> Result<()> {
+    let name = obj["metadata"]["name"].as_str().unwrap_or("").to_string();
     let m = &obj["metadata"];
     println!("Name:         {}", m["name"].as_str().unwrap_or(""));
     if rt.namespaced {
@@ -91,18 +113,53 @@ pub fn run(client: &Client, ns_flag: Option<&str>, a: DescribeArgs) -> Result<i3
     });
     if items.is_empty() {
         println!("Events:       <none>");
-    } else {
-        println!("Events:\n  Type    Reason    Age    From    Message");
-        for e in items {
-            println!(
-                "  {}  {}  {}  {}  {}",
-                e["type"].as_str().unwrap_or(""),
-                e["reason"].as_str().unwrap_or(""),
-                age(e["lastTimestamp"].as_str().unwrap_or("")),
-                e.pointer("/source/component").and_then(Value::as_str).unwrap_or(""),
-                e["message"].as_str().unwrap_or("")
-            );
+        return Ok(());
+    }
+    println!("Events:");
+    let mut rows = vec![
+        ["Type", "Reason", "Age", "From", "Message"]
+            .map(str::to_string)
+            .to_vec(),
+        ["----", "------", "----", "----", "-------"]
+            .map(str::to_string)
+            .to_vec(),
+    ];
+    for g in group_events(&items) {
+        rows.push(g);
+    }
+    for line in super::table::aligned(rows).lines() {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
+/// Events of one object as kubectl lists them: repeats of one type, reason, source and message
+/// on one row, aged by the latest with the count and the span ("5s (x3 over 2m)").
+fn group_events(items: &[Value]) -> Vec<Vec<String>> {
+    let mut groups: Vec<(Vec<String>, i64, String, String)> = Vec::new();
+    for e in items {
+        let s = |p: &str| e.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+        let key = vec![s("/type"), s("/reason"), s("/source/component"), s("/message")];
+        let count = e["count"].as_i64().unwrap_or(1).max(1);
+        let first = s("/firstTimestamp");
+        let last = s("/lastTimestamp");
+        match groups.iter_mut().find(|g| g.0 == key) {
+            Some(g) => {
+                g.1 += count;
+                g.3 = last;
+            }
+            None => groups.push((key, count, first, last)),
         }
     }
-    Ok(0)
+    groups
+        .into_iter()
+        .map(|(k, count, first, last)| {
+            let when = if count > 1 {
+                format!("{} (x{count} over {})", age(&last), age(&first))
+            } else {
+                age(&last)
+            };
+            vec![k[0].clone(), k[1].clone(), when, k[2].clone(), k[3].clone()]
+        })
+        .collect()
 }

@@ -1,4 +1,5 @@
-//! `orcactl get KIND [NAME] [-o wide|yaml|json|name] [-l SEL] [--field-selector SEL] [-A] [-w]`.
+//! `orcactl get KIND[,KIND...]|all [NAME] [-o wide|yaml|json|name|jsonpath=...|custom-columns=...]
+//! [-l SEL] [--field-selector SEL] [-A] [-w]`.
 
 use std::io::{BufRead, BufReader};
 
@@ -35,14 +36,65 @@ pub struct GetArgs {
     /// Show the objects as they were at this revision, or at this time (RFC 3339)
     #[arg(long)]
     at: Option<String>,
+    /// Names shown as KIND/NAME (several kinds at once)
+    #[arg(skip)]
+    prefixed: bool,
 }
 
-/// Resolves a kind the way kubectl does (plural, singular, short name, Kind).
+/// Resolves a kind the way kubectl does (plural, singular, short name, Kind, `kind.group`), with
+/// the nearest known name when there is none.
 pub fn resolve(kind: &str) -> Result<&'static ResourceType> {
-    orca_schemas::lookup(kind).ok_or_else(|| anyhow!("the server doesn't have a resource type \"{kind}\"; try pods, deployments (deploy), services (svc), configmaps (cm), secrets, namespaces (ns), nodes (no)"))
+    let bare = kind.split('.').next().unwrap_or(kind);
+    if let Some(rt) = orca_schemas::lookup(kind).or_else(|| orca_schemas::lookup(bare)) {
+        return Ok(rt);
+    }
+    let names = orca_schemas::registry::RESOURCES
+        .iter()
+        .flat_map(|r| [r.plural, r.singular].into_iter().chain(r.short_names.iter().copied()));
+    let nearest = names
+        .map(|n| (distance(&bare.to_lowercase(), n), n))
+        .min()
+        .filter(|(d, _)| *d <= 2);
+    match nearest {
+        Some((_, n)) => Err(anyhow!(
+            "the server doesn't have a resource type \"{kind}\"; did you mean \"{n}\"? (`orcactl api-resources` lists them)"
+        )),
+        None => Err(anyhow!(
+            "the server doesn't have a resource type \"{kind}\"; `orcactl api-resources` lists them"
+        )),
+    }
 }
 
-fn encode(q: &str) -> String {
+/// Edit distance (Levenshtein) between two names.
+pub fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// How kubectl names a kind in its messages: `pod`, `deployment.apps`.
+pub fn qualified(rt: &ResourceType) -> String {
+    if rt.group.is_empty() {
+        rt.singular.to_string()
+    } else {
+        format!("{}.{}", rt.singular, rt.group)
+    }
+}
+
+/// Whether a table of several kinds' was printed already.
+static PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The kinds of `kubectl get all`.
+const ALL: &str = "pods,services,daemonsets,deployments,replicasets,statefulsets,jobs,cronjobs";
+
+pub fn encode(q: &str) -> String {
     q.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
@@ -51,7 +103,10 @@ fn encode(q: &str) -> String {
         .collect()
 }
 
-pub fn run(client: &Client, ns_flag: Option<&str>, a: GetArgs) -> Result<i32> {
+pub fn run(client: &Client, ns_flag: Option<&str>, mut a: GetArgs) -> Result<i32> {
+    if a.kind == "all" {
+        a.kind = ALL.into();
+    }
     if a.kind.contains(',') && !a.watch {
         let kinds: Vec<String> = a
             .kind
@@ -59,10 +114,7 @@ pub fn run(client: &Client, ns_flag: Option<&str>, a: GetArgs) -> Result<i32> {
             .filter(|k| !k.is_empty())
             .map(str::to_string)
             .collect();
-        for (i, kind) in kinds.iter().enumerate() {
-            if i > 0 && !matches!(a.output.as_deref(), Some("name")) {
-                println!();
-            }
+        for kind in &kinds {
             let one = GetArgs {
                 kind: kind.clone(),
                 names: a.names.clone(),
@@ -72,8 +124,16 @@ pub fn run(client: &Client, ns_flag: Option<&str>, a: GetArgs) -> Result<i32> {
                 all_namespaces: a.all_namespaces,
                 watch: false,
                 at: a.at.clone(),
+                prefixed: true,
             };
             run_one(client, ns_flag, one)?;
+        }
+        let quiet = matches!(a.output.as_deref(), None | Some("wide"));
+        if quiet && !PRINTED.load(std::sync::atomic::Ordering::Relaxed) {
+            match (a.all_namespaces, ns_flag) {
+                (true, _) => eprintln!("No resources found"),
+                (false, n) => eprintln!("No resources found in {} namespace.", n.unwrap_or("default")),
+            }
         }
         return Ok(0);
     }
@@ -147,18 +207,50 @@ fn run_one(client: &Client, ns_flag: Option<&str>, a: GetArgs) -> Result<i32> {
         }
         "name" => items
             .iter()
-            .for_each(|i| println!("{}/{}", rt.singular, i["metadata"]["name"].as_str().unwrap_or(""))),
+            .for_each(|i| println!("{}/{}", qualified(rt), i["metadata"]["name"].as_str().unwrap_or(""))),
         "" | "wide" => {
             if items.is_empty() && !a.watch {
-                match ns {
-                    Some(n) if rt.namespaced => eprintln!("No resources found in {n} namespace."),
-                    _ => eprintln!("No resources found"),
+                if !a.prefixed {
+                    match ns {
+                        Some(n) if rt.namespaced => eprintln!("No resources found in {n} namespace."),
+                        _ => eprintln!("No resources found"),
+                    }
                 }
+            } else if a.prefixed {
+                // Tables of several kinds, a blank line between those that have rows.
+                if PRINTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    println!();
+                }
+                let mut shown = items.clone();
+                for i in &mut shown {
+                    let name = i["metadata"]["name"].as_str().unwrap_or("").to_string();
+                    i["metadata"]["name"] = Value::String(format!("{}/{name}", qualified(rt)));
+                }
+                print!("{}", table::render(rt, &shown, out == "wide", show_ns, true));
             } else {
                 print!("{}", table::render(rt, &items, out == "wide", show_ns, true));
             }
         }
-        other => return Err(anyhow!("unknown output format {other:?}: use wide, yaml, json or name")),
+        o if o.starts_with("jsonpath=") || o.starts_with("jsonpath-as-json=") => {
+            let t = o.split_once('=').map(|x| x.1).unwrap_or("").trim_matches('\'');
+            let v = if names.len() == 1 {
+                items[0].clone()
+            } else {
+                serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items})
+            };
+            print!("{}", super::jsonpath::template(t, &v)?);
+        }
+        o if o.starts_with("custom-columns=") => {
+            print!(
+                "{}",
+                super::jsonpath::custom_columns(&o["custom-columns=".len()..], &items)?
+            );
+        }
+        other => {
+            return Err(anyhow!(
+                "unknown output format {other:?}: use wide, yaml, json, name, jsonpath=TEMPLATE or custom-columns=SPEC"
+            ))
+        }
     }
     if a.watch {
         let mut q = query.clone();

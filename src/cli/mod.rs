@@ -1,5 +1,6 @@
 //! orcactl's verbs, one file each, and the client they share.
 
+mod api_resources;
 mod apply;
 mod apply_merge;
 mod client;
@@ -8,25 +9,32 @@ mod delete;
 mod describe;
 mod diff;
 mod drain;
+mod edit;
 mod events;
 mod exec;
+mod explain;
 mod expose;
 mod get;
 mod history;
 mod image;
+mod jsonpath;
+mod kubeconfig;
+mod label;
 mod logs;
 mod manifest;
+mod patch;
 mod port_forward;
 mod rollout;
 mod rollout_history;
 mod rollout_status;
 mod scale;
 mod table;
+mod wait;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-pub use client::Client;
+pub use client::{Client, SERVER_ERROR};
 
 /// orcactl: drive an orca cluster as you would kubectl.
 #[derive(Parser, Debug)]
@@ -83,6 +91,32 @@ enum Verb {
         #[command(subcommand)]
         what: CreateWhat,
     },
+    /// Set or remove labels (KEY=VALUE, KEY-)
+    Label(label::LabelArgs),
+    /// Set or remove annotations (KEY=VALUE, KEY-)
+    Annotate(label::LabelArgs),
+    /// Patch an object (strategic merge by default; --type merge|json)
+    Patch(patch::PatchArgs),
+    /// Edit an object in $KUBE_EDITOR or $EDITOR
+    Edit(edit::EditArgs),
+    /// Wait for a condition, a JSONPath value or the deletion of objects
+    Wait(wait::WaitArgs),
+    /// Describe a kind or one of its fields (`deployment.spec.replicas`)
+    Explain { what: String },
+    /// The kinds the server serves, with short names
+    ApiResources {
+        /// Only namespaced (true) or cluster-wide (false) kinds
+        #[arg(long)]
+        namespaced: Option<bool>,
+    },
+    /// The API group versions the server serves
+    ApiVersions,
+    /// Where the control plane and cluster DNS run
+    ClusterInfo,
+    /// Read the kubeconfig, or switch its current context
+    Config(kubeconfig::ConfigArgs),
+    /// Print a shell completion script (bash, zsh or fish)
+    Completion { shell: clap_complete::Shell },
 }
 
 #[derive(Subcommand, Debug)]
@@ -94,17 +128,34 @@ enum CreateWhat {
 
 /// Runs a verb; returns the exit code.
 pub fn run(cli: Cli) -> Result<i32> {
-    if let Verb::Image(a) = cli.command {
-        return image::run(a);
+    match cli.command {
+        Verb::Image(a) => return image::run(a),
+        Verb::Config(a) => return kubeconfig::run(a),
+        Verb::Completion { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "orcactl", &mut std::io::stdout());
+            return Ok(0);
+        }
+        _ => {}
     }
     let client = Client::connect(cli.server.as_deref())?;
-    let ns = cli.namespace.clone();
+    // As kubectl: -n, else the current context's namespace, else default.
+    let ns = cli.namespace.clone().or_else(kubeconfig::namespace);
     match cli.command {
         Verb::Apply(a) => apply::run(&client, ns.as_deref(), a),
         Verb::Get(a) => get::run(&client, ns.as_deref(), a),
         Verb::Describe(a) => describe::run(&client, ns.as_deref(), a),
         Verb::Delete(a) => delete::run(&client, ns.as_deref(), a),
-        Verb::Image(_) => Ok(0),
+        Verb::Image(_) | Verb::Config(_) | Verb::Completion { .. } => Ok(0),
+        Verb::Label(a) => label::run(&client, ns.as_deref(), a, label::Which::Labels),
+        Verb::Annotate(a) => label::run(&client, ns.as_deref(), a, label::Which::Annotations),
+        Verb::Patch(a) => patch::run(&client, ns.as_deref(), a),
+        Verb::Edit(a) => edit::run(&client, ns.as_deref(), a),
+        Verb::Wait(a) => wait::run(&client, ns.as_deref(), a),
+        Verb::Explain { what } => explain::run(&client, &what),
+        Verb::ApiResources { namespaced } => api_resources::resources(&client, namespaced),
+        Verb::ApiVersions => api_resources::versions(&client),
+        Verb::ClusterInfo => api_resources::cluster_info(&client),
         Verb::History(a) => history::run(&client, ns.as_deref(), a),
         Verb::Events(a) => events::run(&client, ns.as_deref(), a),
         Verb::Diff(a) => diff::run(&client, ns.as_deref(), a),

@@ -24,13 +24,18 @@ pub fn render(rt: &ResourceType, items: &[Value], wide: bool, show_ns: bool, hea
         }
         rows.push(r);
     }
-    let widths: Vec<usize> = (0..head.len())
+    aligned(rows)
+}
+
+/// Rows (the first may be a header) in columns three spaces apart, as kubectl aligns them.
+pub fn aligned(rows: Vec<Vec<String>>) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
         .map(|i| {
             rows.iter()
                 .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
                 .max()
                 .unwrap_or(0)
-                .max(head[i].len())
         })
         .collect();
     let mut out = String::new();

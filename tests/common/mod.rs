@@ -439,6 +439,8 @@ pub fn orcactl(server: &str, args: &[&str], stdin: Option<&str>) -> (i32, String
         .arg(server)
         .args(args)
         .env_remove("ORCA_SERVER")
+        // No kubeconfig of the machine's user decides the namespace of a test.
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
