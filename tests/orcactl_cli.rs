@@ -301,6 +301,64 @@ fn kubectl_verbs_formats_and_errors() {
         "pod/hello-web condition met\n"
     );
 
+    // logs -f ends with the container; exec with stdin, and on a terminal (util-linux `script`).
+    let counter = "{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"counter\", \"namespace\": \"demo\"}, \"spec\": {\"restartPolicy\": \"Never\", \"containers\": [{\"name\": \"c\", \"image\": \"busybox\", \"command\": [\"sh\", \"-c\", \"for i in 1 2 3; do echo line $i; sleep 0.3; done\"]}]}}";
+    let (code, _, err) = orcactl(&orca.url, &["apply", "-f", "-"], Some(counter));
+    assert_eq!(code, 0, "{err}");
+    let started = std::time::Instant::now();
+    assert_eq!(
+        run(&["logs", "-f", "counter", "-n", "demo"]),
+        "line 1\nline 2\nline 3\n"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let pod = run(&[
+        "get",
+        "pods",
+        "-n",
+        "demo",
+        "-l",
+        "app=web",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ]);
+    let (code, out, err) = orcactl(
+        &orca.url,
+        &[
+            "exec",
+            "-i",
+            "-n",
+            "demo",
+            &pod,
+            "--",
+            "sh",
+            "-c",
+            "read x; echo got $x; exit 3",
+        ],
+        Some("hello\n"),
+    );
+    assert_eq!((code, out.as_str()), (3, "got hello\n"), "{err}");
+    let shell = format!(
+        "stty cols 77 rows 21; {} --server {} exec -it -n demo {pod} -- sh",
+        env!("CARGO_BIN_EXE_orcactl"),
+        orca.url
+    );
+    let mut script = std::process::Command::new("script")
+        .args(["-qfc", &shell, "/dev/null"])
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("exec -it needs util-linux script (bsdutils) for a terminal");
+    {
+        use std::io::Write;
+        let mut input = script.stdin.take().unwrap();
+        input.write_all(b"tty; stty size; exit 7\n").unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    }
+    let text = String::from_utf8_lossy(&script.wait_with_output().unwrap().stdout).replace('\r', "");
+    assert!(text.contains("/dev/pts/") && text.contains("21 77"), "{text}");
+    assert!(text.contains("command terminated with exit code 7"), "{text}");
+
     // describe a kind without a name, with its events grouped.
     let described = run(&["describe", "deploy", "-n", "demo"]);
     assert!(

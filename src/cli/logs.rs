@@ -1,15 +1,11 @@
 //! `orcactl logs POD [-c C] [-f] [--previous] [--tail N]`, served by the pod's node agent.
 
 use std::io::Write;
-use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::Args;
 
 use super::client::Client;
-
-/// How often `-f` asks for more.
-const FOLLOW_POLL: Duration = Duration::from_millis(300);
 
 #[derive(Args, Debug)]
 pub struct LogsArgs {
@@ -18,7 +14,7 @@ pub struct LogsArgs {
     /// Container
     #[arg(short = 'c', long)]
     container: Option<String>,
-    /// Keep printing new output
+    /// Keep printing new output until the container ends
     #[arg(short = 'f', long)]
     follow: bool,
     /// The previous run of the container
@@ -44,38 +40,43 @@ pub fn run(client: &Client, ns: Option<&str>, a: LogsArgs) -> Result<i32> {
     if a.previous {
         q.push("previous=true".into());
     }
-    let mut first = q.clone();
     if let Some(t) = a.tail {
-        first.push(format!("tailLines={t}"));
+        q.push(format!("tailLines={t}"));
     }
-    let (status, text, mut offset) = client.get_text(&format!("{base}?{}", first.join("&")))?;
+    let mut out = std::io::stdout();
+    if a.follow {
+        // As kubectl (`--pod-running-timeout`, 20 s): a pod that has not started yet is waited for.
+        let pod_path = format!("/api/v1/namespaces/{ns}/pods/{pod}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let p = client.expect(client.send("GET", &pod_path, None)?)?;
+            let started = p["status"]["containerStatuses"].as_array().is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c["state"]["running"].is_object() || c["state"]["terminated"].is_object())
+            });
+            if started || p["status"]["phase"] != "Pending" || std::time::Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        // The server streams the output as it comes and ends when the container does.
+        q.push("follow=true".into());
+        let mut resp = client.stream(&format!("{base}?{}", q.join("&")))?;
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = std::io::Read::read(&mut resp, &mut buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            out.write_all(&buf[..n])?;
+            out.flush()?;
+        }
+    }
+    let (status, text, _) = client.get_text(&format!("{base}?{}", q.join("&")))?;
     if status != 200 {
         bail!("{text}");
     }
-    let mut out = std::io::stdout();
     out.write_all(text.as_bytes())?;
     out.flush()?;
-    if !a.follow {
-        return Ok(0);
-    }
-    loop {
-        std::thread::sleep(FOLLOW_POLL);
-        let mut next = q.clone();
-        next.push(format!("sinceBytes={offset}"));
-        let (status, text, off) = client.get_text(&format!("{base}?{}", next.join("&")))?;
-        if status == 404 {
-            return Ok(0);
-        }
-        if status != 200 {
-            continue;
-        }
-        if off < offset {
-            // The log was rotated or the container restarted: start from the new file's beginning.
-            offset = 0;
-            continue;
-        }
-        offset = off;
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
-    }
+    Ok(0)
 }

@@ -12,6 +12,7 @@ mod drain;
 mod edit;
 mod events;
 mod exec;
+mod exec_stream;
 mod explain;
 mod expose;
 mod get;
@@ -68,7 +69,7 @@ enum Verb {
     History(history::HistoryArgs),
     /// Print a container's log
     Logs(logs::LogsArgs),
-    /// Run a command in a container (non-interactive)
+    /// Run a command in a container (-i for stdin, -t for a terminal)
     Exec(exec::ExecArgs),
     /// Load and list the images of this machine's store (runc runtime)
     Image(image::ImageArgs),

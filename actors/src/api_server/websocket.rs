@@ -1,5 +1,5 @@
-//! The WebSocket wire (RFC 6455) as the API server needs it for `pods/exec`: the handshake's
-//! accept key, reading the client's (masked) frames and writing the server's (unmasked) ones.
+//! The WebSocket wire (RFC 6455) as `pods/exec` needs it: the handshake's accept key, reading
+//! frames (masked or not) and writing the server's (unmasked) and a client's (masked) ones.
 
 use base64::Engine;
 
@@ -72,20 +72,36 @@ pub fn read_frame(buf: &[u8]) -> Option<(Frame, usize)> {
 
 /// A whole unmasked frame from the server.
 pub fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 10);
+    encode(opcode, payload, None)
+}
+
+/// A whole frame from a client, masked with `mask` as RFC 6455 asks of clients.
+pub fn masked_frame(opcode: u8, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    encode(opcode, payload, Some(mask))
+}
+
+fn encode(opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 14);
     out.push(0x80 | opcode);
+    let bit = if mask.is_some() { 0x80 } else { 0 };
     match payload.len() {
-        n if n < 126 => out.push(n as u8),
+        n if n < 126 => out.push(bit | n as u8),
         n if n <= u16::MAX as usize => {
-            out.push(126);
+            out.push(bit | 126);
             out.extend_from_slice(&(n as u16).to_be_bytes());
         }
         n => {
-            out.push(127);
+            out.push(bit | 127);
             out.extend_from_slice(&(n as u64).to_be_bytes());
         }
     }
-    out.extend_from_slice(payload);
+    match mask {
+        Some(m) => {
+            out.extend_from_slice(&m);
+            out.extend(payload.iter().enumerate().map(|(i, b)| b ^ m[i % 4]));
+        }
+        None => out.extend_from_slice(payload),
+    }
     out
 }
 
@@ -107,5 +123,7 @@ mod tests {
         let big = vec![7u8; 70_000];
         let (g, _) = read_frame(&frame(op::BINARY, &big)).unwrap();
         assert_eq!(g.payload.len(), 70_000);
+        let (m, _) = read_frame(&masked_frame(op::BINARY, b"abc", [1, 2, 3, 4])).unwrap();
+        assert_eq!(m.payload, b"abc");
     }
 }

@@ -21,7 +21,7 @@ impl ContainerRuntime for ProcessRuntime {
         // The image is not used, so it has no entrypoint: `args` alone (what `kubectl run NAME
         // --image=I -- CMD...` sends) run as the command, as they do for an image without one.
         if cfg.command.is_empty() && cfg.args.is_empty() {
-            return Err(Error::Config("the process runtime runs spec.containers[].command and args (the image is not used); this container has neither".into()));
+            return Err(Error::Config("the process runtime runs spec.containers[].command and args (the image is not used); this container has no command and no args".into()));
         }
         let argv: Vec<String> = cfg.command.iter().chain(cfg.args.iter()).cloned().collect();
         let working_dir = cfg
