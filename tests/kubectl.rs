@@ -1,8 +1,8 @@
 //! The unmodified kubectl (v1.32, /usr/bin/kubectl on these machines) against orca: discovery,
 //! api-resources, explain, tables and output formats, client-side and server-side apply, edit,
 //! scale, label, patch (strategic, merge, json), rollout status/history/undo, logs (-f,
-//! --previous), exec (-i, -it on a terminal), cp, describe with events, get -w, wait, drain and
-//! delete (--cascade). Fails, not skips, when kubectl is missing.
+//! --previous), exec (-i, -it on a terminal), cp, port-forward, describe with events, get -w,
+//! wait, drain and delete (--cascade). Fails, not skips, when kubectl is missing.
 
 mod common;
 
@@ -466,6 +466,60 @@ fn kubectl_server_side_apply_edit_undo_exec_and_wait() {
     let src = file("cp-src", "copied\n");
     k.ok(&["cp", &src, "shell:/tmp/copied"]);
     assert_eq!(k.ok(&["exec", "shell", "--", "cat", "/tmp/copied"]), "copied\n");
+
+    // port-forward: kubectl's SPDY session in a WebSocket, two connections through one forward.
+    let web_port = common::free_port().unwrap();
+    let www = dir.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("index.html"), "forwarded\n").unwrap();
+    k.ok(&[
+        "run",
+        "web",
+        "--image=busybox",
+        &format!("--port={web_port}"),
+        "--",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        &web_port.to_string(),
+        "-h",
+        www.to_str().unwrap(),
+    ]);
+    k.ok(&["wait", "--for=condition=Ready", "pod/web", "--timeout=60s"]);
+    let local = common::free_port().unwrap();
+    let mut forward = Command::new("kubectl")
+        .args(["port-forward", "pod/web", &format!("{local}:{web_port}")])
+        .env("KUBECONFIG", &k.config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let fetch = || -> Option<String> {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", local)).ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+        let mut out = String::new();
+        s.read_to_string(&mut out).ok()?;
+        Some(out)
+    };
+    common::wait_for(20, "the forward answers", || {
+        fetch().is_some_and(|r| r.ends_with("forwarded\n"))
+    });
+    let again = fetch().unwrap_or_default();
+    assert!(
+        again.contains(" 200 OK") && again.ends_with("forwarded\n"),
+        "{again}"
+    );
+    let _ = forward.kill();
+    let out = forward.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!("Forwarding from 127.0.0.1:{local} -> {web_port}")),
+        "{said}"
+    );
+    assert!(said.contains("Handling connection"), "{said}");
 
     // logs --previous after a restart.
     k.ok(&[

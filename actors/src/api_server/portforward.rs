@@ -1,4 +1,4 @@
-//! `CONNECT /api/v1/namespaces/NS/pods/NAME/portforward?ports=P`: a TCP tunnel from the caller to
+//! `pods/NAME/portforward`: kubectl's SPDY session in a WebSocket (`portforward_spdy.rs`), or `CONNECT ...?ports=P`, a TCP tunnel from the caller to
 //! port P of a running pod (what `orcactl port-forward` opens per connection). The API server
 //! dials the pod's IP; after the 200 the connection carries the raw bytes both ways.
 
@@ -39,6 +39,11 @@ async fn target(core: &ApiCore, ns: &str, name: &str, query: &str) -> Result<std
         .and_then(|p| p.parse().ok())
         .filter(|p| *p > 0)
         .ok_or_else(|| ApiError::bad_request("port-forward needs ?ports=PORT (1-65535)"))?;
+    Ok(std::net::SocketAddr::new(pod_ip(core, ns, name).await?, port))
+}
+
+/// The IP of a running pod, or why there is nothing to forward to.
+async fn pod_ip(core: &ApiCore, ns: &str, name: &str) -> Result<std::net::IpAddr, ApiError> {
     let get = ApiRequest {
         method: "GET".into(),
         path: format!("/api/v1/namespaces/{ns}/pods/{name}"),
@@ -60,26 +65,58 @@ async fn target(core: &ApiCore, ns: &str, name: &str, query: &str) -> Result<std
             pod["status"]["phase"].as_str().unwrap_or("Pending")
         )));
     }
-    let ip: std::net::IpAddr = pod["status"]["podIP"]
+    pod["status"]["podIP"]
         .as_str()
         .and_then(|ip| ip.parse().ok())
-        .ok_or_else(|| unavailable(format!("pod {ns}/{name} has no IP yet")))?;
-    Ok(std::net::SocketAddr::new(ip, port))
+        .ok_or_else(|| unavailable(format!("pod {ns}/{name} has no IP yet")))
+}
+
+fn header<'a>(req: &'a HttpRequest, name: &str) -> &'a str {
+    req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+/// kubectl's session: a WebSocket carrying SPDY.
+async fn spdy_session(req: &HttpRequest, payload: web::Payload, core: &ApiCore, ns: &str, name: &str) -> HttpResponse {
+    use super::portforward_spdy::{serve, TUNNEL_PROTOCOL};
+    let tunnel = header(req, "upgrade").eq_ignore_ascii_case("websocket")
+        && header(req, "sec-websocket-protocol")
+            .split(',')
+            .any(|p| p.trim() == TUNNEL_PROTOCOL);
+    if !tunnel {
+        return fail(&ApiError::bad_request(format!(
+            "port-forward is served as SPDY in a WebSocket ({TUNNEL_PROTOCOL}), what kubectl opens since 1.31; \
+             with an older kubectl set KUBECTL_PORT_FORWARD_WEBSOCKETS=true, or use orcactl port-forward"
+        )));
+    }
+    let ip = match pod_ip(core, ns, name).await {
+        Ok(ip) => ip,
+        Err(e) => return fail(&e),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    actix_web::rt::spawn(serve(payload, tx, ip));
+    let body = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<Bytes, actix_web::Error>(b), rx))
+    });
+    let key = super::websocket::accept_key(header(req, "sec-websocket-key"));
+    HttpResponse::SwitchingProtocols()
+        .upgrade("websocket")
+        .insert_header(("sec-websocket-accept", key))
+        .insert_header(("sec-websocket-protocol", TUNNEL_PROTOCOL))
+        .streaming(body)
 }
 
 /// The tunnel handler.
 pub async fn portforward(
     req: HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
     core: web::Data<ApiCore>,
     path: web::Path<(String, String)>,
 ) -> HttpResponse {
-    if req.method() != Method::CONNECT {
-        return fail(&ApiError::bad_request(
-            "port-forward is a CONNECT tunnel (orcactl port-forward); kubectl's WebSocket port-forward is not served",
-        ));
-    }
     let (ns, name) = path.into_inner();
+    if req.method() != Method::CONNECT {
+        return spdy_session(&req, payload, &core, &ns, &name).await;
+    }
+    let mut payload = payload;
     let addr = match target(&core, &ns, &name, req.query_string()).await {
         Ok(a) => a,
         Err(e) => return fail(&e),
