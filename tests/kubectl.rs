@@ -387,6 +387,20 @@ fn kubectl_server_side_apply_edit_undo_exec_and_wait() {
         "both are still applied by the other manager"
     );
 
+    // Fields Kubernetes does not define are refused (kubectl asks for fieldValidation=Strict),
+    // fields it defines pass even where orca does not act on them; --validate=false keeps them.
+    let typo = file(
+        "typo.yaml",
+        &SSA.replace("name: ssa", "name: typo")
+            .replace("replicas: 1", "replica: 1"),
+    );
+    let (code, _, err) = k.run(&["apply", "-f", &typo]);
+    assert!(
+        code != 0 && err.contains("strict decoding error: unknown field \"spec.replica\""),
+        "{err}"
+    );
+    k.ok(&["apply", "--validate=false", "-f", &typo]);
+
     // edit through $EDITOR, rollout history and undo.
     let editor = file(
         "editor.sh",
@@ -508,10 +522,7 @@ fn kubectl_server_side_apply_edit_undo_exec_and_wait() {
         fetch().is_some_and(|r| r.ends_with("forwarded\n"))
     });
     let again = fetch().unwrap_or_default();
-    assert!(
-        again.contains(" 200 OK") && again.ends_with("forwarded\n"),
-        "{again}"
-    );
+    assert!(again.contains(" 200 OK") && again.ends_with("forwarded\n"), "{again}");
     let _ = forward.kill();
     let out = forward.wait_with_output().unwrap();
     let said = String::from_utf8_lossy(&out.stdout);

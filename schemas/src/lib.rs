@@ -6,6 +6,7 @@ pub mod cron;
 pub mod defaults;
 pub mod json;
 pub mod kinds;
+pub mod kube_fields;
 pub mod meta;
 pub mod protobuf;
 pub mod quantity;

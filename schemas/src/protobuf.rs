@@ -16,22 +16,23 @@ pub const MAGIC: &[u8] = b"k8s\0";
 static TABLE: &str = include_str!("../proto/kubernetes.fields");
 
 #[derive(Debug)]
-enum Label {
+pub(crate) enum Label {
     Optional,
     Repeated,
     Map(String, String),
 }
 
 #[derive(Debug)]
-struct Field {
-    name: String,
-    label: Label,
-    ty: String,
+pub(crate) struct Field {
+    pub(crate) name: String,
+    pub(crate) label: Label,
+    pub(crate) ty: String,
 }
 
-type Messages = HashMap<String, HashMap<u64, Field>>;
+pub(crate) type Messages = HashMap<String, HashMap<u64, Field>>;
 
-fn messages() -> &'static Messages {
+/// Every message of Kubernetes' API with its fields, by full name.
+pub(crate) fn messages() -> &'static Messages {
     static M: OnceLock<Messages> = OnceLock::new();
     M.get_or_init(|| {
         let mut out: Messages = HashMap::new();
@@ -205,6 +206,16 @@ fn empty(v: &Value) -> bool {
     }
 }
 
+/// Embedded Go structs whose fields JSON carries inline (`configMapKeyRef.name`, not
+/// `configMapKeyRef.localObjectReference.name`); protobuf keeps them as a field of their own.
+pub(crate) const INLINE: &[&str] = &[
+    "localObjectReference",
+    "volumeSource",
+    "persistentVolumeSource",
+    "ingressRuleValue",
+    "handler",
+];
+
 /// Decodes one message of type `ty`.
 fn message(buf: &[u8], ty: &str) -> Result<Value, String> {
     let fields = messages()
@@ -217,8 +228,12 @@ fn message(buf: &[u8], ty: &str) -> Result<Value, String> {
         match &f.label {
             Label::Optional => {
                 let v = value(&f.ty, &raw)?;
-                if !empty(&v) {
-                    out.insert(f.name.clone(), v);
+                match v {
+                    Value::Object(inner) if INLINE.contains(&f.name.as_str()) => out.extend(inner),
+                    v if !empty(&v) => {
+                        out.insert(f.name.clone(), v);
+                    }
+                    _ => {}
                 }
             }
             Label::Repeated => {
@@ -264,7 +279,7 @@ fn message(buf: &[u8], ty: &str) -> Result<Value, String> {
 }
 
 /// The protobuf package of an `apiVersion`.
-fn package(api_version: &str) -> String {
+pub(crate) fn package(api_version: &str) -> String {
     match api_version.split_once('/') {
         None => format!("k8s.io.api.core.{api_version}"),
         Some(("meta.k8s.io", v)) => format!("k8s.io.apimachinery.pkg.apis.meta.{v}"),

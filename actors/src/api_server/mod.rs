@@ -255,7 +255,7 @@ impl ApiCore {
             }
             ("GET", Some(name)) => done(200, read::get(&self.log, rt, &ns, &name)?.json.clone()),
             ("POST", None) => {
-                let obj = self.prepare(rt, route.namespace.as_deref(), None, &req)?;
+                let obj = self.prepare(rt, route.namespace.as_deref(), None, &req, &q)?;
                 let warnings = obj.1;
                 let manager = q.get("fieldManager").map(str::to_string);
                 let ev = self
@@ -274,7 +274,7 @@ impl ApiCore {
                     request::fill_identity(&mut v, rt, route.namespace.as_deref(), Some(&name))?;
                     (v, Vec::new())
                 } else {
-                    self.prepare(rt, route.namespace.as_deref(), Some(&name), &req)?
+                    self.prepare(rt, route.namespace.as_deref(), Some(&name), &req, &q)?
                 };
                 let manager = q.get("fieldManager").map(str::to_string);
                 let ev = self
@@ -308,12 +308,16 @@ impl ApiCore {
                     },
                     &req.body,
                 )?;
+                if kind != PatchType::Json {
+                    field_validation(rt, &q, &body)?;
+                }
                 let manager = q.get("fieldManager").map(str::to_string);
-                let (ev, warnings) = self
+                let (ev, mut warnings) = self
                     .commit(dry, move |st| {
                         write::patch(st, rt, &ns, &name, kind, &body, status_only, actor, manager.as_deref())
                     })
                     .await??;
+                ignore_unknown(&q, &mut warnings);
                 Ok(Reply::Done(ApiResponse {
                     status: 200,
                     body: ev.json.clone(),
@@ -375,6 +379,7 @@ impl ApiCore {
             })?;
         let force = q.flag("force");
         let body = request::decode_body("application/yaml", &req.body)?;
+        field_validation(rt, q, &body)?;
         let (ev, created, warnings) = self
             .commit(dry, move |st| {
                 apply::apply(
@@ -406,8 +411,10 @@ impl ApiCore {
         ns: Option<&str>,
         name: Option<&str>,
         req: &ApiRequest,
+        q: &Query,
     ) -> ApiResult<(Value, Vec<String>)> {
         let mut v = request::decode_body(&req.content_type, &req.body)?;
+        field_validation(rt, q, &v)?;
         request::fill_identity(&mut v, rt, ns, name)?;
         let display = v
             .pointer("/metadata/name")
@@ -423,7 +430,42 @@ impl ApiCore {
                 meta.remove("deletionGracePeriodSeconds");
             }
         }
-        Ok((admitted.object, admitted.warnings))
+        let mut warnings = admitted.warnings;
+        ignore_unknown(q, &mut warnings);
+        Ok((admitted.object, warnings))
+    }
+}
+
+/// `fieldValidation=Strict`: a body with fields Kubernetes does not define is refused, every such
+/// field named (status aside, which orca's components extend). Warn (the default) keeps them with
+/// a warning; Ignore keeps them silently.
+fn field_validation(rt: &ResourceType, q: &Query, body: &Value) -> ApiResult<()> {
+    match q.get("fieldValidation") {
+        None | Some("" | "Warn" | "Ignore") => Ok(()),
+        Some("Strict") => {
+            let mut unknown = orca_schemas::kube_fields::unknown(&rt.api_version(), rt.kind, body);
+            unknown.retain(|p| p != "status" && !p.starts_with("status."));
+            if unknown.is_empty() {
+                return Ok(());
+            }
+            let list: Vec<String> = unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+            Err(ApiError::bad_request(format!(
+                "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {}",
+                list.join(", "),
+                kind = rt.kind,
+                v = rt.version
+            )))
+        }
+        Some(other) => Err(ApiError::bad_request(format!(
+            "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+        ))),
+    }
+}
+
+/// With `fieldValidation=Ignore`, no warnings about unknown fields.
+fn ignore_unknown(q: &Query, warnings: &mut Vec<String>) {
+    if q.get("fieldValidation") == Some("Ignore") {
+        warnings.retain(|w| !w.starts_with("unknown field"));
     }
 }
 
