@@ -227,6 +227,10 @@ fn yaml_both_ways_generate_name_and_namespaces() {
     let path = "/apis/apps/v1/namespaces/team-a/deployments/web";
     let mut with_status = d.body.clone();
     with_status["status"] = json!({"replicas": 1, "readyReplicas": 1});
+    with_status["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
     let s = h.put(&format!("{path}/status"), &with_status);
     assert_eq!(s.status, 200, "{}", s.text);
     assert_eq!(s.body["status"]["readyReplicas"], 1);
@@ -237,6 +241,8 @@ fn yaml_both_ways_generate_name_and_namespaces() {
     let mut scaled = s.body.clone();
     scaled["spec"]["replicas"] = json!(3);
     scaled["status"] = json!({});
+    // Unconditional: the Deployment controller writes its revision annotation meanwhile.
+    scaled["metadata"].as_object_mut().unwrap().remove("resourceVersion");
     let u = h.put(path, &scaled);
     assert_eq!(u.status, 200, "{}", u.text);
     assert_eq!(

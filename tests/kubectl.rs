@@ -114,6 +114,11 @@ fn kubectl_drives_orca() {
         "{explain}"
     );
 
+    // OpenAPI v2 for clients that read it (JSON; protobuf-only clients get 406 and use v3).
+    let v2 = h.get("/openapi/v2");
+    assert_eq!((v2.status, v2.body["swagger"].as_str()), (200, Some("2.0")));
+    assert!(v2.body["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments"].is_object());
+
     // Client-side apply: create, then an update that only changes the command and the variable.
     let manifest = dir.path().join("deploy.yaml");
     std::fs::write(&manifest, DEPLOY.replace("COMMAND", "v1")).unwrap();

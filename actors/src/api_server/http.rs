@@ -216,6 +216,27 @@ async fn openapi_root() -> HttpResponse {
     HttpResponse::Ok().json(super::openapi::root())
 }
 
+/// `/openapi/v2` as JSON; a client that takes only the protobuf form is told it is not served.
+async fn openapi_v2(req: HttpRequest) -> HttpResponse {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let json_ok = accept.is_empty() || accept.split(',').any(|a| a.contains("json") || a.contains("*/*"));
+    if !json_ok {
+        let mut e = ApiError::bad_request(format!(
+            "/openapi/v2 is served as application/json only, not {accept}; /openapi/v3 has the same schemas"
+        ));
+        e.code = 406;
+        e.reason = "NotAcceptable";
+        return respond(ApiResponse::error(&e), false);
+    }
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(super::openapi_v2::document())
+}
+
 async fn openapi_doc(req: HttpRequest, path: web::Path<String>) -> HttpResponse {
     match super::openapi::group_version(&path) {
         Some(text) => HttpResponse::Ok().content_type("application/json").body(text),
@@ -265,6 +286,7 @@ pub fn serve(
             .route("/livez", web::get().to(livez))
             .route("/version", web::get().to(version))
             .route("/version/", web::get().to(version))
+            .route("/openapi/v2", web::get().to(openapi_v2))
             .route("/openapi/v3", web::get().to(openapi_root))
             .route("/openapi/v3/", web::get().to(openapi_root))
             .route("/openapi/v3/{path:.*}", web::get().to(openapi_doc))

@@ -13,6 +13,7 @@ pub mod health;
 pub mod history;
 pub mod http;
 pub mod openapi;
+pub mod openapi_v2;
 pub mod paging;
 pub mod patch;
 pub mod pod_status;
