@@ -456,3 +456,53 @@ fn a_selected_watch_sees_objects_enter_and_leave_its_selection() {
     ));
     assert_eq!(events(&replayed.text), want(&[]), "watch from revision {start}");
 }
+
+#[test]
+fn events_k8s_io_v1_is_a_view_of_core_events() {
+    let (_nats, orca, _dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    const V1: &str = "/apis/events.k8s.io/v1/namespaces/default/events";
+    let ev = json!({"apiVersion": "events.k8s.io/v1", "kind": "Event", "metadata": {"name": "e1"},
+        "eventTime": "2026-01-01T00:00:00.000000Z", "reportingController": "tester", "reportingInstance": "t-1",
+        "action": "Testing", "reason": "Checked", "type": "Normal", "note": "all good",
+        "regarding": {"apiVersion": "v1", "kind": "Pod", "name": "p1", "namespace": "default"}});
+    let r = h.post(V1, &ev);
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        (r.body["apiVersion"].as_str(), r.body["note"].as_str()),
+        (Some("events.k8s.io/v1"), Some("all good"))
+    );
+    // The same object through core/v1, with core's names.
+    let core = h.get("/api/v1/namespaces/default/events/e1").body;
+    assert_eq!(
+        (
+            core["message"].as_str(),
+            core["involvedObject"]["name"].as_str(),
+            core["reportingComponent"].as_str()
+        ),
+        (Some("all good"), Some("p1"), Some("tester"))
+    );
+    // A core Event is listed through events.k8s.io, selected by its `regarding` fields.
+    let core_ev = json!({"metadata": {"name": "e2"}, "involvedObject": {"kind": "Pod", "name": "p2", "namespace": "default"},
+        "reason": "Seen", "message": "from core", "firstTimestamp": "2026-01-01T00:00:00Z"});
+    assert_eq!(h.post("/api/v1/namespaces/default/events", &core_ev).status, 201);
+    let list = h.get(&format!("{V1}?fieldSelector=regarding.name%3Dp2")).body;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["note"], "from core");
+    assert_eq!(items[0]["eventTime"], "2026-01-01T00:00:00.000000Z");
+    assert_eq!(
+        h.get("/apis/events.k8s.io/v1/namespaces/default/pods").status,
+        404,
+        "only events live there"
+    );
+    let watched = h.get(&format!("{V1}?watch=true&timeoutSeconds=1"));
+    assert!(
+        watched
+            .text
+            .lines()
+            .all(|l| l.contains("\"apiVersion\":\"events.k8s.io/v1\"")),
+        "{}",
+        watched.text
+    );
+}

@@ -78,10 +78,20 @@ fn group_json(name: &str, version: &str) -> Value {
     json!({"name": name, "versions": [gv.clone()], "preferredVersion": gv})
 }
 
+/// Groups served through another's storage: `events.k8s.io/v1` Events (`events_v1.rs`).
+const VIEWS: &[(&str, &str)] = &[("events.k8s.io", "v1")];
+
+/// The `events` resource of `events.k8s.io/v1`.
+fn events_resource() -> Value {
+    json!({"name": "events", "singularName": "event", "namespaced": true, "kind": "Event",
+        "verbs": VERBS, "shortNames": ["ev"]})
+}
+
 /// `/apis`.
 pub fn group_list() -> Value {
     let groups: Vec<Value> = groups()
         .into_iter()
+        .chain(VIEWS.iter().copied())
         .chain(super::reviews::GROUPS.iter().map(|(g, v, _, _)| (*g, *v)))
         .map(|(g, v)| group_json(g, v))
         .collect();
@@ -92,6 +102,7 @@ pub fn group_list() -> Value {
 pub fn group(name: &str) -> Option<Value> {
     let (g, v) = groups()
         .into_iter()
+        .chain(VIEWS.iter().copied())
         .chain(super::reviews::GROUPS.iter().map(|(g, v, _, _)| (*g, *v)))
         .find(|(g, _)| *g == name)?;
     let mut out = group_json(g, v);
@@ -111,6 +122,11 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     } else {
         format!("{group}/{version}")
     };
+    if VIEWS.contains(&(group, version)) {
+        return Some(
+            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": [events_resource()]}),
+        );
+    }
     if let Some((_, _, plural, kind)) = super::reviews::GROUPS
         .iter()
         .find(|(g, v, _, _)| *g == group && *v == version)
@@ -176,6 +192,12 @@ pub fn aggregated(core: bool) -> Value {
             "versions": [{"version": v, "resources": resources, "freshness": "Current"}]}));
     }
     if !core {
+        for (g, v) in VIEWS {
+            let r = json!({"resource": "events", "responseKind": {"group": g, "version": v, "kind": "Event"},
+                "scope": "Namespaced", "singularResource": "event", "verbs": VERBS, "shortNames": ["ev"], "subresources": []});
+            items.push(json!({"metadata": {"name": g, "creationTimestamp": null},
+                "versions": [{"version": v, "resources": [r], "freshness": "Current"}]}));
+        }
         for (g, v, plural, kind) in super::reviews::GROUPS {
             let r = json!({"resource": plural, "responseKind": {"group": g, "version": v, "kind": kind},
                 "scope": "Cluster", "singularResource": "", "verbs": ["create"], "subresources": []});

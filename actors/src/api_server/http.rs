@@ -88,8 +88,9 @@ pub(super) async fn api(req: HttpRequest, mut payload: web::Payload, core: web::
         actor,
         body: body.freeze(),
     };
+    let table_path = super::events_v1::core_path(req.path()).unwrap_or_else(|| req.path().to_string());
     let table = (req.method() == actix_web::http::Method::GET && wants_table(&req))
-        .then(|| super::routes::parse(req.path()).ok())
+        .then(|| super::routes::parse(&table_path).ok())
         .flatten()
         .filter(|r| r.subresource.is_none() || r.subresource.as_deref() == Some("status"))
         .map(|r| {

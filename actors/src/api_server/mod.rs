@@ -6,6 +6,7 @@ pub mod bootstrap;
 pub mod cluster_ip;
 pub mod delete;
 pub mod discovery;
+pub mod events_v1;
 pub mod eviction;
 pub mod exec_ws;
 pub mod fieldset;
@@ -116,8 +117,42 @@ impl ApiCore {
 
     /// Serves one API call.
     pub async fn handle(&self, req: ApiRequest) -> Reply {
+        if let Some(path) = events_v1::core_path(&req.path) {
+            return self.handle_events_v1(req, path).await;
+        }
         match self.dispatch(req).await {
             Ok(r) => r,
+            Err(e) => Reply::Done(ApiResponse::error(&e)),
+        }
+    }
+
+    /// An `events.k8s.io/v1` call, served as its core/v1 twin (`events_v1.rs`).
+    async fn handle_events_v1(&self, mut req: ApiRequest, path: String) -> Reply {
+        let is_events = routes::parse(&path).is_ok_and(|r| r.rt.kind == "Event" && r.subresource.is_none());
+        if !is_events {
+            return Reply::Done(ApiResponse::error(&ApiError::no_route(&req.path)));
+        }
+        req.path = path;
+        req.query = events_v1::core_query(&req.query);
+        if !req.body.is_empty() && !req.content_type.contains("json-patch") {
+            match request::decode_body(&req.content_type, &req.body) {
+                Ok(v) => {
+                    req.body = Bytes::from(serde_json::to_vec(&events_v1::to_core(v)).unwrap_or_default());
+                    if !req.content_type.contains("patch") {
+                        req.content_type = "application/json".into();
+                    }
+                }
+                Err(e) => return Reply::Done(ApiResponse::error(&e)),
+            }
+        }
+        match self.dispatch(req).await {
+            Ok(Reply::Done(mut resp)) => {
+                if let Some(body) = events_v1::answer(&resp.body) {
+                    resp.body = body;
+                }
+                Reply::Done(resp)
+            }
+            Ok(Reply::Watch(stream)) => Reply::Watch(events_v1::watch(stream)),
             Err(e) => Reply::Done(ApiResponse::error(&e)),
         }
     }

@@ -291,17 +291,32 @@ pub fn row(kind: &str, v: &Value, wide: bool) -> Vec<String> {
                 .collect();
             vec![name, or_none(eps.join(",")), a]
         }
-        "Event" => vec![
-            age(&s(v, "/lastTimestamp")),
-            s(v, "/type"),
-            s(v, "/reason"),
-            format!(
-                "{}/{}",
-                s(v, "/involvedObject/kind").to_lowercase(),
-                s(v, "/involvedObject/name")
-            ),
-            s(v, "/message"),
-        ],
+        "Event" => {
+            // core/v1 names, or events.k8s.io/v1's.
+            let first = |paths: &[&str]| {
+                paths
+                    .iter()
+                    .map(|p| s(v, p))
+                    .find(|x| !x.is_empty())
+                    .unwrap_or_default()
+            };
+            let object = if v.get("regarding").is_some() {
+                "/regarding"
+            } else {
+                "/involvedObject"
+            };
+            vec![
+                age(&first(&["/lastTimestamp", "/deprecatedLastTimestamp", "/eventTime"])),
+                s(v, "/type"),
+                s(v, "/reason"),
+                format!(
+                    "{}/{}",
+                    s(v, &format!("{object}/kind")).to_lowercase(),
+                    s(v, &format!("{object}/name"))
+                ),
+                first(&["/message", "/note"]),
+            ]
+        }
         _ => vec![name, a],
     };
     if wide {
