@@ -506,3 +506,38 @@ fn events_k8s_io_v1_is_a_view_of_core_events() {
         watched.text
     );
 }
+
+#[test]
+fn a_dry_run_checks_and_answers_but_keeps_nothing() {
+    let (_nats, orca, _dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let dry = h.post(&format!("{CMS}?dryRun=All"), &configmap("d", "v1"));
+    assert_eq!(dry.status, 201, "{}", dry.text);
+    assert!(
+        dry.body["metadata"]["resourceVersion"].is_null(),
+        "a dry create has no revision: {}",
+        dry.text
+    );
+    assert_eq!(h.get(&format!("{CMS}/d")).status, 404, "nothing was created");
+    let bad = h.post(&format!("{CMS}?dryRun=All"), &json!({"metadata": {"name": "Bad_Name"}}));
+    assert_eq!(bad.status, 422, "a dry run still validates");
+    let real = h.post(CMS, &configmap("d", "v1")).body;
+    let rv = real["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let mut changed = real.clone();
+    changed["data"]["v"] = json!("v2");
+    let dry_put = h.put(&format!("{CMS}/d?dryRun=All"), &changed);
+    assert_eq!(dry_put.status, 200, "{}", dry_put.text);
+    assert_eq!(dry_put.body["data"]["v"], "v2", "the answer shows the change");
+    assert_eq!(
+        dry_put.body["metadata"]["resourceVersion"].as_str(),
+        Some(rv.as_str()),
+        "at the object's revision"
+    );
+    let now = h.get(&format!("{CMS}/d")).body;
+    assert_eq!(
+        (now["data"]["v"].as_str(), now["metadata"]["resourceVersion"].as_str()),
+        (Some("v1"), Some(rv.as_str()))
+    );
+    assert_eq!(h.delete(&format!("{CMS}/d?dryRun=All")).status, 200);
+    assert_eq!(h.get(&format!("{CMS}/d")).status, 200, "a dry delete deletes nothing");
+}

@@ -299,7 +299,7 @@ impl ApiCore {
                     .await??;
                 Ok(Reply::Done(ApiResponse {
                     status: 201,
-                    body: ev.json.clone(),
+                    body: answer_of(&ev, dry),
                     warnings,
                     offset: None,
                 }))
@@ -320,7 +320,7 @@ impl ApiCore {
                     .await??;
                 Ok(Reply::Done(ApiResponse {
                     status: 200,
-                    body: ev.json.clone(),
+                    body: answer_of(&ev, dry),
                     warnings,
                     offset: None,
                 }))
@@ -356,7 +356,7 @@ impl ApiCore {
                 ignore_unknown(&q, &mut warnings);
                 Ok(Reply::Done(ApiResponse {
                     status: 200,
-                    body: ev.json.clone(),
+                    body: answer_of(&ev, dry),
                     warnings,
                     offset: None,
                 }))
@@ -380,7 +380,7 @@ impl ApiCore {
                 let ev = self
                     .commit(dry, move |st| write::delete(st, rt, &ns, &name, grace, policy, actor))
                     .await??;
-                done(200, ev.json.clone())
+                done(200, answer_of(&ev, dry))
             }
             (m, _) => Err(ApiError::method_not_allowed(m)),
         }
@@ -434,7 +434,7 @@ impl ApiCore {
             .await??;
         Ok(Reply::Done(ApiResponse {
             status: if created { 201 } else { 200 },
-            body: ev.json.clone(),
+            body: answer_of(&ev, dry),
             warnings,
             offset: None,
         }))
@@ -470,6 +470,21 @@ impl ApiCore {
         ignore_unknown(q, &mut warnings);
         Ok((admitted.object, warnings))
     }
+}
+
+/// The object a write answers with. A dry run's changes are not kept, so its answer carries the
+/// object's revision before it (none for a create), as Kubernetes answers a dry run.
+fn answer_of(ev: &crate::eventlog::Event, dry: bool) -> Bytes {
+    if !dry {
+        return ev.json.clone();
+    }
+    let mut v = ev.object();
+    let created = ev.meta.event_type == crate::eventlog::EventType::Added;
+    match ev.meta.prev_revision {
+        prev if prev > 0 && !created => write::set_meta(&mut v, "resourceVersion", Value::String(prev.to_string())),
+        _ => write::set_meta(&mut v, "resourceVersion", Value::Null),
+    }
+    Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
 }
 
 /// `fieldValidation=Strict`: a body with fields Kubernetes does not define is refused, every such
