@@ -1,7 +1,7 @@
 //! The unmodified kubectl (v1.32, /usr/bin/kubectl on these machines) against orca: discovery,
 //! api-resources, explain, tables and output formats, client-side and server-side apply, edit,
 //! scale, label, patch (strategic, merge, json), rollout status/history/undo, logs (-f,
-//! --previous), exec (-i, -it on a terminal), cp, port-forward, describe with events, get -w,
+//! --previous), exec (-i, -it on a terminal), cp, attach, port-forward, describe with events, get -w,
 //! wait, drain and delete (--cascade). Fails, not skips, when kubectl is missing.
 
 mod common;
@@ -536,6 +536,22 @@ fn kubectl_server_side_apply_edit_undo_exec_and_wait() {
         "{said}"
     );
     assert!(said.contains("Handling connection"), "{said}");
+
+    // attach: the container's output from now until it ends; its stdin is not attachable.
+    k.ok(&[
+        "run",
+        "ticker",
+        "--restart=Never",
+        "--image=busybox",
+        "--",
+        "sh",
+        "-c",
+        "sleep 1; for i in 1 2 3; do echo tick $i; sleep 0.3; done",
+    ]);
+    let attached = k.ok(&["attach", "ticker", "--pod-running-timeout=30s"]);
+    assert!(attached.ends_with("tick 3\n"), "{attached}");
+    let (code, _, err) = k.run(&["attach", "-i", "shell"]);
+    assert!(code != 0 && err.contains("use kubectl exec -it"), "{err}");
 
     // logs --previous after a restart.
     k.ok(&[

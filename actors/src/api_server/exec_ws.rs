@@ -26,11 +26,11 @@ const IDLE_LIMIT: std::time::Duration = std::time::Duration::from_secs(24 * 3600
 /// Subprotocols understood, best first.
 pub const PROTOCOLS: &[&str] = &["v5.channel.k8s.io", "v4.channel.k8s.io"];
 
-fn header_str(req: &HttpRequest, name: header::HeaderName) -> &str {
+pub(super) fn header_str(req: &HttpRequest, name: header::HeaderName) -> &str {
     req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-fn status_of(out: &Value, command: &[String]) -> Value {
+pub(super) fn status_of(out: &Value, command: &[String]) -> Value {
     match out["exitCode"].as_i64().unwrap_or(0) {
         0 => json!({"metadata": {}, "status": "Success"}),
         code => json!({"metadata": {}, "status": "Failure",
@@ -39,14 +39,14 @@ fn status_of(out: &Value, command: &[String]) -> Value {
     }
 }
 
-fn channel(n: u8, data: &[u8]) -> Bytes {
+pub(super) fn channel(n: u8, data: &[u8]) -> Bytes {
     let mut msg = Vec::with_capacity(data.len() + 1);
     msg.push(n);
     msg.extend_from_slice(data);
     Bytes::from(frame(op::BINARY, &msg))
 }
 
-fn error_response(e: &ApiError) -> HttpResponse {
+pub(super) fn error_response(e: &ApiError) -> HttpResponse {
     let resp = ApiResponse::error(e);
     HttpResponse::build(
         actix_web::http::StatusCode::from_u16(resp.status).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
@@ -226,7 +226,7 @@ async fn forward_output(
 }
 
 /// The frames to send, ending after the close frame.
-fn tokio_stream_of(
+pub(super) fn tokio_stream_of(
     rx: tokio::sync::mpsc::Receiver<Bytes>,
 ) -> impl futures::Stream<Item = Result<Bytes, actix_web::Error>> {
     futures::stream::unfold((rx, false), |(mut rx, closed)| async move {

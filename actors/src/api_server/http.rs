@@ -303,6 +303,10 @@ pub fn serve(
                 web::route().to(super::exec_ws::exec),
             )
             .route(
+                "/api/v1/namespaces/{ns}/pods/{name}/attach",
+                web::route().to(super::attach::attach),
+            )
+            .route(
                 "/api/v1/namespaces/{ns}/pods/{name}/portforward",
                 web::route().to(super::portforward::portforward),
             )

@@ -1,6 +1,7 @@
 //! The API server: Kubernetes verbs over the event log, served over HTTP and over NATS.
 
 pub mod apply;
+pub mod attach;
 pub mod bindings;
 pub mod bootstrap;
 pub mod cluster_ip;

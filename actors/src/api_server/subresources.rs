@@ -111,7 +111,7 @@ impl ApiCore {
     }
 
     /// `log?follow=true`: the output so far, then new output as it comes, until the container ends.
-    fn follow_log(&self, ns: &str, name: &str, q: &Query) -> ApiResult<super::watch::WatchStream> {
+    pub fn follow_log(&self, ns: &str, name: &str, q: &Query) -> ApiResult<super::watch::WatchStream> {
         let first = crate::bus::envelope::LogRequest {
             namespace: ns.into(),
             pod: name.into(),

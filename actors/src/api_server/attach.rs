@@ -1,0 +1,106 @@
+//! `pods/NAME/attach` over WebSocket (`kubectl attach`): the container's output from now on, on
+//! channel 1, until the container ends (then a Success status on channel 3) or the client goes.
+//! The main process's stdin is not attachable: a request with `stdin=true` gets a Failure status
+//! saying to use `kubectl exec -it`.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::json;
+
+use super::exec_ws::{channel, error_response, header_str, tokio_stream_of, PROTOCOLS};
+use super::request::Query;
+use super::websocket::{accept_key, frame, op, read_frame};
+use super::{ApiCore, ApiError};
+
+/// The attach handler.
+pub async fn attach(
+    req: HttpRequest,
+    payload: web::Payload,
+    core: web::Data<ApiCore>,
+    path: web::Path<(String, String)>,
+) -> HttpResponse {
+    let (ns, name) = path.into_inner();
+    if !header_str(&req, header::UPGRADE).eq_ignore_ascii_case("websocket") {
+        return error_response(&ApiError::bad_request(
+            "attach is a WebSocket (v5.channel.k8s.io or v4.channel.k8s.io), as kubectl opens it",
+        ));
+    }
+    let offered: Vec<&str> = header_str(&req, header::SEC_WEBSOCKET_PROTOCOL)
+        .split(',')
+        .map(str::trim)
+        .collect();
+    let Some(protocol) = PROTOCOLS.iter().find(|p| offered.contains(p)) else {
+        return error_response(&ApiError::bad_request(format!(
+            "attach over WebSocket speaks {}; the client offered {offered:?}",
+            PROTOCOLS.join(", ")
+        )));
+    };
+    if core.log.projection().get("Pod", &ns, &name).is_none() {
+        return error_response(&ApiError::not_found("pods", &name));
+    }
+    let q = Query::parse(req.query_string());
+    let container = q.get("container").unwrap_or("").to_string();
+    let key = accept_key(header_str(&req, header::SEC_WEBSOCKET_KEY));
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
+    if q.flag("stdin") {
+        let status = json!({"metadata": {}, "status": "Failure", "reason": "BadRequest",
+            "message": "orca does not attach to a container's stdin; use kubectl exec -it POD -- sh for an interactive shell"});
+        let _ = tx.try_send(channel(3, status.to_string().as_bytes()));
+        let _ = tx.try_send(Bytes::from(frame(op::CLOSE, &1000u16.to_be_bytes())));
+    } else {
+        let follow = Query::parse(&format!("container={container}&tailLines=0"));
+        match core.follow_log(&ns, &name, &follow) {
+            Ok(mut lines) => {
+                // The client's frames: pings answered; its close (or its going) ends the attach.
+                let pongs = tx.clone();
+                let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+                actix_web::rt::spawn(async move {
+                    let (mut payload, mut buf) = (payload, Vec::new());
+                    while let Some(Ok(chunk)) = payload.next().await {
+                        buf.extend_from_slice(&chunk);
+                        while let Some((f, used)) = read_frame(&buf) {
+                            buf.drain(..used);
+                            match f.opcode {
+                                op::PING => {
+                                    let _ = pongs.try_send(Bytes::from(frame(op::PONG, &f.payload)));
+                                }
+                                op::CLOSE => {
+                                    let _ = stop.send(());
+                                    return;
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    let _ = stop.send(());
+                });
+                actix_web::rt::spawn(async move {
+                    loop {
+                        tokio::select! {
+                            line = lines.next() => match line {
+                                Some((_, text)) => {
+                                    if tx.send(channel(1, &text)).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                None => break,
+                            },
+                            _ = &mut stopped => return,
+                        }
+                    }
+                    let done = json!({"metadata": {}, "status": "Success"});
+                    let _ = tx.send(channel(3, done.to_string().as_bytes())).await;
+                    let _ = tx.send(Bytes::from(frame(op::CLOSE, &1000u16.to_be_bytes()))).await;
+                });
+            }
+            Err(e) => return error_response(&e),
+        }
+    }
+    HttpResponse::SwitchingProtocols()
+        .upgrade("websocket")
+        .insert_header((header::SEC_WEBSOCKET_ACCEPT, key))
+        .insert_header((header::SEC_WEBSOCKET_PROTOCOL, *protocol))
+        .streaming(tokio_stream_of(rx))
+}
