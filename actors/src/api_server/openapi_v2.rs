@@ -127,7 +127,8 @@ fn build() -> String {
     .to_string()
 }
 
-/// `/openapi/v2`, as JSON text (built once).
+/// `/openapi/v2`, as JSON text (built on the first request: few clients ask, so it costs no
+/// memory until one does).
 pub fn document() -> &'static str {
     static DOC: OnceLock<String> = OnceLock::new();
     DOC.get_or_init(build)

@@ -3,7 +3,7 @@
 //! matching as ADDED and one that stops matching as DELETED, as Kubernetes sends them; a start
 //! below the compaction horizon is a 200 stream whose one event is an ERROR (410 Expired).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -68,8 +68,8 @@ struct Follow {
     deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
     ticker: tokio::time::Interval,
     done: bool,
-    /// For a selected watch: whether each object seen matched the selectors at its last version.
-    matched: HashMap<(String, String), bool>,
+    /// For a selected watch: the uids of the objects whose last version seen matched.
+    matching: HashSet<String>,
 }
 
 /// The watch line of `ev` with another type.
@@ -90,12 +90,13 @@ impl Follow {
 
     /// Whether the object's version before `ev` matched the selectors.
     fn matched_before(&mut self, ev: &Event) -> bool {
-        let key = (ev.namespace.clone(), ev.name.clone());
-        if let Some(m) = self.matched.get(&key) {
-            return *m;
+        if self.matching.contains(ev.uid.as_str()) {
+            return true;
         }
-        // Unknown: new since the watch began, or (for a watch from a revision) not seen yet.
-        if ev.event_type == EventType::Added || ev.prev_revision == 0 || self.spec.since.is_none() {
+        // Not among the matches: it did not match, unless its previous version predates the
+        // watch (a watch from a revision has not seen it), which the log answers.
+        let since = self.spec.since.unwrap_or(u64::MAX);
+        if ev.event_type == EventType::Added || ev.prev_revision == 0 || ev.prev_revision > since {
             return false;
         }
         match self.log.reader().event(ev.prev_revision) {
@@ -109,21 +110,25 @@ impl Follow {
         if !self.watched(ev) {
             return None;
         }
-        let now = self.spec.filter.matches(&ev.header);
         if self.spec.filter.is_empty() {
             return Some(ev.watch_line());
         }
+        let now = self.spec.filter.matches(&ev.header);
         let before = self.matched_before(ev);
-        let key = (ev.namespace.clone(), ev.name.clone());
         if ev.event_type == EventType::Deleted {
-            self.matched.remove(&key);
+            self.matching.remove(ev.uid.as_str());
             return (before || now).then(|| retyped(ev, "DELETED"));
         }
-        self.matched.insert(key, now);
         match (before, now) {
             (true, true) => Some(ev.watch_line()),
-            (false, true) => Some(retyped(ev, "ADDED")),
-            (true, false) => Some(retyped(ev, "DELETED")),
+            (false, true) => {
+                self.matching.insert(ev.uid.clone());
+                Some(retyped(ev, "ADDED"))
+            }
+            (true, false) => {
+                self.matching.remove(ev.uid.as_str());
+                Some(retyped(ev, "DELETED"))
+            }
             (false, false) => None,
         }
     }
@@ -169,7 +174,7 @@ impl Follow {
 /// timeout passes. Each line carries its revision.
 pub fn start(log: EventLog, spec: WatchSpec) -> ApiResult<WatchStream> {
     let mut pending = VecDeque::new();
-    let mut matched = HashMap::new();
+    let mut matching = HashSet::new();
     let mut done = false;
     let after = match spec.since {
         Some(rv) => {
@@ -189,7 +194,7 @@ pub fn start(log: EventLog, spec: WatchSpec) -> ApiResult<WatchStream> {
                 let name_ok = spec.name.as_deref().is_none_or(|n| n == ev.name);
                 if name_ok && spec.filter.matches(&ev.header) {
                     if !spec.filter.is_empty() {
-                        matched.insert((ev.namespace.clone(), ev.name.clone()), true);
+                        matching.insert(ev.uid.clone());
                     }
                     let mut line = Vec::with_capacity(ev.json.len() + 32);
                     line.extend_from_slice(b"{\"type\":\"ADDED\",\"object\":");
@@ -215,7 +220,7 @@ pub fn start(log: EventLog, spec: WatchSpec) -> ApiResult<WatchStream> {
         pending,
         ticker,
         done,
-        matched,
+        matching,
     };
     Ok(Box::pin(futures::stream::unfold(follow, |mut f| async move {
         f.next().await.map(|line| (line, f))

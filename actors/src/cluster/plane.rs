@@ -109,7 +109,6 @@ impl Plane {
         // The OpenAPI documents are built once, off the start-up path, before kubectl asks.
         std::thread::spawn(|| {
             let _ = crate::api_server::openapi::root();
-            let _ = crate::api_server::openapi_v2::document();
         });
         let (http, addrs) =
             http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {
