@@ -551,7 +551,32 @@ fn kubectl_server_side_apply_edit_undo_exec_and_wait() {
     let attached = k.ok(&["attach", "ticker", "--pod-running-timeout=30s"]);
     assert!(attached.ends_with("tick 3\n"), "{attached}");
     let (code, _, err) = k.run(&["attach", "-i", "shell"]);
-    assert!(code != 0 && err.contains("use kubectl exec -it"), "{err}");
+    assert!(code != 0 && err.contains("does not take stdin"), "{err}");
+    // attach -i writes into the stdin of a container that asks for one.
+    let reader = file(
+        "reader.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: reader}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    stdin: true\n    command: [sh, -c, \"while read l; do echo got $l; done\"]\n",
+    );
+    k.ok(&["apply", "-f", &reader]);
+    k.ok(&["wait", "--for=condition=Ready", "pod/reader", "--timeout=60s"]);
+    let mut attach = Command::new("kubectl")
+        .args(["attach", "-i", "reader"])
+        .env("KUBECONFIG", &k.config)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut input = attach.stdin.take().unwrap();
+        input.write_all(b"one\ntwo\n").unwrap();
+        common::wait_for(20, "the container read what attach sent", || {
+            k.ok(&["logs", "reader"]) == "got one\ngot two\n"
+        });
+    }
+    let _ = attach.kill();
+    let _ = attach.wait();
 
     // logs --previous after a restart.
     k.ok(&[

@@ -1,7 +1,7 @@
-//! `pods/NAME/attach` over WebSocket (`kubectl attach`): the container's output from now on, on
-//! channel 1, until the container ends (then a Success status on channel 3) or the client goes.
-//! The main process's stdin is not attachable: a request with `stdin=true` gets a Failure status
-//! saying to use `kubectl exec -it`.
+//! `pods/NAME/attach` over WebSocket (`kubectl attach [-i]`): the container's output from now on,
+//! on channel 1, until the container ends (then a Success status on channel 3) or the client goes;
+//! with `-i`, what the client sends on channel 0 goes to the stdin of a container whose spec has
+//! `stdin: true` (a FIFO on its node). A terminal (`-t`) is not attachable: `kubectl exec -it` is.
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -41,21 +41,51 @@ pub async fn attach(
         return error_response(&ApiError::not_found("pods", &name));
     }
     let q = Query::parse(req.query_string());
-    let container = q.get("container").unwrap_or("").to_string();
+    let pod = core.log.projection().get("Pod", &ns, &name).map(|p| p.object());
+    let containers = pod
+        .as_ref()
+        .and_then(|p| p.pointer("/spec/containers"))
+        .and_then(serde_json::Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let container = q
+        .get("container")
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .or_else(|| containers.first().and_then(|c| c["name"].as_str()).map(str::to_string))
+        .unwrap_or_default();
+    let spec = containers
+        .iter()
+        .find(|c| c["name"] == container.as_str())
+        .cloned()
+        .unwrap_or_default();
+    let refusal = if q.flag("tty") {
+        Some(
+            "orca does not attach a terminal to a container's main process; use kubectl exec -it POD -- sh".to_string(),
+        )
+    } else if q.flag("stdin") && spec["stdin"] != true {
+        Some(format!(
+            "container {container} does not take stdin: set spec.containers[].stdin: true, or use kubectl exec -it POD -- sh"
+        ))
+    } else {
+        None
+    };
     let key = accept_key(header_str(&req, header::SEC_WEBSOCKET_KEY));
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(16);
-    if q.flag("stdin") {
-        let status = json!({"metadata": {}, "status": "Failure", "reason": "BadRequest",
-            "message": "orca does not attach to a container's stdin; use kubectl exec -it POD -- sh for an interactive shell"});
+    if let Some(message) = refusal {
+        let status = json!({"metadata": {}, "status": "Failure", "reason": "BadRequest", "message": message});
         let _ = tx.try_send(channel(3, status.to_string().as_bytes()));
         let _ = tx.try_send(Bytes::from(frame(op::CLOSE, &1000u16.to_be_bytes())));
     } else {
         let follow = Query::parse(&format!("container={container}&tailLines=0"));
         match core.follow_log(&ns, &name, &follow) {
             Ok(mut lines) => {
-                // The client's frames: pings answered; its close (or its going) ends the attach.
+                // The client's frames: stdin passed on, pings answered; its close (or its going)
+                // ends the attach.
                 let pongs = tx.clone();
                 let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+                let (log, nats) = (core.log.clone(), core.nats.clone());
+                let (ns2, name2, container2) = (ns.clone(), name.clone(), container.clone());
                 actix_web::rt::spawn(async move {
                     let (mut payload, mut buf) = (payload, Vec::new());
                     while let Some(Ok(chunk)) = payload.next().await {
@@ -69,6 +99,17 @@ pub async fn attach(
                                 op::CLOSE => {
                                     let _ = stop.send(());
                                     return;
+                                }
+                                op::BINARY | op::TEXT if f.payload.len() > 1 && f.payload[0] == 0 => {
+                                    if let Some(nats) = &nats {
+                                        let data = f.payload[1..].to_vec();
+                                        let sent =
+                                            super::pods::attach_input(&log, nats, &ns2, &name2, &container2, data)
+                                                .await;
+                                        if let Err(e) = sent {
+                                            tracing::debug!("attach {ns2}/{name2}: {}", e.message);
+                                        }
+                                    }
                                 }
                                 _ => {}
                             }

@@ -202,6 +202,26 @@ pub async fn open_session(
     Ok(())
 }
 
+/// Writes `data` to the stdin of a pod's container, on its node.
+pub async fn attach_input(
+    log: &EventLog,
+    nats: &async_nats::Client,
+    ns: &str,
+    name: &str,
+    container: &str,
+    data: Vec<u8>,
+) -> ApiResult<()> {
+    let node = node_of(log, ns, name)?;
+    let input = envelope::AttachInput {
+        namespace: ns.into(),
+        pod: name.into(),
+        container: container.into(),
+        data,
+    };
+    ask_node(nats, subjects::node_attach(&node), envelope::encode(&input), &node).await?;
+    Ok(())
+}
+
 /// The tail of a deleted pod's output, kept with its final status in the log.
 fn kept_tail(log: &EventLog, ns: &str, name: &str, container: &str) -> ApiResult<(Bytes, u64)> {
     let revisions = log.reader().history("Pod", ns, name)?;

@@ -167,6 +167,19 @@ pub struct ExecInput {
     pub kill: bool,
 }
 
+/// Bytes for the stdin of a container's main process (`kubectl attach -i`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttachInput {
+    /// Pod namespace.
+    pub namespace: String,
+    /// Pod name.
+    pub pod: String,
+    /// Container name (empty: the first container).
+    pub container: String,
+    /// The bytes.
+    pub data: Vec<u8>,
+}
+
 /// What a node agent answers to a log or exec request.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct NodeReply {

@@ -45,6 +45,11 @@ pub fn node_exec_session(node: &str) -> String {
     format!("orca.node.{node}.exec-session")
 }
 
+/// Input for the stdin of containers on a node agent (`kubectl attach -i`).
+pub fn node_attach(node: &str) -> String {
+    format!("orca.node.{node}.attach")
+}
+
 /// A session's output, sent by the agent to the API server.
 pub fn exec_output(session: &str) -> String {
     format!("orca.exec.{session}.out")

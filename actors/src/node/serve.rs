@@ -186,6 +186,33 @@ async fn exec(reg: &Registry, req: &ExecRequest, runtime: &dyn crate::node::runt
     }
 }
 
+/// Writes into a container's stdin FIFO; fails at once when the container is not reading it.
+fn write_stdin(reg: &Registry, r: &envelope::AttachInput) -> NodeReply {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = match container_dir(reg, &r.namespace, &r.pod, &r.container) {
+        Ok(d) => d,
+        Err(e) => return reply_err(e),
+    };
+    let fifo = crate::node::shim::stdin_path(&dir);
+    if !fifo.exists() {
+        return reply_err(format!(
+            "container {} does not take stdin: set spec.containers[].stdin: true",
+            dir.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        ));
+    }
+    let opened = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(&fifo);
+    match opened.and_then(|mut f| f.write_all(&r.data)) {
+        Ok(()) => reply_err(String::new()),
+        Err(e) => reply_err(format!("writing to the container's stdin: {e}")),
+    }
+}
+
 /// Keeps a reply within one NATS message: output beyond `limit` bytes is cut, and stderr says so.
 pub fn fit(mut reply: NodeReply, limit: usize) -> NodeReply {
     let total = reply.stdout.len() + reply.stderr.len();
@@ -222,12 +249,21 @@ pub async fn serve(
     let logs = sub(crate::bus::subjects::node_logs(&node)).await?;
     let execs = sub(crate::bus::subjects::node_exec(&node)).await?;
     let sessions = sub(crate::bus::subjects::node_exec_session(&node)).await?;
-    let mut all = futures::stream::select(futures::stream::select(logs, execs), sessions);
+    let attach = sub(crate::bus::subjects::node_attach(&node)).await?;
+    let mut all = futures::stream::select(
+        futures::stream::select(logs, execs),
+        futures::stream::select(sessions, attach),
+    );
     while let Some(msg) = all.next().await {
         let Some(reply) = msg.reply.clone() else { continue };
         let (nats, reg, runtime) = (nats.clone(), reg.clone(), runtime.clone());
         tokio::spawn(async move {
-            let answer = if msg.subject.as_str().ends_with(".exec-session") {
+            let answer = if msg.subject.as_str().ends_with(".attach") {
+                match envelope::decode::<envelope::AttachInput>(&msg.payload) {
+                    Ok(r) => write_stdin(&reg, &r),
+                    Err(e) => reply_err(e.to_string()),
+                }
+            } else if msg.subject.as_str().ends_with(".exec-session") {
                 match envelope::decode::<envelope::ExecSession>(&msg.payload) {
                     Ok(r) => super::exec_session::open(nats.clone(), &reg, runtime.as_ref(), r).await,
                     Err(e) => reply_err(e.to_string()),

@@ -248,6 +248,19 @@ async fn run_container(
             c2.readiness_probe.clone(),
         ]
     };
+    // `stdin: true`: the container's stdin is a FIFO in its directory, which `kubectl attach -i`
+    // writes into (through the agent); the shim opens it for the container.
+    let stdin = crate::node::shim::stdin_path(&cdir);
+    if raw_container["stdin"] == true && !init {
+        let _ = std::fs::create_dir_all(&cdir);
+        if !stdin.exists() {
+            if let Err(e) = nix::unistd::mkfifo(&stdin, nix::sys::stat::Mode::from_bits_truncate(0o600)) {
+                tracing::warn!("container {}: no stdin FIFO: {e}", c2.name);
+            }
+        }
+    } else {
+        let _ = std::fs::remove_file(&stdin);
+    }
     let config = ContainerConfig {
         dir: cdir.clone(),
         command: c2.command.clone().unwrap_or_default(),
