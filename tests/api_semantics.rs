@@ -541,3 +541,45 @@ fn a_dry_run_checks_and_answers_but_keeps_nothing() {
     assert_eq!(h.delete(&format!("{CMS}/d?dryRun=All")).status, 200);
     assert_eq!(h.get(&format!("{CMS}/d")).status, 200, "a dry delete deletes nothing");
 }
+
+#[test]
+fn a_list_at_a_revision_is_not_older_than_it() {
+    let (_nats, orca, _dir) = cluster(&["--retain-events", "20"]);
+    let h = Http::new(&orca.url);
+    for i in 0..40 {
+        assert_eq!(h.post(CMS, &configmap(&format!("n{i}"), "v")).status, 201);
+    }
+    // An old revision (below the horizon): the current state is not older than it.
+    let old = h.get(&format!("{CMS}?resourceVersion=2"));
+    assert_eq!(old.status, 200, "{}", old.text);
+    assert_eq!(old.body["items"].as_array().unwrap().len(), 40);
+    let head: u64 = old.body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let explicit = h.get(&format!("{CMS}?resourceVersion=2&resourceVersionMatch=NotOlderThan"));
+    assert_eq!(explicit.status, 200);
+    // A revision not reached yet is waited for, then answered.
+    let url = orca.url.clone();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        Http::new(&url).post(CMS, &configmap("late", "v")).status
+    });
+    let ahead = h.get(&format!("{CMS}?resourceVersion={}", head + 1));
+    assert_eq!(writer.join().unwrap(), 201);
+    assert_eq!(ahead.status, 200, "{}", ahead.text);
+    assert_eq!(ahead.body["items"].as_array().unwrap().len(), 41);
+    // One never reached gets Kubernetes' 504.
+    let far = h.get(&format!("{CMS}?resourceVersion={}", head + 1000));
+    assert_eq!(far.status, 504, "{}", far.text);
+    assert!(far.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("Too large resource version"));
+    assert_eq!(
+        h.get(&format!("{CMS}?resourceVersionMatch=Sometimes&resourceVersion=1"))
+            .status,
+        400
+    );
+}

@@ -161,6 +161,12 @@ fn kubectl_drives_orca() {
     let started = std::time::Instant::now();
     let followed = k.ok(&["logs", "-f", "counter", "--pod-running-timeout=30s"]);
     assert_eq!(followed, "line 1\nline 2\nline 3\n");
+    assert_eq!(k.ok(&["logs", "counter", "--limit-bytes=7"]), "line 1\n");
+    let (_, since, said) = k.run(&["logs", "counter", "--since=1h"]);
+    assert!(
+        since.contains("line 3") && said.contains("sinceSeconds is not applied"),
+        "{said}"
+    );
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
 
     // Tables and formats.

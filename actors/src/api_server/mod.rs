@@ -265,10 +265,26 @@ impl ApiCore {
                 done(200, history::get_at(&self.log, rt, &ns, &name, rev)?)
             }
             ("GET", None) => {
-                if let Some(rv) = q.number("resourceVersion")?.filter(|rv| *rv > 0) {
-                    if rv + 1 < self.log.oldest() {
-                        return Err(ApiError::gone(rv, self.log.oldest()));
+                // resourceVersion without Exact means "not older than": the current state serves
+                // any revision already reached; a revision not reached yet is waited for briefly.
+                let not_older = match q.get("resourceVersionMatch") {
+                    None | Some("") => true,
+                    Some("NotOlderThan") => {
+                        if q.get("resourceVersion").is_none_or(str::is_empty) {
+                            return Err(ApiError::unprocessable(
+                                "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+                            ));
+                        }
+                        true
                     }
+                    Some(other) => {
+                        return Err(ApiError::bad_request(format!(
+                            "resourceVersionMatch: Unsupported value: \"{other}\": supported values: \"Exact\", \"NotOlderThan\""
+                        )))
+                    }
+                };
+                if let Some(rv) = q.number("resourceVersion")?.filter(|rv| *rv > 0 && not_older) {
+                    self.wait_for_revision(rv).await?;
                 }
                 let filter = Filter::from_query(&q)?;
                 let limit = q.number("limit")?.filter(|l| *l > 0);
@@ -385,6 +401,28 @@ impl ApiCore {
             }
             (m, _) => Err(ApiError::method_not_allowed(m)),
         }
+    }
+
+    /// Waits up to 3 s for the log to reach `rv` (a client that read a newer revision elsewhere);
+    /// after that, 504 as Kubernetes answers a resource version that is too large.
+    async fn wait_for_revision(&self, rv: u64) -> ApiResult<()> {
+        let mut signal = self.log.head_signal();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+        while self.log.head() < rv {
+            if !matches!(tokio::time::timeout_at(deadline, signal.changed()).await, Ok(Ok(()))) {
+                let mut e = ApiError::bad_request(format!(
+                    "Too large resource version: {rv}, current: {}",
+                    self.log.head()
+                ));
+                e.code = 504;
+                e.reason = "Timeout";
+                e.details = Some(Box::new(
+                    serde_json::json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}),
+                ));
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// A server-side apply: 201 when it created the object, 200 when it changed it.

@@ -45,9 +45,12 @@ impl ApiCore {
             }
             ("GET", "log") if q.flag("follow") => Ok(Reply::Watch(self.follow_log(&ns, &name, q)?)),
             ("GET", "log") => {
-                let (text, offset) = pods::logs(&self.log, self.nats.as_ref(), &ns, &name, q).await?;
+                let (mut text, offset) = pods::logs(&self.log, self.nats.as_ref(), &ns, &name, q).await?;
+                if let Some(limit) = q.number("limitBytes")? {
+                    text.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                }
                 let mut resp = ApiResponse::json(200, text);
-                resp.warnings.clear();
+                resp.warnings = log_option_warnings(q);
                 resp.offset = Some(offset);
                 Ok(Reply::Done(resp))
             }
@@ -155,6 +158,24 @@ impl ApiCore {
             futures::future::ready(!b.is_empty())
         })))
     }
+}
+
+/// Log options orca cannot honour yet, said rather than failed: the container's log file carries
+/// no time per line.
+fn log_option_warnings(q: &Query) -> Vec<String> {
+    let mut out = Vec::new();
+    for (option, what) in [
+        ("sinceSeconds", "sinceSeconds is not applied"),
+        ("sinceTime", "sinceTime is not applied"),
+        ("timestamps", "timestamps are not added"),
+    ] {
+        if q.get(option).is_some_and(|v| !v.is_empty() && v != "false") {
+            out.push(format!(
+                "{what}: orca's container logs carry no time per line; the whole log is shown"
+            ));
+        }
+    }
+    out
 }
 
 /// How often a followed log is read again.
