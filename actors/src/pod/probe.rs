@@ -37,20 +37,23 @@ pub async fn probe_once(p: &Probe, t: &ProbeTarget) -> bool {
     let timeout = Duration::from_secs(p.timeout_seconds.unwrap_or(1).max(1) as u64);
     let attempt = async {
         if let Some(e) = &p.exec {
-            let Some((cmd, args)) = e.command.split_first() else {
+            if e.command.is_empty() {
                 return false;
-            };
-            let out = tokio::process::Command::new(cmd)
-                .args(args)
-                .envs(t.env.iter().cloned())
-                .current_dir(if t.cwd.is_dir() {
+            }
+            // Inside the container when the runtime has one (`runc exec`), never on the host:
+            // a pod's probe is the pod's code.
+            let argv: Vec<&String> = t.exec_prefix.iter().chain(&e.command).collect();
+            let (cmd, args) = argv.split_first().expect("the command is not empty");
+            let mut command = tokio::process::Command::new(cmd);
+            command.args(args).kill_on_drop(true);
+            if t.exec_prefix.is_empty() {
+                command.envs(t.env.iter().cloned()).current_dir(if t.cwd.is_dir() {
                     t.cwd.as_path()
                 } else {
                     std::path::Path::new("/")
-                })
-                .kill_on_drop(true)
-                .output()
-                .await;
+                });
+            }
+            let out = command.output().await;
             return out.is_ok_and(|o| o.status.success());
         }
         if let Some(h) = &p.http_get {
