@@ -1,5 +1,6 @@
-//! `orcactl edit KIND NAME`: the object as YAML in `$KUBE_EDITOR`, `$EDITOR` or vi; what is saved
-//! replaces it (a change made meanwhile is a conflict, and the edited copy is kept).
+//! `orcactl edit KIND NAME`: the object as YAML in `$KUBE_EDITOR`, `$EDITOR` or vi; what changed
+//! between the copy shown and the one saved is sent as a merge patch, as kubectl sends its edit, so
+//! a controller's write meanwhile (status, annotations) is no conflict. A failed edit is kept.
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -55,12 +56,54 @@ pub fn run(client: &Client, ns: Option<&str>, a: EditArgs) -> Result<i32> {
         println!("Edit cancelled, no changes made.");
         return Ok(0);
     }
-    match client.expect(client.send("PUT", &path, Some(&after))?) {
+    let patch = merge_diff(&obj, &after);
+    match client.expect(client.send_typed("PATCH", &path, Some(&patch), "application/merge-patch+json")?) {
         Ok(_) => {
             let _ = std::fs::remove_file(&file);
             println!("{}/{name} edited", super::get::qualified(rt));
             Ok(0)
         }
         Err(e) => bail!("{e:#}\nyour edit is kept at {}", file.display()),
+    }
+}
+
+/// The JSON merge patch (RFC 7386) that turns `from` into `to`: changed fields, `null` for removed
+/// ones, lists whole.
+fn merge_diff(from: &Value, to: &Value) -> Value {
+    match (from, to) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in b {
+                match a.get(k) {
+                    Some(old) if old == v => {}
+                    Some(old) if old.is_object() && v.is_object() => {
+                        out.insert(k.clone(), merge_diff(old, v));
+                    }
+                    _ => {
+                        out.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+            for k in a.keys().filter(|k| !b.contains_key(*k)) {
+                out.insert(k.clone(), Value::Null);
+            }
+            Value::Object(out)
+        }
+        _ => to.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn an_edit_becomes_the_merge_patch_of_what_changed() {
+        let from = json!({"spec": {"replicas": 1, "paused": false, "list": [1]}, "metadata": {"labels": {"a": "b"}}});
+        let to = json!({"spec": {"replicas": 2, "list": [1, 2]}, "metadata": {"labels": {"a": "b"}}});
+        assert_eq!(
+            super::merge_diff(&from, &to),
+            json!({"spec": {"replicas": 2, "list": [1, 2], "paused": null}})
+        );
     }
 }
