@@ -52,3 +52,123 @@ fn exec_probes_of_runc_pods_run_inside_the_container() {
     );
     assert_eq!(h.delete("/api/v1/namespaces/default/pods/probed").status, 200);
 }
+
+/// A docker-save tarball of two layers.
+fn image_tar(path: &std::path::Path, tag: &str, l1: Vec<u8>, l2: Vec<u8>) {
+    let config = json!({"config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]}});
+    let manifest = json!([{"Config": "config.json", "RepoTags": [tag], "Layers": ["l1/layer.tar", "l2/layer.tar"]}]);
+    let mut outer = tar::Builder::new(Vec::new());
+    for (p, data) in [
+        ("config.json", serde_json::to_vec(&config).unwrap()),
+        ("manifest.json", serde_json::to_vec(&manifest).unwrap()),
+        ("l1/layer.tar", l1),
+        ("l2/layer.tar", l2),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        outer.append_data(&mut h, p, data.as_slice()).unwrap();
+    }
+    std::fs::write(path, outer.into_inner().unwrap()).unwrap();
+}
+
+#[test]
+fn a_crafted_image_cannot_touch_the_host() {
+    // Layer 1 plants `a -> /` and `b -> ../../..`; layer 2 whites out a host file through them,
+    // empties a host directory with an opaque marker and writes through them.
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::create_dir_all(victim.join("dir")).unwrap();
+    std::fs::write(victim.join("precious"), b"keep").unwrap();
+    std::fs::write(victim.join("dir/inner"), b"keep").unwrap();
+    let rel = victim.strip_prefix("/").unwrap().to_str().unwrap().to_string();
+    let mut l1 = tar::Builder::new(Vec::new());
+    for (p, target) in [("a", "/"), ("b", "../../../../../../..")] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        l1.append_link(&mut h, p, target).unwrap();
+    }
+    let mut l2 = tar::Builder::new(Vec::new());
+    for p in [
+        format!("a/{rel}/.wh.precious"),
+        format!("b/{rel}/.wh.precious"),
+        format!("a/{rel}/dir/.wh..wh..opq"),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(0);
+        h.set_mode(0o644);
+        h.set_cksum();
+        l2.append_data(&mut h, p, &b""[..]).unwrap();
+    }
+    let tarball = dir.path().join("crafted.tar");
+    image_tar(
+        &tarball,
+        "crafted:1",
+        l1.into_inner().unwrap(),
+        l2.into_inner().unwrap(),
+    );
+    let images = dir.path().join("images");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orcactl"))
+        .args(["image", "load"])
+        .arg(&tarball)
+        .arg("--image-dir")
+        .arg(&images)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        std::fs::read(victim.join("precious")).unwrap(),
+        b"keep",
+        "a whiteout reached the host"
+    );
+    assert_eq!(
+        std::fs::read(victim.join("dir/inner")).unwrap(),
+        b"keep",
+        "an opaque marker reached the host"
+    );
+    // A layer that writes through such a link is refused whole (tar's unpack_in checks each
+    // entry's parent), and writes nothing.
+    let mut l1 = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Symlink);
+    h.set_size(0);
+    h.set_mode(0o777);
+    l1.append_link(&mut h, "b", "../../../../../../..").unwrap();
+    let mut l2 = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(1);
+    h.set_mode(0o644);
+    h.set_cksum();
+    l2.append_data(&mut h, format!("b/{rel}/planted"), &b"x"[..]).unwrap();
+    let writer = dir.path().join("writer.tar");
+    image_tar(&writer, "writer:1", l1.into_inner().unwrap(), l2.into_inner().unwrap());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orcactl"))
+        .args(["image", "load"])
+        .arg(&writer)
+        .arg("--image-dir")
+        .arg(&images)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a layer writing outside its rootfs must be refused"
+    );
+    assert!(!victim.join("planted").exists(), "a layer wrote on the host");
+    // A reference that names a path is refused, not used as one.
+    let named = dir.path().join("named.tar");
+    let empty = || tar::Builder::new(Vec::new()).into_inner().unwrap();
+    image_tar(&named, "../escape:1", empty(), empty());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orcactl"))
+        .args(["image", "load"])
+        .arg(&named)
+        .arg("--image-dir")
+        .arg(&images)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not an image reference"));
+    assert!(!dir.path().join("escape").exists());
+}

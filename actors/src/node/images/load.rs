@@ -60,6 +60,11 @@ fn config_of(cfg: &Value) -> ImageConfig {
 }
 
 fn install(store: &ImageStore, reference: &str, layers: &[Vec<u8>], config: &ImageConfig) -> Result<(), Error> {
+    if !super::store::valid_reference(reference) {
+        return Err(Error::Format(format!(
+            "{reference:?} is not an image reference (name[:tag])"
+        )));
+    }
     let dir = store.dir(reference);
     let staging = dir.with_extension("loading");
     let _ = std::fs::remove_dir_all(&staging);

@@ -50,6 +50,56 @@ fn dir_name(name: &str) -> String {
     name.replace('/', "_")
 }
 
+/// Whether `reference` is an image reference as Docker's grammar has it (so none can name a path
+/// outside the store): lower-case name components of letters and digits joined by `.`, `_`, `__`
+/// or `-`, separated by `/` (the first may be a registry host with a port), an optional tag of
+/// letters, digits, `_`, `.` and `-` (not first), an optional `@sha256:...` digest.
+pub fn valid_reference(reference: &str) -> bool {
+    let (rest, digest) = match reference.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (reference, None),
+    };
+    if let Some(d) = digest {
+        let ok = d.split_once(':').is_some_and(|(alg, hex)| {
+            !alg.is_empty()
+                && alg.chars().all(|c| c.is_ascii_alphanumeric())
+                && !hex.is_empty()
+                && hex.chars().all(|c| c.is_ascii_hexdigit())
+        });
+        if !ok {
+            return false;
+        }
+    }
+    let (name, tag) = match rest.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, Some(t)),
+        _ => (rest, None),
+    };
+    if let Some(t) = tag {
+        let first_ok = t.chars().next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !first_ok || t.len() > 128 || !t.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)) {
+            return false;
+        }
+    }
+    let parts: Vec<&str> = name.split('/').collect();
+    !name.is_empty()
+        && parts.iter().enumerate().all(|(i, p)| {
+            let host = i == 0 && parts.len() > 1 && (p.contains('.') || p.contains(':') || *p == "localhost");
+            if host {
+                let (h, port) = p.split_once(':').unwrap_or((p, "0"));
+                return !h.is_empty()
+                    && h.split('.')
+                        .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+                    && port.chars().all(|c| c.is_ascii_digit());
+            }
+            let edges = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+            edges(p.chars().next())
+                && edges(p.chars().last())
+                && p.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+                && !p.contains("..")
+        })
+}
+
 impl ImageStore {
     /// A store rooted at `root`.
     pub fn new(root: impl Into<PathBuf>) -> ImageStore {
@@ -64,6 +114,11 @@ impl ImageStore {
 
     /// Finds an image; `busybox` of any tag falls back to the built-in one.
     pub fn get(&self, reference: &str) -> Result<Option<Image>, super::Error> {
+        if !valid_reference(reference) {
+            return Err(super::Error::Format(format!(
+                "InvalidImageName: {reference:?} is not an image reference (name[:tag][@digest])"
+            )));
+        }
         if let Some(img) = self.read(reference) {
             return Ok(Some(img));
         }
@@ -87,6 +142,11 @@ impl ImageStore {
 
     /// Records a complete image (its rootfs already unpacked in `dir(reference)/rootfs`).
     pub fn commit(&self, reference: &str, config: &ImageConfig) -> Result<(), super::Error> {
+        if !valid_reference(reference) {
+            return Err(super::Error::Format(format!(
+                "{reference:?} is not an image reference (name[:tag])"
+            )));
+        }
         let dir = self.dir(reference);
         std::fs::create_dir_all(&dir)?;
         std::fs::write(
@@ -151,5 +211,43 @@ mod tests {
             normalise("ghcr.io/x/y:v1@sha256:abc"),
             ("ghcr.io/x/y".into(), "v1".into())
         );
+    }
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::valid_reference;
+
+    #[test]
+    fn references_follow_dockers_grammar() {
+        for ok in [
+            "busybox",
+            "busybox:1.36",
+            "library/nginx:1.25",
+            "docker.io/library/nginx",
+            "localhost:5000/a/b:v1",
+            "my-app_x.y:tag",
+            "a@sha256:0123abcd",
+            "ghcr.io/org/img:v1.2-rc.1",
+        ] {
+            assert!(valid_reference(ok), "{ok}");
+        }
+        for bad in [
+            "..",
+            "../x",
+            "a/../b",
+            "a/..:latest",
+            "x:..",
+            "UPPER",
+            "a//b",
+            "",
+            "/abs",
+            "a:",
+            "a:-x",
+            "a@sha256:",
+            "a b",
+        ] {
+            assert!(!valid_reference(bad), "{bad}");
+        }
     }
 }
