@@ -583,3 +583,55 @@ fn a_list_at_a_revision_is_not_older_than_it() {
         400
     );
 }
+
+#[test]
+fn bad_input_gets_the_status_kubernetes_gives() {
+    let (_nats, orca, _dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let code = |r: &common::Resp| (r.status, r.body["kind"].as_str().map(str::to_string));
+    let status = Some("Status".to_string());
+    // A body that is not JSON or YAML: 415.
+    let plain = h.req(
+        "POST",
+        CMS,
+        "text/plain",
+        Some(b"{\"metadata\":{\"name\":\"p\"}}".to_vec()),
+    );
+    assert_eq!(code(&plain), (415, status.clone()), "{}", plain.text);
+    // A label selector that does not parse: 400 with the reason.
+    let sel = h.get("/api/v1/pods?labelSelector=a%3D(b");
+    assert_eq!(code(&sel), (400, status.clone()), "{}", sel.text);
+    assert!(sel.body["message"].as_str().unwrap().contains("invalid label value"));
+    // A create that carries a resourceVersion: 400.
+    let rv = h.post(CMS, &json!({"metadata": {"name": "rv", "resourceVersion": "5"}}));
+    assert_eq!(code(&rv), (400, status.clone()), "{}", rv.text);
+    assert!(rv.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("resourceVersion should not be set"));
+    // replicas beyond an int32 and a negative Node capacity: 422 with the field path.
+    let big = h.post(
+        "/apis/apps/v1/namespaces/default/deployments",
+        &json!({"metadata": {"name": "big"}, "spec": {"replicas": 2147483648u64, "selector": {"matchLabels": {"a": "b"}},
+            "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "image": "x"}]}}}}),
+    );
+    assert_eq!(code(&big), (422, status.clone()), "{}", big.text);
+    assert!(big.text.contains("spec.replicas"), "{}", big.text);
+    let node = h.post(
+        "/api/v1/nodes",
+        &json!({"metadata": {"name": "neg"}, "status": {"capacity": {"cpu": "-4"}}}),
+    );
+    assert_eq!(code(&node), (422, status.clone()), "{}", node.text);
+    assert!(node.text.contains("status.capacity[cpu]"), "{}", node.text);
+    // A bulk binding body without items: 400.
+    let bind = h.post("/apis/orca.dev/v1/bindings", &json!({"x": 1}));
+    assert_eq!(code(&bind), (400, status.clone()), "{}", bind.text);
+    // Exec on a pod that does not exist: 404, whatever the body.
+    let exec = h.req(
+        "POST",
+        "/api/v1/namespaces/default/pods/nope/exec",
+        "application/json",
+        Some(b"xx".to_vec()),
+    );
+    assert_eq!(code(&exec), (404, status), "{}", exec.text);
+}

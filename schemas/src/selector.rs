@@ -72,6 +72,30 @@ impl Selector {
         Ok(Selector(reqs))
     }
 
+    /// Parses a label selector: as `parse`, and every value must be a valid label value (what
+    /// Kubernetes answers `labelSelector=a=(b` with).
+    pub fn parse_labels(text: &str) -> Result<Selector, SelectorError> {
+        let sel = Selector::parse(text)?;
+        for r in &sel.0 {
+            let values: Vec<&String> = match r {
+                Requirement::Equals(_, v) | Requirement::NotEquals(_, v) => vec![v],
+                Requirement::In(_, vs) | Requirement::NotIn(_, vs) => vs.iter().collect(),
+                _ => Vec::new(),
+            };
+            for v in values {
+                if !label_value_ok(v) {
+                    return Err(SelectorError {
+                        text: text.to_string(),
+                        reason: format!(
+                            "invalid label value: {v:?}: a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (at most 63)"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(sel)
+    }
+
     /// Builds a selector from a manifest's `LabelSelector`.
     pub fn from_label_selector(sel: &LabelSelector) -> Result<Selector, SelectorError> {
         let mut reqs = Vec::new();
@@ -160,6 +184,17 @@ fn checked_key(key: &str) -> Result<String, String> {
     Ok(key.to_string())
 }
 
+/// Kubernetes' label value: empty, or at most 63 of alphanumerics, `-`, `_`, `.`, alphanumeric at
+/// both ends.
+fn label_value_ok(v: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    v.is_empty()
+        || (v.len() <= 63
+            && edge(v.chars().next())
+            && edge(v.chars().last())
+            && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
+}
+
 /// Field selectors (`metadata.name=x,spec.nodeName!=y`): only equality and inequality.
 pub fn parse_field_selector(text: &str) -> Result<Selector, SelectorError> {
     let sel = Selector::parse(text)?;
@@ -180,6 +215,14 @@ mod tests {
 
     fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn label_values_are_checked() {
+        assert!(Selector::parse_labels("a=(b").is_err());
+        assert!(Selector::parse_labels("a in (x, y-z),b!=c.d,e").is_ok());
+        assert!(Selector::parse_labels("a=-x").is_err());
+        assert!(Selector::parse_labels("a=").is_ok());
     }
 
     #[test]

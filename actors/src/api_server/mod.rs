@@ -195,6 +195,11 @@ impl ApiCore {
                 return Err(ApiError::method_not_allowed(&req.method));
             }
             let body = request::decode_body(&req.content_type, &req.body)?;
+            if !body["items"].is_array() {
+                return Err(ApiError::bad_request(
+                    "a bulk binding is {\"items\": [{\"namespace\": NS, \"name\": POD, \"node\": NODE}, ...]}",
+                ));
+            }
             let actor = if req.actor.is_empty() {
                 "anonymous".to_string()
             } else {
@@ -498,6 +503,16 @@ impl ApiCore {
             .to_string();
         let mut admitted = admit(rt, v).map_err(|errs| ApiError::invalid(rt.kind, &display, &errs))?;
         if name.is_none() {
+            if admitted
+                .object
+                .pointer("/metadata/resourceVersion")
+                .and_then(Value::as_str)
+                .is_some_and(|rv| !rv.is_empty())
+            {
+                return Err(ApiError::bad_request(
+                    "resourceVersion should not be set on objects to be created",
+                ));
+            }
             if let Some(meta) = admitted.object.get_mut("metadata").and_then(Value::as_object_mut) {
                 meta.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
                 meta.remove("resourceVersion");

@@ -24,8 +24,8 @@ pub struct Filter {
 impl Filter {
     /// Builds the filter from `labelSelector` and `fieldSelector`.
     pub fn from_query(q: &Query) -> ApiResult<Filter> {
-        let labels =
-            Selector::parse(q.get("labelSelector").unwrap_or("")).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let labels = Selector::parse_labels(q.get("labelSelector").unwrap_or(""))
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let fields = parse_field_selector(q.get("fieldSelector").unwrap_or(""))
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         for r in &fields.0 {

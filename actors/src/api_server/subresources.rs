@@ -55,6 +55,10 @@ impl ApiCore {
                 Ok(Reply::Done(resp))
             }
             ("POST", "exec") => {
+                // The pod first: a missing one is a 404 whatever the body says.
+                if self.log.projection().get("Pod", &ns, &name).is_none() {
+                    return Err(ApiError::not_found("pods", &name));
+                }
                 let body = request::decode_body(&req.content_type, &req.body)?;
                 let out = pods::exec(&self.log, self.nats.as_ref(), &ns, &name, &body).await?;
                 done(200, Bytes::from(serde_json::to_vec(&out).unwrap_or_default()))

@@ -229,8 +229,15 @@ pub fn validate_ingress(ing: &Ingress, errs: &mut Errors) {
     }
 }
 
-/// Checks a Node's taints.
+/// Checks a Node's taints, and that its capacity and allocatable are non-negative quantities.
 pub fn validate_node(n: &Node, errs: &mut Errors) {
+    if let Some(st) = &n.status {
+        for (field, map) in [("capacity", &st.capacity), ("allocatable", &st.allocatable)] {
+            for (k, q) in map.iter().flatten() {
+                errs.quantity(&Path::new("status").child(field).key(k), q);
+            }
+        }
+    }
     for (i, t) in n.spec.taints.iter().flatten().enumerate() {
         let tp = Path::new("spec").child("taints").index(i);
         if t.key.is_empty() {

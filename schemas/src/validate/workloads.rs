@@ -66,6 +66,13 @@ fn format_labels(labels: &std::collections::BTreeMap<String, String>) -> String 
 fn validate_replicas(replicas: Option<i64>, spec: &Path, errs: &mut Errors) {
     if let Some(r) = replicas {
         errs.at_least(&spec.child("replicas"), r, 0);
+        if r > i64::from(i32::MAX) {
+            errs.invalid(
+                &spec.child("replicas"),
+                r,
+                "must be less than or equal to 2147483647 (an int32)",
+            );
+        }
     }
 }
 
