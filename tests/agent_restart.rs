@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::os::unix::process::CommandExt;
 use std::time::Duration;
 
 use common::{cluster, create_pod, pod, sh_pod, wait_node_ready, wait_pod, Agent, Http, NatsServer};
@@ -123,4 +124,31 @@ fn agent_survives_a_nats_restart() {
     assert_eq!(restarts(&b), 0, "the running pod was not disturbed");
     assert_eq!(log(&h, "before").matches("up").count(), 1);
     drop(nats);
+}
+
+#[test]
+fn a_saved_pid_that_is_not_our_shim_is_never_signalled() {
+    // A pod directory left from before (a reboot, say) whose saved shim pid now belongs to an
+    // unrelated process: the agent cleans the directory up and leaves that process alone.
+    let (nats, orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let mut bystander = std::process::Command::new("sleep")
+        .arg("60")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let stale = dir.path().join("agent/pods/0000-stale-uid/c");
+    std::fs::create_dir_all(&stale).unwrap();
+    let state = json!({"pid": bystander.id(), "restart_count": 0, "started_at": "", "last_state": null, "done": false, "final_state": null});
+    std::fs::write(stale.join("state.json"), state.to_string()).unwrap();
+    let _agent = Agent::start(&nats.url(), "node-1", &dir.path().join("agent"), &[]);
+    wait_node_ready(&h, "node-1");
+    common::wait_for(30, "the stale pod directory removed", || !stale.exists());
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        bystander.try_wait().unwrap().is_none(),
+        "the agent signalled a process that only had a stale pid's number"
+    );
+    let _ = bystander.kill();
+    let _ = bystander.wait();
 }

@@ -30,7 +30,8 @@ pub(crate) fn cleanup_orphans(
                 .and_then(|b| serde_json::from_slice(&b).ok());
             if let Some(pid) = state.and_then(|s| s.pid) {
                 let started = super::runtime::Started { pid };
-                if runtime.alive(started) {
+                // Only our own shim is signalled, never whatever process has its old pid now.
+                if super::runtime::shim_process::owned(pid, &c.path()) && runtime.alive(started) {
                     runtime.signal(started, &c.path(), true);
                 }
                 runtime.cleanup(&c.path());
@@ -80,7 +81,7 @@ pub fn stop_containers(data_dir: &std::path::Path) {
                 .and_then(|b| serde_json::from_slice(&b).ok());
             if let Some(pid) = state
                 .and_then(|s| s.pid)
-                .filter(|p| super::runtime::shim_process::alive(*p))
+                .filter(|p| super::runtime::shim_process::owned(*p, &c.path()))
             {
                 running.push((pid, c.path()));
             }

@@ -200,10 +200,11 @@ pub async fn supervise(mut ctx: ContainerCtx) {
             return;
         }
         // Adopt a run that survived an agent restart, or start a new one.
-        let adopted = st
-            .pid
-            .map(|pid| Started { pid })
-            .filter(|s| ctx.runtime.alive(*s) && !ctx.dir.join("exit").exists());
+        let adopted = st.pid.map(|pid| Started { pid }).filter(|s| {
+            crate::node::runtime::shim_process::owned(s.pid, &ctx.dir)
+                && ctx.runtime.alive(*s)
+                && !ctx.dir.join("exit").exists()
+        });
         let started = match adopted {
             Some(s) => s,
             None if st.pid.is_some() => Started {

@@ -44,10 +44,61 @@ pub fn spawn(
     Ok(Started { pid })
 }
 
+/// Whether `pid` is the shim of the container in `dir`: alive, and its command line is
+/// `orca shim --exit-file DIR/exit ...`. A saved pid alone is no proof: after a reboot, or once
+/// the shim is gone, the number may belong to any process, and signalling its group as root would
+/// hit someone else's.
+pub fn owned(pid: i32, dir: &Path) -> bool {
+    if pid <= 0 || !alive(pid) {
+        return false;
+    }
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let exit_file = dir.join("exit");
+    args.windows(2)
+        .any(|w| w[0] == b"--exit-file" && w[1] == exit_file.as_os_str().as_encoded_bytes())
+        && args.iter().any(|a| *a == b"shim")
+}
+
 /// Whether the process runs (a zombie does not).
 pub fn alive(pid: i32) -> bool {
     kill(Pid::from_raw(pid), None).is_ok()
         && std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .map(|s| s.rsplit(')').next().and_then(|rest| rest.split_whitespace().next()) != Some("Z"))
             .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_pid_is_ours_only_when_it_is_our_shim() {
+        let dir = tempfile::tempdir().unwrap();
+        let exit = dir.path().join("exit");
+        // A process whose command line names this container's exit file, as a shim's does.
+        let mut ours = Command::new("sh")
+            .args(["-c", "sleep 5; true", "shim", "--exit-file"])
+            .arg(&exit)
+            .spawn()
+            .unwrap();
+        let mut other = Command::new("sleep").arg("5").spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(owned(ours.id() as i32, dir.path()));
+        assert!(
+            !owned(other.id() as i32, dir.path()),
+            "a live process that is not our shim"
+        );
+        assert!(
+            !owned(ours.id() as i32, &dir.path().join("elsewhere")),
+            "another container's shim"
+        );
+        let _ = ours.kill();
+        let _ = other.kill();
+        let _ = ours.wait();
+        let _ = other.wait();
+        assert!(!owned(ours.id() as i32, dir.path()), "gone");
+    }
 }
