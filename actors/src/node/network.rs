@@ -82,29 +82,62 @@ fn ensure_bridge() -> Result<(), String> {
     ip(&["link", "set", BRIDGE, "up"])
 }
 
-/// Serialises address picking: pod actors set up their sandboxes concurrently.
+/// Serialises address picking within this process (pod actors set up sandboxes concurrently);
+/// `IPAM_DIR`'s lock does it between agents of one machine.
 static ALLOCATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Picks the lowest address of the range not recorded by another pod under `pods_dir`.
+/// Where the agents of one machine claim pod addresses: one file per address naming the pod
+/// directory that holds it, under an exclusive lock. On tmpfs, so claims end with the network
+/// namespaces at reboot.
+pub const IPAM_DIR: &str = "/run/orca/ipam";
+
+/// Picks the lowest free address of the range for the pod (or the one it has), atomically for
+/// every agent of the machine (they share the bridge).
 fn allocate(pods_dir: &Path, uid: &str) -> Result<Ipv4Addr, String> {
+    allocate_in(Path::new(IPAM_DIR), pods_dir, uid)
+}
+
+fn allocate_in(ipam: &Path, pods_dir: &Path, uid: &str) -> Result<Ipv4Addr, String> {
     let _one_at_a_time = ALLOCATING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let mine = pods_dir.join(uid).join("ip");
-    if let Some(ip) = std::fs::read_to_string(&mine).ok().and_then(|s| s.trim().parse().ok()) {
-        return Ok(ip);
+    std::fs::create_dir_all(ipam).map_err(|e| format!("{}: {e}", ipam.display()))?;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(ipam.join(".lock"))
+        .map_err(|e| e.to_string())?;
+    let _machine_wide = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| format!("locking {}: {e}", ipam.display()))?;
+    let dir = pods_dir.join(uid);
+    let owner = std::path::absolute(&dir).unwrap_or(dir.clone());
+    let owner_text = owner.to_string_lossy().into_owned();
+    let claimed_by = |a: &Ipv4Addr| std::fs::read_to_string(ipam.join(a.to_string())).ok();
+    let mine = dir.join("ip");
+    if let Some(ip) = std::fs::read_to_string(&mine)
+        .ok()
+        .and_then(|s| s.trim().parse::<Ipv4Addr>().ok())
+    {
+        match claimed_by(&ip) {
+            Some(o) if o == owner_text => return Ok(ip),
+            // Kept across a reboot (the claims are gone): claim it again.
+            None => {
+                std::fs::write(ipam.join(ip.to_string()), &owner_text).map_err(|e| e.to_string())?;
+                return Ok(ip);
+            }
+            // Someone else holds it now: this pod gets a new one.
+            Some(_) => {}
+        }
     }
-    let used: Vec<String> = std::fs::read_dir(pods_dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| std::fs::read_to_string(e.path().join("ip")).ok())
-        .map(|s| s.trim().to_string())
-        .collect();
+    // A claim whose pod directory is gone is free again.
     let free = (2..=254u8)
         .map(|h| Ipv4Addr::new(POD_NET[0], POD_NET[1], POD_NET[2], h))
-        .find(|a| !used.contains(&a.to_string()))
+        .find(|a| claimed_by(a).is_none_or(|o| !Path::new(&o).exists()))
         .ok_or("the pod range 10.244.0.0/24 is full")?;
-    std::fs::create_dir_all(pods_dir.join(uid)).map_err(|e| e.to_string())?;
-    std::fs::write(&mine, free.to_string()).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::write(ipam.join(free.to_string()), &owner_text).map_err(|e| e.to_string())?;
+    let tmp = dir.join("ip.tmp");
+    std::fs::write(&tmp, free.to_string()).map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, &mine).map_err(|e| e.to_string())?;
     Ok(free)
 }
 
@@ -134,4 +167,23 @@ pub fn setup(pods_dir: &Path, uid: &str) -> Result<Ipv4Addr, String> {
 /// Removes the pod's namespace (its veth pair goes with it).
 pub fn teardown(uid: &str) {
     let _ = ip(&["netns", "del", &netns_name(uid)]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agents_of_one_machine_never_share_an_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let ipam = dir.path().join("ipam");
+        let (a, b) = (dir.path().join("agent-a/pods"), dir.path().join("agent-b/pods"));
+        let first = allocate_in(&ipam, &a, "p1").unwrap();
+        let second = allocate_in(&ipam, &b, "p1").unwrap();
+        assert_ne!(first, second, "two agents, one bridge");
+        assert_eq!(allocate_in(&ipam, &a, "p1").unwrap(), first, "a pod keeps its address");
+        // A pod gone (its directory removed) frees its address for the next one.
+        std::fs::remove_dir_all(a.join("p1")).unwrap();
+        assert_eq!(allocate_in(&ipam, &b, "p2").unwrap(), first);
+    }
 }
