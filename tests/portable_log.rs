@@ -1,5 +1,6 @@
 //! Export and import: a round trip rebuilds an identical log (verify passes, a second export is byte
-//! for byte the same); redaction blanks Secret data; a flipped byte is reported with its revision.
+//! for byte the same); redaction blanks Secret data; a flipped byte is reported with its revision; a
+//! cut-off export or one missing a record is refused.
 
 mod common;
 
@@ -132,4 +133,44 @@ fn export_import_round_trip_redaction_and_damage() {
     assert!(!bad.status.success());
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("record") && err.contains("corrupt"), "{err}");
+
+    // An export cut inside a record header, or missing a record, is refused, not taken as whole.
+    let import = |bytes: &[u8], name: &str| {
+        let f = dir.path().join(format!("{name}.export"));
+        std::fs::write(&f, bytes).unwrap();
+        orca(&[
+            "log",
+            "import",
+            f.to_str().unwrap(),
+            "--into",
+            dir.path().join(name).to_str().unwrap(),
+            "--key",
+            dir.path().join("secret.key").to_str().unwrap(),
+        ])
+    };
+    // Records: (revision u64, length u32, bytes) after the 9-byte preamble.
+    let mut records = Vec::new();
+    let mut pos = 9;
+    while pos < export.stdout.len() {
+        let len = u32::from_be_bytes(export.stdout[pos + 8..pos + 12].try_into().unwrap()) as usize;
+        records.push(pos..pos + 12 + len);
+        pos += 12 + len;
+    }
+    let cut = &export.stdout[..records[3].start + 5];
+    let out = import(cut, "cut");
+    assert!(!out.status.success(), "a cut-off export was taken as whole");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cut off"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut gap = export.stdout[..records[2].start].to_vec();
+    gap.extend_from_slice(&export.stdout[records[3].start..]);
+    let out = import(&gap, "gap");
+    assert!(!out.status.success(), "an export missing a record was taken");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("a gap"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

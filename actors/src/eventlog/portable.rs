@@ -89,6 +89,20 @@ pub fn export(
     Ok(count)
 }
 
+/// Reads until `buf` is full or the input ends; how many bytes were read.
+fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match input.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
 /// Rebuilds `dst` from an export. `key` is the source's secret key, needed for an unredacted export
 /// that holds Secrets.
 pub fn import(input: &mut dyn Read, dst: &Path, key: Option<&[u8]>) -> Result<Replayed> {
@@ -127,14 +141,30 @@ pub fn import(input: &mut dyn Read, dst: &Path, key: Option<&[u8]>) -> Result<Re
     }
     let secrets = SecretBox::from_key(arr);
     let mut fresh = FreshLog::create(dst, &key)?;
+    let mut previous: Option<u64> = None;
     loop {
         let mut head = [0u8; 12];
-        match input.read_exact(&mut head) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
-            Err(e) => return Err(io(e)),
+        // The export ends cleanly only between records: a partial header is a cut-off file.
+        match read_full(input, &mut head).map_err(io)? {
+            0 => break,
+            12 => {}
+            _ => {
+                return Err(Error::Corrupt {
+                    revision: previous.map_or(0, |p| p + 1),
+                    reason: "the export ends inside a record header (the file is cut off)".into(),
+                })
+            }
         }
         let rev = u64::from_be_bytes(head[..8].try_into().unwrap_or_default());
+        if let Some(p) = previous {
+            if rev != p + 1 {
+                return Err(Error::Corrupt {
+                    revision: rev,
+                    reason: format!("a gap: revision {rev} follows {p} (revisions are gapless)"),
+                });
+            }
+        }
+        previous = Some(rev);
         let len = u32::from_be_bytes(head[8..].try_into().unwrap_or_default()) as usize;
         let mut raw = vec![0u8; len];
         input.read_exact(&mut raw).map_err(|_| Error::Corrupt {
