@@ -296,3 +296,33 @@ fn time_travel_by_time() {
     let early = h.get(&format!("{CMS}/t?atTime=2000-01-01T00:00:00Z"));
     assert_eq!(early.status, 410, "{}", early.text);
 }
+
+#[test]
+fn retention_never_drops_the_head_so_revisions_are_never_reused() {
+    // Keeping no events at all still keeps the newest: a restart reads the head from it.
+    let (_nats, mut orca, _dir) = cluster(&["--retain-events", "0"]);
+    let h = Http::new(&orca.url);
+    for i in 0..30 {
+        h.post(CMS, &json!({"metadata": {"name": format!("k{i}")}}));
+    }
+    // The newest event a deletion: no live object carries its revision.
+    let deleted = h.delete(&format!("{CMS}/k29"));
+    assert_eq!(deleted.status, 200);
+    let last = h.get(CMS).body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    orca.restart();
+    let h = Http::new(&orca.url);
+    let after = rv(&h.post(CMS, &json!({"metadata": {"name": "after"}})).body);
+    assert!(
+        after > last,
+        "revision {after} after a restart reuses one at or below {last}"
+    );
+    assert_eq!(
+        h.get(&format!("{CMS}/k0")).status,
+        200,
+        "objects stay, only history goes"
+    );
+}

@@ -178,9 +178,14 @@ fn compact_by_age(state: &mut WriterState) -> Result<(), Error> {
     compact_to(state, lo.min(head))
 }
 
-/// Removes every event below `new_oldest` and records the new horizon.
+/// Removes every event below `new_oldest` and records the new horizon. The head event always
+/// stays: it is what a restart reads the head revision from, so revisions are never reused.
 pub(crate) fn compact_to(state: &WriterState, new_oldest: u64) -> Result<(), Error> {
-    let oldest = state.projection.read().oldest;
+    let (oldest, head) = {
+        let p = state.projection.read();
+        (p.oldest, p.head)
+    };
+    let new_oldest = new_oldest.min(head.max(1));
     if new_oldest <= oldest {
         return Ok(());
     }
