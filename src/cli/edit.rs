@@ -17,14 +17,7 @@ pub struct EditArgs {
 }
 
 pub fn run(client: &Client, ns: Option<&str>, a: EditArgs) -> Result<i32> {
-    let (kind, name) = match a.target.as_slice() {
-        [one] => one
-            .split_once('/')
-            .map(|(k, n)| (k.to_string(), n.to_string()))
-            .context("name the object as KIND NAME or KIND/NAME")?,
-        [k, n] => (k.clone(), n.clone()),
-        _ => bail!("name the object as KIND NAME or KIND/NAME"),
-    };
+    let (kind, name) = super::get::kind_and_name(&a.target)?;
     let rt = resolve(&kind)?;
     let path = rt.object_path(Some(ns.unwrap_or("default")), &name);
     let mut obj = client.expect(client.send("GET", &path, None)?)?;

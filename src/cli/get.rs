@@ -79,6 +79,18 @@ pub fn distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// The object `KIND NAME` or `KIND/NAME` names.
+pub fn kind_and_name(target: &[String]) -> Result<(String, String)> {
+    match target {
+        [one] => one
+            .split_once('/')
+            .map(|(k, n)| (k.to_string(), n.to_string()))
+            .ok_or_else(|| anyhow!("name the object as KIND NAME or KIND/NAME")),
+        [k, n] => Ok((k.clone(), n.clone())),
+        _ => Err(anyhow!("name the object as KIND NAME or KIND/NAME")),
+    }
+}
+
 /// How kubectl names a kind in its messages: `pod`, `deployment.apps`.
 pub fn qualified(rt: &ResourceType) -> String {
     if rt.group.is_empty() {

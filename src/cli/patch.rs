@@ -22,14 +22,7 @@ pub struct PatchArgs {
 }
 
 pub fn run(client: &Client, ns: Option<&str>, a: PatchArgs) -> Result<i32> {
-    let (kind, name) = match a.target.as_slice() {
-        [one] => one
-            .split_once('/')
-            .map(|(k, n)| (k.to_string(), n.to_string()))
-            .context("name the object as KIND NAME or KIND/NAME")?,
-        [k, n] => (k.clone(), n.clone()),
-        _ => bail!("name the object as KIND NAME or KIND/NAME"),
-    };
+    let (kind, name) = super::get::kind_and_name(&a.target)?;
     let content_type = match a.kind.as_str() {
         "strategic" => "application/strategic-merge-patch+json",
         "merge" => "application/merge-patch+json",

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::json;
 
-use super::exec_ws::{channel, error_response, header_str, tokio_stream_of, PROTOCOLS};
+use super::exec_ws::{channel, error_response, header_str, subprotocol, tokio_stream_of};
 use super::request::Query;
 use super::websocket::{accept_key, frame, op, read_frame};
 use super::{ApiCore, ApiError};
@@ -27,24 +27,16 @@ pub async fn attach(
             "attach is a WebSocket (v5.channel.k8s.io or v4.channel.k8s.io), as kubectl opens it",
         ));
     }
-    let offered: Vec<&str> = header_str(&req, header::SEC_WEBSOCKET_PROTOCOL)
-        .split(',')
-        .map(str::trim)
-        .collect();
-    let Some(protocol) = PROTOCOLS.iter().find(|p| offered.contains(p)) else {
-        return error_response(&ApiError::bad_request(format!(
-            "attach over WebSocket speaks {}; the client offered {offered:?}",
-            PROTOCOLS.join(", ")
-        )));
+    let protocol = match subprotocol(&req, "attach") {
+        Ok(p) => p,
+        Err(e) => return error_response(&e),
     };
-    if core.log.projection().get("Pod", &ns, &name).is_none() {
+    let Some(pod) = core.log.projection().get("Pod", &ns, &name).map(|p| p.object()) else {
         return error_response(&ApiError::not_found("pods", &name));
-    }
+    };
     let q = Query::parse(req.query_string());
-    let pod = core.log.projection().get("Pod", &ns, &name).map(|p| p.object());
     let containers = pod
-        .as_ref()
-        .and_then(|p| p.pointer("/spec/containers"))
+        .pointer("/spec/containers")
         .and_then(serde_json::Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -142,6 +134,6 @@ pub async fn attach(
     HttpResponse::SwitchingProtocols()
         .upgrade("websocket")
         .insert_header((header::SEC_WEBSOCKET_ACCEPT, key))
-        .insert_header((header::SEC_WEBSOCKET_PROTOCOL, *protocol))
+        .insert_header((header::SEC_WEBSOCKET_PROTOCOL, protocol))
         .streaming(tokio_stream_of(rx))
 }

@@ -8,7 +8,10 @@ use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Map, Value};
 
+use super::request::{self, ApiRequest, ApiResponse};
+use super::status::ApiError;
 use super::watch::WatchStream;
+use super::Reply;
 
 /// The group's URL prefix.
 pub const PREFIX: &str = "/apis/events.k8s.io/v1";
@@ -124,6 +127,39 @@ pub fn watch(stream: WatchStream) -> WatchStream {
         });
         (rev, converted.unwrap_or(line))
     }))
+}
+
+impl super::ApiCore {
+    /// An `events.k8s.io/v1` call, served as its core/v1 twin (`events_v1.rs`).
+    pub(super) async fn handle_events_v1(&self, mut req: ApiRequest, path: String) -> Reply {
+        let is_events = super::routes::parse(&path).is_ok_and(|r| r.rt.kind == "Event" && r.subresource.is_none());
+        if !is_events {
+            return Reply::Done(ApiResponse::error(&ApiError::no_route(&req.path)));
+        }
+        req.path = path;
+        req.query = core_query(&req.query);
+        if !req.body.is_empty() && !req.content_type.contains("json-patch") {
+            match request::decode_body(&req.content_type, &req.body) {
+                Ok(v) => {
+                    req.body = Bytes::from(serde_json::to_vec(&to_core(v)).unwrap_or_default());
+                    if !req.content_type.contains("patch") {
+                        req.content_type = "application/json".into();
+                    }
+                }
+                Err(e) => return Reply::Done(ApiResponse::error(&e)),
+            }
+        }
+        match self.dispatch(req).await {
+            Ok(Reply::Done(mut resp)) => {
+                if let Some(body) = answer(&resp.body) {
+                    resp.body = body;
+                }
+                Reply::Done(resp)
+            }
+            Ok(Reply::Watch(stream)) => Reply::Watch(watch(stream)),
+            Err(e) => Reply::Done(ApiResponse::error(&e)),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -55,6 +55,21 @@ pub(super) fn error_response(e: &ApiError) -> HttpResponse {
     .body(resp.body)
 }
 
+/// The streaming subprotocol both sides speak (the client's offer, ours best first), or the error
+/// naming what we speak.
+pub(super) fn subprotocol(req: &HttpRequest, what: &str) -> Result<&'static str, ApiError> {
+    let offered: Vec<&str> = header_str(req, header::SEC_WEBSOCKET_PROTOCOL)
+        .split(',')
+        .map(str::trim)
+        .collect();
+    PROTOCOLS.iter().find(|p| offered.contains(p)).copied().ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "{what} over WebSocket speaks {}; the client offered {offered:?}",
+            PROTOCOLS.join(", ")
+        ))
+    })
+}
+
 /// The exec handler.
 pub async fn exec(
     req: HttpRequest,
@@ -66,15 +81,9 @@ pub async fn exec(
         return super::http::api(req, payload, core).await;
     }
     let (ns, name) = path.into_inner();
-    let offered: Vec<&str> = header_str(&req, header::SEC_WEBSOCKET_PROTOCOL)
-        .split(',')
-        .map(str::trim)
-        .collect();
-    let Some(protocol) = PROTOCOLS.iter().find(|p| offered.contains(p)) else {
-        return error_response(&ApiError::bad_request(format!(
-            "exec over WebSocket speaks {}; the client offered {offered:?}",
-            PROTOCOLS.join(", ")
-        )));
+    let protocol = match subprotocol(&req, "exec") {
+        Ok(p) => p,
+        Err(e) => return error_response(&e),
     };
     let q = Query::parse(req.query_string());
     let command = q.all("command");
@@ -116,7 +125,7 @@ pub async fn exec(
     HttpResponse::SwitchingProtocols()
         .upgrade("websocket")
         .insert_header((header::SEC_WEBSOCKET_ACCEPT, key))
-        .insert_header((header::SEC_WEBSOCKET_PROTOCOL, *protocol))
+        .insert_header((header::SEC_WEBSOCKET_PROTOCOL, protocol))
         .streaming(tokio_stream_of(rx))
 }
 

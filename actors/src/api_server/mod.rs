@@ -14,6 +14,7 @@ pub mod fieldset;
 pub mod health;
 pub mod history;
 pub mod http;
+pub mod managed;
 pub mod openapi;
 pub mod openapi_v2;
 pub mod paging;
@@ -36,6 +37,9 @@ pub mod timeline;
 pub mod watch;
 pub mod websocket;
 pub mod write;
+pub mod write_options;
+
+use write_options::{answer_of, field_validation, ignore_unknown};
 
 use std::time::Duration;
 
@@ -123,37 +127,6 @@ impl ApiCore {
         }
         match self.dispatch(req).await {
             Ok(r) => r,
-            Err(e) => Reply::Done(ApiResponse::error(&e)),
-        }
-    }
-
-    /// An `events.k8s.io/v1` call, served as its core/v1 twin (`events_v1.rs`).
-    async fn handle_events_v1(&self, mut req: ApiRequest, path: String) -> Reply {
-        let is_events = routes::parse(&path).is_ok_and(|r| r.rt.kind == "Event" && r.subresource.is_none());
-        if !is_events {
-            return Reply::Done(ApiResponse::error(&ApiError::no_route(&req.path)));
-        }
-        req.path = path;
-        req.query = events_v1::core_query(&req.query);
-        if !req.body.is_empty() && !req.content_type.contains("json-patch") {
-            match request::decode_body(&req.content_type, &req.body) {
-                Ok(v) => {
-                    req.body = Bytes::from(serde_json::to_vec(&events_v1::to_core(v)).unwrap_or_default());
-                    if !req.content_type.contains("patch") {
-                        req.content_type = "application/json".into();
-                    }
-                }
-                Err(e) => return Reply::Done(ApiResponse::error(&e)),
-            }
-        }
-        match self.dispatch(req).await {
-            Ok(Reply::Done(mut resp)) => {
-                if let Some(body) = events_v1::answer(&resp.body) {
-                    resp.body = body;
-                }
-                Reply::Done(resp)
-            }
-            Ok(Reply::Watch(stream)) => Reply::Watch(events_v1::watch(stream)),
             Err(e) => Reply::Done(ApiResponse::error(&e)),
         }
     }
@@ -430,60 +403,6 @@ impl ApiCore {
         Ok(())
     }
 
-    /// A server-side apply: 201 when it created the object, 200 when it changed it.
-    #[allow(clippy::too_many_arguments)]
-    async fn apply(
-        &self,
-        rt: &'static ResourceType,
-        ns: String,
-        name: String,
-        req: &ApiRequest,
-        q: &Query,
-        dry: bool,
-        actor: String,
-        status_only: bool,
-    ) -> ApiResult<Reply> {
-        if status_only {
-            return Err(ApiError::bad_request(
-                "server-side apply to /status is not supported; apply to the object",
-            ));
-        }
-        let manager = q
-            .get("fieldManager")
-            .filter(|m| !m.is_empty())
-            .map(str::to_string)
-            .ok_or_else(|| {
-                ApiError::unprocessable(
-                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
-            )
-            })?;
-        let force = q.flag("force");
-        let body = request::decode_body("application/yaml", &req.body)?;
-        field_validation(rt, q, &body)?;
-        let (ev, created, warnings) = self
-            .commit(dry, move |st| {
-                apply::apply(
-                    st,
-                    rt,
-                    &ns,
-                    &name,
-                    &body,
-                    apply::ApplyRequest {
-                        manager: &manager,
-                        force,
-                        actor,
-                    },
-                )
-            })
-            .await??;
-        Ok(Reply::Done(ApiResponse {
-            status: if created { 201 } else { 200 },
-            body: answer_of(&ev, dry),
-            warnings,
-            offset: None,
-        }))
-    }
-
     /// Decodes, checks identity against the path, admits, and stamps uid for a create.
     fn prepare(
         &self,
@@ -523,54 +442,6 @@ impl ApiCore {
         let mut warnings = admitted.warnings;
         ignore_unknown(q, &mut warnings);
         Ok((admitted.object, warnings))
-    }
-}
-
-/// The object a write answers with. A dry run's changes are not kept, so its answer carries the
-/// object's revision before it (none for a create), as Kubernetes answers a dry run.
-fn answer_of(ev: &crate::eventlog::Event, dry: bool) -> Bytes {
-    if !dry {
-        return ev.json.clone();
-    }
-    let mut v = ev.object();
-    let created = ev.meta.event_type == crate::eventlog::EventType::Added;
-    match ev.meta.prev_revision {
-        prev if prev > 0 && !created => write::set_meta(&mut v, "resourceVersion", Value::String(prev.to_string())),
-        _ => write::set_meta(&mut v, "resourceVersion", Value::Null),
-    }
-    Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
-}
-
-/// `fieldValidation=Strict`: a body with fields Kubernetes does not define is refused, every such
-/// field named (status aside, which orca's components extend). Warn (the default) keeps them with
-/// a warning; Ignore keeps them silently.
-fn field_validation(rt: &ResourceType, q: &Query, body: &Value) -> ApiResult<()> {
-    match q.get("fieldValidation") {
-        None | Some("" | "Warn" | "Ignore") => Ok(()),
-        Some("Strict") => {
-            let mut unknown = orca_schemas::kube_fields::unknown(&rt.api_version(), rt.kind, body);
-            unknown.retain(|p| p != "status" && !p.starts_with("status."));
-            if unknown.is_empty() {
-                return Ok(());
-            }
-            let list: Vec<String> = unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
-            Err(ApiError::bad_request(format!(
-                "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {}",
-                list.join(", "),
-                kind = rt.kind,
-                v = rt.version
-            )))
-        }
-        Some(other) => Err(ApiError::bad_request(format!(
-            "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
-        ))),
-    }
-}
-
-/// With `fieldValidation=Ignore`, no warnings about unknown fields.
-fn ignore_unknown(q: &Query, warnings: &mut Vec<String>) {
-    if q.get("fieldValidation") == Some("Ignore") {
-        warnings.retain(|w| !w.starts_with("unknown field"));
     }
 }
 

@@ -110,7 +110,7 @@ pub fn create(
         super::pod_status::initial(&mut obj);
     }
     if let Some(m) = manager {
-        super::apply::track_update(None, &mut obj, m, &rt.api_version(), &rfc3339(st.time_ms()));
+        super::managed::track_update(None, &mut obj, m, &rt.api_version(), &rfc3339(st.time_ms()));
     }
     if has_status(rt.kind) && obj.get("spec").is_some() {
         set_meta(&mut obj, "generation", json!(1));
@@ -206,8 +206,8 @@ pub fn update(
             set_meta(&mut m, "generation", json!(generation));
         }
         if manager.is_some() || old.pointer("/metadata/managedFields").is_some() {
-            let who = manager.map_or_else(|| super::apply::default_manager(&actor), str::to_string);
-            super::apply::track_update(Some(old), &mut m, &who, &rt.api_version(), &rfc3339(st.time_ms()));
+            let who = manager.map_or_else(|| super::managed::default_manager(&actor), str::to_string);
+            super::managed::track_update(Some(old), &mut m, &who, &rt.api_version(), &rfc3339(st.time_ms()));
         }
         m
     };

@@ -1,0 +1,60 @@
+//! Options of writes that shape what is kept and answered: `dryRun` answers at the object's
+//! revision before the change, `fieldValidation` (Strict refuses fields Kubernetes does not
+//! define, Ignore drops the warnings about them, Warn is the default).
+
+use bytes::Bytes;
+use serde_json::Value;
+
+use orca_schemas::ResourceType;
+
+use super::request::Query;
+use super::status::{ApiError, ApiResult};
+use super::write;
+
+/// The object a write answers with. A dry run's changes are not kept, so its answer carries the
+/// object's revision before it (none for a create), as Kubernetes answers a dry run.
+pub fn answer_of(ev: &crate::eventlog::Event, dry: bool) -> Bytes {
+    if !dry {
+        return ev.json.clone();
+    }
+    let mut v = ev.object();
+    let created = ev.meta.event_type == crate::eventlog::EventType::Added;
+    match ev.meta.prev_revision {
+        prev if prev > 0 && !created => write::set_meta(&mut v, "resourceVersion", Value::String(prev.to_string())),
+        _ => write::set_meta(&mut v, "resourceVersion", Value::Null),
+    }
+    Bytes::from(serde_json::to_vec(&v).unwrap_or_default())
+}
+
+/// `fieldValidation=Strict`: a body with fields Kubernetes does not define is refused, every such
+/// field named (status aside, which orca's components extend). Warn (the default) keeps them with
+/// a warning; Ignore keeps them silently.
+pub fn field_validation(rt: &ResourceType, q: &Query, body: &Value) -> ApiResult<()> {
+    match q.get("fieldValidation") {
+        None | Some("" | "Warn" | "Ignore") => Ok(()),
+        Some("Strict") => {
+            let mut unknown = orca_schemas::kube_fields::unknown(&rt.api_version(), rt.kind, body);
+            unknown.retain(|p| p != "status" && !p.starts_with("status."));
+            if unknown.is_empty() {
+                return Ok(());
+            }
+            let list: Vec<String> = unknown.iter().map(|p| format!("unknown field \"{p}\"")).collect();
+            Err(ApiError::bad_request(format!(
+                "{kind} in version \"{v}\" cannot be handled as a {kind}: strict decoding error: {}",
+                list.join(", "),
+                kind = rt.kind,
+                v = rt.version
+            )))
+        }
+        Some(other) => Err(ApiError::bad_request(format!(
+            "fieldValidation: Unsupported value: \"{other}\": supported values: \"Ignore\", \"Strict\", \"Warn\""
+        ))),
+    }
+}
+
+/// With `fieldValidation=Ignore`, no warnings about unknown fields.
+pub fn ignore_unknown(q: &Query, warnings: &mut Vec<String>) {
+    if q.get("fieldValidation") == Some("Ignore") {
+        warnings.retain(|w| !w.starts_with("unknown field"));
+    }
+}
