@@ -46,8 +46,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::Value;
 
-use orca_schemas::{admit, ResourceType};
-
 pub use request::{ApiRequest, ApiResponse, Query};
 pub use status::{ApiError, ApiResult};
 
@@ -262,7 +260,7 @@ impl ApiCore {
                     }
                 };
                 if let Some(rv) = q.number("resourceVersion")?.filter(|rv| *rv > 0 && not_older) {
-                    self.wait_for_revision(rv).await?;
+                    read::wait_for_revision(&self.log, rv).await?;
                 }
                 let filter = Filter::from_query(&q)?;
                 let limit = q.number("limit")?.filter(|l| *l > 0);
@@ -286,7 +284,7 @@ impl ApiCore {
             }
             ("GET", Some(name)) => done(200, read::get(&self.log, rt, &ns, &name)?.json.clone()),
             ("POST", None) => {
-                let obj = self.prepare(rt, route.namespace.as_deref(), None, &req, &q)?;
+                let obj = write_options::prepare(rt, route.namespace.as_deref(), None, &req, &q)?;
                 let warnings = obj.1;
                 let manager = q.get("fieldManager").map(str::to_string);
                 let ev = self
@@ -305,7 +303,7 @@ impl ApiCore {
                     request::fill_identity(&mut v, rt, route.namespace.as_deref(), Some(&name))?;
                     (v, Vec::new())
                 } else {
-                    self.prepare(rt, route.namespace.as_deref(), Some(&name), &req, &q)?
+                    write_options::prepare(rt, route.namespace.as_deref(), Some(&name), &req, &q)?
                 };
                 let manager = q.get("fieldManager").map(str::to_string);
                 let ev = self
@@ -379,69 +377,6 @@ impl ApiCore {
             }
             (m, _) => Err(ApiError::method_not_allowed(m)),
         }
-    }
-
-    /// Waits up to 3 s for the log to reach `rv` (a client that read a newer revision elsewhere);
-    /// after that, 504 as Kubernetes answers a resource version that is too large.
-    async fn wait_for_revision(&self, rv: u64) -> ApiResult<()> {
-        let mut signal = self.log.head_signal();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
-        while self.log.head() < rv {
-            if !matches!(tokio::time::timeout_at(deadline, signal.changed()).await, Ok(Ok(()))) {
-                let mut e = ApiError::bad_request(format!(
-                    "Too large resource version: {rv}, current: {}",
-                    self.log.head()
-                ));
-                e.code = 504;
-                e.reason = "Timeout";
-                e.details = Some(Box::new(
-                    serde_json::json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}),
-                ));
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
-
-    /// Decodes, checks identity against the path, admits, and stamps uid for a create.
-    fn prepare(
-        &self,
-        rt: &'static ResourceType,
-        ns: Option<&str>,
-        name: Option<&str>,
-        req: &ApiRequest,
-        q: &Query,
-    ) -> ApiResult<(Value, Vec<String>)> {
-        let mut v = request::decode_body(&req.content_type, &req.body)?;
-        field_validation(rt, q, &v)?;
-        request::fill_identity(&mut v, rt, ns, name)?;
-        let display = v
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let mut admitted = admit(rt, v).map_err(|errs| ApiError::invalid(rt.kind, &display, &errs))?;
-        if name.is_none() {
-            if admitted
-                .object
-                .pointer("/metadata/resourceVersion")
-                .and_then(Value::as_str)
-                .is_some_and(|rv| !rv.is_empty())
-            {
-                return Err(ApiError::bad_request(
-                    "resourceVersion should not be set on objects to be created",
-                ));
-            }
-            if let Some(meta) = admitted.object.get_mut("metadata").and_then(Value::as_object_mut) {
-                meta.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
-                meta.remove("resourceVersion");
-                meta.remove("deletionTimestamp");
-                meta.remove("deletionGracePeriodSeconds");
-            }
-        }
-        let mut warnings = admitted.warnings;
-        ignore_unknown(q, &mut warnings);
-        Ok((admitted.object, warnings))
     }
 }
 

@@ -119,3 +119,22 @@ pub fn list_body(rt: &ResourceType, items: &[Arc<Event>], filter: &Filter, meta:
     out.extend_from_slice(b"]}");
     Bytes::from(out)
 }
+
+/// Waits up to 3 s for the log to reach `rv` (a client that read a newer revision elsewhere);
+/// after that, 504 as Kubernetes answers a resource version that is too large.
+pub async fn wait_for_revision(log: &EventLog, rv: u64) -> ApiResult<()> {
+    let mut signal = log.head_signal();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    while log.head() < rv {
+        if !matches!(tokio::time::timeout_at(deadline, signal.changed()).await, Ok(Ok(()))) {
+            let mut e = ApiError::bad_request(format!("Too large resource version: {rv}, current: {}", log.head()));
+            e.code = 504;
+            e.reason = "Timeout";
+            e.details = Some(Box::new(
+                serde_json::json!({"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}], "retryAfterSeconds": 1}),
+            ));
+            return Err(e);
+        }
+    }
+    Ok(())
+}

@@ -1,13 +1,14 @@
-//! Options of writes that shape what is kept and answered: `dryRun` answers at the object's
-//! revision before the change, `fieldValidation` (Strict refuses fields Kubernetes does not
-//! define, Ignore drops the warnings about them, Warn is the default).
+//! What comes before and after a write: the body decoded, checked against the path and admitted
+//! (`prepare`), `fieldValidation` (Strict refuses fields Kubernetes does not define, Ignore drops
+//! the warnings about them, Warn is the default), and `dryRun` answers at the object's revision
+//! before the change.
 
 use bytes::Bytes;
 use serde_json::Value;
 
-use orca_schemas::ResourceType;
+use orca_schemas::{admit, ResourceType};
 
-use super::request::Query;
+use super::request::{self, ApiRequest, Query};
 use super::status::{ApiError, ApiResult};
 use super::write;
 
@@ -57,4 +58,44 @@ pub fn ignore_unknown(q: &Query, warnings: &mut Vec<String>) {
     if q.get("fieldValidation") == Some("Ignore") {
         warnings.retain(|w| !w.starts_with("unknown field"));
     }
+}
+
+/// Decodes, checks identity against the path, admits, and stamps uid for a create.
+pub fn prepare(
+    rt: &'static ResourceType,
+    ns: Option<&str>,
+    name: Option<&str>,
+    req: &ApiRequest,
+    q: &Query,
+) -> ApiResult<(Value, Vec<String>)> {
+    let mut v = request::decode_body(&req.content_type, &req.body)?;
+    field_validation(rt, q, &v)?;
+    request::fill_identity(&mut v, rt, ns, name)?;
+    let display = v
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    let mut admitted = admit(rt, v).map_err(|errs| ApiError::invalid(rt.kind, &display, &errs))?;
+    if name.is_none() {
+        if admitted
+            .object
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|rv| !rv.is_empty())
+        {
+            return Err(ApiError::bad_request(
+                "resourceVersion should not be set on objects to be created",
+            ));
+        }
+        if let Some(meta) = admitted.object.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.insert("uid".into(), Value::String(uuid::Uuid::new_v4().to_string()));
+            meta.remove("resourceVersion");
+            meta.remove("deletionTimestamp");
+            meta.remove("deletionGracePeriodSeconds");
+        }
+    }
+    let mut warnings = admitted.warnings;
+    ignore_unknown(q, &mut warnings);
+    Ok((admitted.object, warnings))
 }
