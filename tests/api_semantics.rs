@@ -635,3 +635,45 @@ fn bad_input_gets_the_status_kubernetes_gives() {
     );
     assert_eq!(code(&exec), (404, status), "{}", exec.text);
 }
+
+#[test]
+fn writes_that_name_a_uid_never_touch_a_newer_object_of_the_same_name() {
+    let (_nats, orca, _dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let old = h.post(CMS, &configmap("same", "v1")).body;
+    let old_uid = old["metadata"]["uid"].as_str().unwrap().to_string();
+    assert_eq!(h.delete(&format!("{CMS}/same")).status, 200);
+    let new = h.post(CMS, &configmap("same", "v2")).body;
+    // A delete meant for the old object (DeleteOptions preconditions) is refused.
+    let del = h.req(
+        "DELETE",
+        &format!("{CMS}/same"),
+        "application/json",
+        Some(serde_json::to_vec(&json!({"preconditions": {"uid": old_uid}})).unwrap()),
+    );
+    assert_eq!(del.status, 409, "{}", del.text);
+    assert!(del.body["message"]
+        .as_str()
+        .unwrap()
+        .contains("Precondition failed: UID"));
+    // So is a patch that names the old uid.
+    let patch = h.patch(
+        &format!("{CMS}/same"),
+        "application/merge-patch+json",
+        &json!({"metadata": {"uid": old_uid}, "data": {"v": "stale"}}),
+    );
+    assert_eq!(patch.status, 409, "{}", patch.text);
+    let now = h.get(&format!("{CMS}/same")).body;
+    assert_eq!(
+        (now["metadata"]["uid"].clone(), now["data"]["v"].clone()),
+        (new["metadata"]["uid"].clone(), json!("v2"))
+    );
+    // The right uid works.
+    let del = h.req(
+        "DELETE",
+        &format!("{CMS}/same"),
+        "application/json",
+        Some(serde_json::to_vec(&json!({"preconditions": {"uid": new["metadata"]["uid"]}})).unwrap()),
+    );
+    assert_eq!(del.status, 200, "{}", del.text);
+}

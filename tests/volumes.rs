@@ -183,7 +183,15 @@ fn a_claim_keeps_its_data_and_its_pods_on_its_node() {
         assert_eq!(h.delete(&format!("{PODS}/keeper")).status, 200);
         wait_for(30, "the pod gone", || h.get(&format!("{PODS}/keeper")).status == 404);
         assert_eq!(h.post(PODS, &claim_pod(&m)).status, 201);
-        wait_for(60, "the new pod read the stamp", || stamp_of(&h).is_some());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while stamp_of(&h).is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "round {round}: the new pod never read the stamp: {}",
+                h.get(&format!("{PODS}/keeper")).text
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         assert_eq!(stamp_of(&h).unwrap(), first, "round {round}: the data outlived the pod");
         assert_eq!(
             h.get(&format!("{PODS}/keeper")).body["spec"]["nodeName"],

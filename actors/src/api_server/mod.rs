@@ -357,8 +357,10 @@ impl ApiCore {
             ("DELETE", Some(name)) => {
                 let mut grace = q.number("gracePeriodSeconds")?;
                 let mut policy = q.get("propagationPolicy").map(str::to_string);
+                let mut preconditions = Value::Null;
                 if !req.body.is_empty() {
                     let opts = request::decode_body(&req.content_type, &req.body)?;
+                    preconditions = opts.get("preconditions").cloned().unwrap_or(Value::Null);
                     grace = grace.or_else(|| opts.get("gracePeriodSeconds").and_then(Value::as_u64));
                     policy = policy.or_else(|| {
                         opts.get("propagationPolicy")
@@ -371,7 +373,10 @@ impl ApiCore {
                 }
                 let policy = write::Propagation::parse(policy.as_deref())?;
                 let ev = self
-                    .commit(dry, move |st| write::delete(st, rt, &ns, &name, grace, policy, actor))
+                    .commit(dry, move |st| {
+                        write::check_preconditions(st, rt, &ns, &name, &preconditions)?;
+                        write::delete(st, rt, &ns, &name, grace, policy, actor)
+                    })
                     .await??;
                 done(200, answer_of(&ev, dry))
             }

@@ -142,6 +142,33 @@ fn group_suffix(rt: &ResourceType) -> String {
     }
 }
 
+/// DeleteOptions' `preconditions` (`uid`, `resourceVersion`): the object must still be the one
+/// the caller means, not a newer one of the same name (409 otherwise, as Kubernetes answers).
+pub fn check_preconditions(st: &Staging, rt: &ResourceType, ns: &str, name: &str, pre: &Value) -> ApiResult<()> {
+    if !pre.is_object() {
+        return Ok(());
+    }
+    let (plural, cur) = current(st, rt, ns, name)?;
+    let obj = cur.object();
+    if let Some(uid) = pre.get("uid").and_then(Value::as_str) {
+        let have = meta_str(&obj, "uid").unwrap_or("");
+        if uid != have {
+            return Err(ApiError::conflict_message(format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {have} ({plural} \"{name}\")"
+            )));
+        }
+    }
+    if let Some(rv) = pre.get("resourceVersion").and_then(Value::as_str) {
+        if rv != cur.revision.to_string() {
+            return Err(ApiError::conflict_message(format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {} ({plural} \"{name}\")",
+                cur.revision
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Replaces an object (PUT or `/status`); `new` is admitted already. With a `manager`, or when
 /// the object has managed fields, the fields the write changes pass to the manager (the
 /// request's `fieldManager`, else the client's program).
@@ -157,6 +184,14 @@ pub fn update(
     manager: Option<&str>,
 ) -> ApiResult<Arc<Event>> {
     let (plural, cur) = current(st, rt, ns, name)?;
+    if let Some(uid) = meta_str(&new, "uid").filter(|u| !u.is_empty()) {
+        let have = cur.uid.as_str();
+        if uid != have {
+            return Err(ApiError::conflict_message(format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {have} ({plural} \"{name}\")"
+            )));
+        }
+    }
     if let Some(rv) = meta_str(&new, "resourceVersion").filter(|rv| !rv.is_empty()) {
         if rv != cur.revision.to_string() {
             return Err(ApiError::conflict(&plural, name));

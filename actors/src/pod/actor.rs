@@ -249,13 +249,16 @@ impl PodActor {
         let tails = log_tails(&self.ctx.dir, &self.spec, self.ctx.log_tail_bytes);
         let (api, status_path) = (self.ctx.api.clone(), self.status_path.clone());
         let path = format!("/api/v1/namespaces/{}/pods/{}", self.ns, self.name);
+        // Both writes name this pod's uid: a new pod of the same name (created as soon as this one
+        // is gone) is never the one patched or deleted.
+        let uid = self.uid.clone();
         let confirm = async move {
-            let _ = api
-                .call("PATCH", &status_path, "", Some(&json!({"status": {"logTails": tails}})))
-                .await;
+            let tails_patch = json!({"metadata": {"uid": uid}, "status": {"logTails": tails}});
+            let _ = api.call("PATCH", &status_path, "", Some(&tails_patch)).await;
+            let options = json!({"preconditions": {"uid": uid}});
             for _ in 0..DELETE_ATTEMPTS {
-                match api.call("DELETE", &path, "gracePeriodSeconds=0", None).await {
-                    Ok(a) if a.status == 200 || a.status == 404 => return,
+                match api.call("DELETE", &path, "gracePeriodSeconds=0", Some(&options)).await {
+                    Ok(a) if a.status == 200 || a.status == 404 || a.status == 409 => return,
                     _ => tokio::time::sleep(DELETE_RETRY).await,
                 }
             }

@@ -114,7 +114,13 @@ pub async fn claim_dir(
                 lost = Some(v.to_string());
                 false
             }
-            Some(_) => false,
+            // Bound to this volume already (the binding controller found it first): the claim
+            // still says which node holds the data.
+            Some(_) if c["metadata"]["annotations"][SELECTED_NODE] == node => false,
+            Some(_) => {
+                c["metadata"]["annotations"][SELECTED_NODE] = json!(node);
+                true
+            }
             None => {
                 c["spec"]["volumeName"] = json!(pv_name);
                 c["metadata"]["annotations"][SELECTED_NODE] = json!(node);
