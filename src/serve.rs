@@ -300,6 +300,6 @@ async fn apply_sample(core: &orca_actors::api_server::ApiCore) -> Result<()> {
         };
         println!("  {}/{name} {outcome}", rt.singular);
     }
-    println!("see it with: cargo run --release --bin orcactl -- get deploy,svc,cm,secret -n demo");
+    println!("see it with: orcactl get all -n demo (or kubectl, with KUBECONFIG set as shown above)");
     Ok(())
 }
