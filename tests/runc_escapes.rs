@@ -56,21 +56,7 @@ fn exec_probes_of_runc_pods_run_inside_the_container() {
 /// A docker-save tarball of two layers.
 fn image_tar(path: &std::path::Path, tag: &str, l1: Vec<u8>, l2: Vec<u8>) {
     let config = json!({"config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]}});
-    let manifest = json!([{"Config": "config.json", "RepoTags": [tag], "Layers": ["l1/layer.tar", "l2/layer.tar"]}]);
-    let mut outer = tar::Builder::new(Vec::new());
-    for (p, data) in [
-        ("config.json", serde_json::to_vec(&config).unwrap()),
-        ("manifest.json", serde_json::to_vec(&manifest).unwrap()),
-        ("l1/layer.tar", l1),
-        ("l2/layer.tar", l2),
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        outer.append_data(&mut h, p, data.as_slice()).unwrap();
-    }
-    std::fs::write(path, outer.into_inner().unwrap()).unwrap();
+    common::docker_save_tar(path, tag, &config, vec![l1, l2]);
 }
 
 #[test]

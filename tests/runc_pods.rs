@@ -50,22 +50,7 @@ fn docker_save(path: &std::path::Path) {
         vec![],
     );
     let config = json!({"config": {"Env": ["PATH=/bin", "GREETING=hi"], "Cmd": ["sh", "-c", "cat /app/message; echo; cat /etc/removed 2>/dev/null || echo removed-gone; echo $GREETING; sleep 60"], "WorkingDir": "/app"}});
-    let manifest =
-        json!([{"Config": "config.json", "RepoTags": ["myapp:1"], "Layers": ["l1/layer.tar", "l2/layer.tar"]}]);
-    let mut outer = tar::Builder::new(Vec::new());
-    for (p, data) in [
-        ("config.json", serde_json::to_vec(&config).unwrap()),
-        ("manifest.json", serde_json::to_vec(&manifest).unwrap()),
-        ("l1/layer.tar", l1),
-        ("l2/layer.tar", l2),
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        outer.append_data(&mut h, p, data.as_slice()).unwrap();
-    }
-    std::fs::write(path, outer.into_inner().unwrap()).unwrap();
+    common::docker_save_tar(path, "myapp:1", &config, vec![l1, l2]);
 }
 
 fn log(h: &Http, name: &str) -> String {

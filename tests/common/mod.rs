@@ -474,3 +474,23 @@ pub fn require_runc() {
         "the runc tests need root and runc (apt-get install -y runc); root={root} runc={runc}"
     );
 }
+
+/// Writes a docker-save tarball: an image config, a manifest tagging it `tag`, and the layers.
+pub fn docker_save_tar(path: &Path, tag: &str, config: &Value, layers: Vec<Vec<u8>>) {
+    let names: Vec<String> = (1..=layers.len()).map(|i| format!("l{i}/layer.tar")).collect();
+    let manifest = serde_json::json!([{"Config": "config.json", "RepoTags": [tag], "Layers": names}]);
+    let mut entries = vec![
+        ("config.json".to_string(), serde_json::to_vec(config).unwrap()),
+        ("manifest.json".to_string(), serde_json::to_vec(&manifest).unwrap()),
+    ];
+    entries.extend(names.into_iter().zip(layers));
+    let mut outer = tar::Builder::new(Vec::new());
+    for (p, data) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        outer.append_data(&mut h, p, data.as_slice()).unwrap();
+    }
+    std::fs::write(path, outer.into_inner().unwrap()).unwrap();
+}
