@@ -256,6 +256,7 @@ fn yaml_both_ways_generate_name_and_namespaces() {
     let mut reselect = u.body.clone();
     reselect["spec"]["selector"] = json!({"matchLabels": {"app": "other"}});
     reselect["spec"]["template"]["metadata"]["labels"] = json!({"app": "other"});
+    reselect["metadata"].as_object_mut().unwrap().remove("resourceVersion");
     assert_eq!(h.put(path, &reselect).status, 422, "selector is immutable");
 
     // Deleting a namespace removes its contents.
