@@ -158,3 +158,55 @@ fn a_crafted_image_cannot_touch_the_host() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not an image reference"));
     assert!(!dir.path().join("escape").exists());
 }
+
+fn ip(args: &[&str]) -> bool {
+    std::process::Command::new("ip")
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn a_namespace_left_behind_never_answers_for_a_new_pod() {
+    // A pod namespace whose pod directory went away (an agent killed and its data removed) keeps
+    // its veth on the bridge, answering for an address the allocator hands out again. The next
+    // allocation on the machine removes it.
+    require_runc();
+    let (nats, orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let (ns, host_side) = ("orca-orphan01", "voorphan01");
+    assert!(ip(&["netns", "add", ns]), "ip netns add {ns} (needs root and iproute2)");
+    assert!(ip(&[
+        "link",
+        "add",
+        host_side,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "vporphan01",
+        "netns",
+        ns
+    ]));
+    let _ = ip(&["link", "set", host_side, "master", "orca0"]);
+    let images = dir.path().join("images");
+    let _agent = Agent::start(
+        &nats.url(),
+        "orphan-node",
+        &dir.path().join("agent"),
+        &["--runtime", "runc", "--image-dir", images.to_str().unwrap()],
+    );
+    wait_node_ready(&h, "orphan-node");
+    let p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "fresh"}, "spec": {
+        "terminationGracePeriodSeconds": 1,
+        "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"]}]}});
+    create_pod(&h, &p);
+    wait_pod(&h, "fresh", 60, "Running", |p| p["status"]["phase"] == "Running");
+    let ns_left = std::path::Path::new("/var/run/netns").join(ns).exists();
+    let link_left = ip(&["link", "show", host_side]);
+    let (_, _) = (ip(&["link", "del", host_side]), ip(&["netns", "del", ns]));
+    assert!(!ns_left, "the orphaned namespace {ns} is still there");
+    assert!(!link_left, "the orphan's veth {host_side} is still on the bridge");
+    assert_eq!(h.delete("/api/v1/namespaces/default/pods/fresh").status, 200);
+}

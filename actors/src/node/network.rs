@@ -94,10 +94,37 @@ pub const IPAM_DIR: &str = "/run/orca/ipam";
 /// Picks the lowest free address of the range for the pod (or the one it has), atomically for
 /// every agent of the machine (they share the bridge).
 fn allocate(pods_dir: &Path, uid: &str) -> Result<Ipv4Addr, String> {
-    allocate_in(Path::new(IPAM_DIR), pods_dir, uid)
+    allocate_in(Path::new(IPAM_DIR), pods_dir, uid, &teardown)
 }
 
-fn allocate_in(ipam: &Path, pods_dir: &Path, uid: &str) -> Result<Ipv4Addr, String> {
+/// Whether this process has swept the machine's orphaned pod namespaces yet.
+static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Removes pod namespaces no live claim accounts for (their pod directory was removed while they
+/// ran, or their claim was taken over): left on the bridge, their veth would answer for an address
+/// another pod holds now. Runs under the machine-wide lock, so a namespace being set up (claimed
+/// first) is never taken for an orphan.
+fn sweep_orphans(ipam: &Path, remove: &dyn Fn(&str)) {
+    let live: std::collections::BTreeSet<String> = std::fs::read_dir(ipam)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .map(PathBuf::from)
+        .filter(|owner| owner.exists())
+        .filter_map(|owner| owner.file_name().map(|n| netns_name(&n.to_string_lossy())))
+        .collect();
+    for entry in std::fs::read_dir("/var/run/netns").into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(id) = name.strip_prefix("orca-") {
+            if !live.contains(&name) {
+                remove(id);
+            }
+        }
+    }
+}
+
+fn allocate_in(ipam: &Path, pods_dir: &Path, uid: &str, remove: &dyn Fn(&str)) -> Result<Ipv4Addr, String> {
     let _one_at_a_time = ALLOCATING.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     std::fs::create_dir_all(ipam).map_err(|e| format!("{}: {e}", ipam.display()))?;
     let lock = std::fs::OpenOptions::new()
@@ -108,6 +135,9 @@ fn allocate_in(ipam: &Path, pods_dir: &Path, uid: &str) -> Result<Ipv4Addr, Stri
         .map_err(|e| e.to_string())?;
     let _machine_wide = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| format!("locking {}: {e}", ipam.display()))?;
+    if !SWEPT.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        sweep_orphans(ipam, remove);
+    }
     let dir = pods_dir.join(uid);
     let owner = std::path::absolute(&dir).unwrap_or(dir.clone());
     let owner_text = owner.to_string_lossy().into_owned();
@@ -128,11 +158,16 @@ fn allocate_in(ipam: &Path, pods_dir: &Path, uid: &str) -> Result<Ipv4Addr, Stri
             Some(_) => {}
         }
     }
-    // A claim whose pod directory is gone is free again.
-    let free = (2..=254u8)
+    // A claim whose pod directory is gone is free again, once the namespace it may have left on
+    // the bridge is gone too.
+    let (free, stale) = (2..=254u8)
         .map(|h| Ipv4Addr::new(POD_NET[0], POD_NET[1], POD_NET[2], h))
-        .find(|a| claimed_by(a).is_none_or(|o| !Path::new(&o).exists()))
+        .map(|a| (a, claimed_by(&a)))
+        .find(|(_, o)| o.as_ref().is_none_or(|o| !Path::new(o).exists()))
         .ok_or("the pod range 10.244.0.0/24 is full")?;
+    if let Some(gone) = stale.as_ref().and_then(|o| Path::new(o).file_name()) {
+        remove(&gone.to_string_lossy());
+    }
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     std::fs::write(ipam.join(free.to_string()), &owner_text).map_err(|e| e.to_string())?;
     let tmp = dir.join("ip.tmp");
@@ -164,9 +199,11 @@ pub fn setup(pods_dir: &Path, uid: &str) -> Result<Ipv4Addr, String> {
     Ok(addr)
 }
 
-/// Removes the pod's namespace (its veth pair goes with it).
+/// Removes the pod's veth pair and namespace. The link goes explicitly: a process still inside
+/// would keep the namespace, and its veth on the bridge, alive after the name is removed.
 pub fn teardown(uid: &str) {
-    let _ = ip(&["netns", "del", &netns_name(uid)]);
+    let commands = format!("link del vo{}\nnetns del {}\n", short(uid), netns_name(uid));
+    let _ = batch(&["-force"], &commands);
 }
 
 #[cfg(test)]
@@ -178,12 +215,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ipam = dir.path().join("ipam");
         let (a, b) = (dir.path().join("agent-a/pods"), dir.path().join("agent-b/pods"));
-        let first = allocate_in(&ipam, &a, "p1").unwrap();
-        let second = allocate_in(&ipam, &b, "p1").unwrap();
+        let removed = std::cell::RefCell::new(vec![]);
+        let remove = |uid: &str| removed.borrow_mut().push(uid.to_string());
+        let first = allocate_in(&ipam, &a, "p1", &remove).unwrap();
+        let second = allocate_in(&ipam, &b, "p1", &remove).unwrap();
         assert_ne!(first, second, "two agents, one bridge");
-        assert_eq!(allocate_in(&ipam, &a, "p1").unwrap(), first, "a pod keeps its address");
-        // A pod gone (its directory removed) frees its address for the next one.
+        let again = allocate_in(&ipam, &a, "p1", &remove).unwrap();
+        assert_eq!(again, first, "a pod keeps its address");
+        // A pod gone (its directory removed) frees its address for the next one, and what its
+        // namespace left on the bridge goes first.
         std::fs::remove_dir_all(a.join("p1")).unwrap();
-        assert_eq!(allocate_in(&ipam, &b, "p2").unwrap(), first);
+        removed.borrow_mut().clear();
+        assert_eq!(allocate_in(&ipam, &b, "p2", &remove).unwrap(), first);
+        assert_eq!(removed.borrow().as_slice(), ["p1"]);
     }
 }
