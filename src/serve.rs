@@ -41,6 +41,13 @@ pub struct CommonArgs {
     /// their tolerations say otherwise
     #[arg(long, default_value_t = 300)]
     default_toleration_seconds: u64,
+    /// Serve plain HTTP on loopback with no authentication: every local user is an admin.
+    /// For development only; the default is TLS with client certificates, tokens and RBAC
+    #[arg(long)]
+    insecure_http: bool,
+    /// Static bearer tokens, one `token,user,uid,"group1,group2"` line each (as Kubernetes reads them)
+    #[arg(long)]
+    token_auth_file: Option<PathBuf>,
 }
 
 /// `orca up`.
@@ -134,7 +141,7 @@ pub fn serve_read_only(dir: &std::path::Path, listen: &str) -> Result<()> {
             .with_context(|| format!("failed to open {}", dir.display()))?;
         let head = log.head();
         let core = orca_actors::api_server::ApiCore::new(log).read_only();
-        let (http, addrs) = orca_actors::api_server::http::serve(core, listen, 2)
+        let (http, addrs) = orca_actors::api_server::http::serve(core, listen, 2, None)
             .with_context(|| format!("failed to listen on {listen}"))?;
         let url = addrs.first().map(|a| format!("http://{a}")).unwrap_or_default();
         println!(
@@ -168,7 +175,12 @@ fn run(
         http_workers: 2,
         node_grace: std::time::Duration::from_secs(common.node_grace_seconds),
         default_toleration_seconds: common.default_toleration_seconds,
+        insecure_http: common.insecure_http,
+        token_auth_file: common.token_auth_file,
     };
+    if opts.insecure_http {
+        eprintln!("warning: --insecure-http: the API is plain HTTP without authentication; every user of this machine is a cluster admin");
+    }
     let system = actix::System::new();
     system.block_on(async move {
         let plane = Plane::start(&opts)
@@ -215,7 +227,8 @@ fn run(
         if write_server_file {
             println!("orcactl finds this server through {}", server_file.display());
             let kubeconfig = orca_home().join("kubeconfig");
-            match std::fs::write(&kubeconfig, kubeconfig_text(&url)) {
+            let text = kubeconfig_text(&url, (plane.tls).then_some(&plane.pki));
+            match text.and_then(|t| orca_actors::auth::pki::write_private(&kubeconfig, &t)) {
                 Ok(()) => println!("kubectl: export KUBECONFIG={}", kubeconfig.display()),
                 Err(e) => eprintln!("could not write {}: {e}", kubeconfig.display()),
             }
@@ -246,11 +259,28 @@ fn run(
     })
 }
 
-/// A kubeconfig whose current context points at `url` (no credentials: the API is loopback-only).
-pub fn kubeconfig_text(url: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: orca\n  cluster:\n    server: {url}\ncontexts:\n- name: orca\n  context:\n    cluster: orca\n    user: orca\n    namespace: default\ncurrent-context: orca\nusers:\n- name: orca\n  user: {{}}\npreferences: {{}}\n"
-    )
+/// A kubeconfig whose current context points at `url` with the cluster CA and the admin's client
+/// certificate (none for an insecure server).
+pub fn kubeconfig_text(url: &str, pki: Option<&orca_actors::auth::pki::Pki>) -> Result<String, String> {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let (ca, user) = match pki {
+        Some(p) => {
+            let admin = p.admin()?;
+            (
+                format!("\n    certificate-authority-data: {}", b64(&p.ca_pem()?)),
+                format!(
+                    "\n    client-certificate-data: {}\n    client-key-data: {}",
+                    b64(&admin.cert_pem),
+                    b64(&admin.key_pem)
+                ),
+            )
+        }
+        None => (String::new(), " {}".to_string()),
+    };
+    Ok(format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: orca\n  cluster:\n    server: {url}{ca}\ncontexts:\n- name: orca\n  context:\n    cluster: orca\n    user: orca-admin\n    namespace: default\ncurrent-context: orca\nusers:\n- name: orca-admin\n  user:{user}\npreferences: {{}}\n"
+    ))
 }
 
 pub async fn shutdown_signal() {

@@ -15,6 +15,20 @@ struct Kubectl {
 }
 
 impl Kubectl {
+    /// A kubeconfig as `orca up` writes it: the cluster CA and the admin's client certificate.
+    fn admin_of(orca: &common::Orca, dir: &std::path::Path) -> Kubectl {
+        use base64::Engine;
+        let b64 = |name: &str| base64::engine::general_purpose::STANDARD.encode(orca.pki(name));
+        let config = dir.join("kubeconfig");
+        std::fs::write(
+            &config,
+            format!("apiVersion: v1\nkind: Config\nclusters:\n- name: orca\n  cluster:\n    server: {}\n    certificate-authority-data: {}\ncontexts:\n- name: orca\n  context:\n    cluster: orca\n    user: admin\n    namespace: default\ncurrent-context: orca\nusers:\n- name: admin\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
+                orca.url, b64("ca.crt"), b64("admin.crt"), b64("admin.key")),
+        )
+        .unwrap();
+        Kubectl { config }
+    }
+
     fn new(server: &str, dir: &std::path::Path) -> Kubectl {
         let config = dir.join("kubeconfig");
         std::fs::write(
@@ -93,11 +107,12 @@ spec:
 
 #[test]
 fn kubectl_drives_orca() {
-    let (nats, orca, dir) = cluster(&[]);
-    let h = Http::new(&orca.url);
+    // Over TLS with the admin's client certificate, as `orca up` sets kubectl up.
+    let (nats, orca, dir) = cluster(&["--secure"]);
+    let h = orca.admin();
     let _a = Agent::start(&nats.url(), "k-node", &dir.path().join("agent"), &[]);
     wait_node_ready(&h, "k-node");
-    let k = Kubectl::new(&orca.url, dir.path());
+    let k = Kubectl::admin_of(&orca, dir.path());
 
     assert!(k.ok(&["version"]).contains("Server Version: v1.32"));
     let resources = k.ok(&["api-resources"]);
@@ -297,9 +312,9 @@ fn kubectl_drives_orca() {
     assert!(drained.contains("node/k-node drained"), "{drained}");
     k.ok(&["uncordon", "k-node"]);
 
-    // No one is refused yet, and kubectl is told so.
+    // The admin may do anything, and kubectl is told who it is.
     assert_eq!(k.ok(&["auth", "can-i", "create", "pods"]).trim(), "yes");
-    assert!(k.ok(&["auth", "whoami"]).contains("system:anonymous"));
+    assert!(k.ok(&["auth", "whoami"]).contains("orca-admin"));
 
     // Errors as kubectl prints them.
     let (code, _, err) = k.run(&["get", "pod", "nope"]);

@@ -116,7 +116,13 @@ fn orca_up_stops_its_containers_on_shutdown() {
     let home = tempfile::tempdir().unwrap();
     let port = common::free_port().unwrap();
     let mut up = std::process::Command::new(env!("CARGO_BIN_EXE_orca"))
-        .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .args([
+            "up",
+            "--insecure-http",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
         .arg(home.path().join("data"))
         .env("ORCA_HOME", home.path())
         .stdout(std::process::Stdio::null())

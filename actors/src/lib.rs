@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api_server;
+pub mod auth;
 pub mod bus;
 pub mod cluster;
 pub mod controllers;

@@ -11,11 +11,12 @@ use crate::kinds::discovery::EndpointSlice;
 use crate::kinds::network::{Endpoints, Ingress, IngressClass, Service};
 use crate::kinds::pod::Pod;
 use crate::kinds::policy::{PodDisruptionBudget, StorageClass};
+use crate::kinds::rbac::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, ServiceAccount};
 use crate::kinds::workloads::{DaemonSet, Deployment, Job, ReplicaSet, StatefulSet};
 use crate::meta::ObjectMeta;
 use crate::registry::ResourceType;
 use crate::validate::meta::{validate_object_meta, NameRule};
-use crate::validate::{other, pod, policy, workloads, ErrorType, Errors, FieldError, Path};
+use crate::validate::{other, pod, policy, rbac, workloads, ErrorType, Errors, FieldError, Path};
 use crate::{defaults, unknown};
 
 /// An object that passed admission.
@@ -56,7 +57,12 @@ has_meta!(
     PodDisruptionBudget,
     StorageClass,
     EndpointSlice,
-    IngressClass
+    IngressClass,
+    ServiceAccount,
+    Role,
+    ClusterRole,
+    RoleBinding,
+    ClusterRoleBinding
 );
 
 fn run<T: DeserializeOwned + Serialize + HasMeta>(
@@ -143,6 +149,15 @@ pub fn admit(rt: &ResourceType, mut value: Value) -> Result<Admitted, Vec<FieldE
         ),
         "ConfigMap" => run::<ConfigMap>(value, rt, Subdomain, other::validate_configmap, keep),
         "Secret" => run::<Secret>(value, rt, Subdomain, other::validate_secret, defaults::secret),
+        "ServiceAccount" => run::<ServiceAccount>(value, rt, Subdomain, none, keep),
+        "Role" => run::<Role>(value, rt, Segment, rbac::validate_role, keep),
+        "ClusterRole" => run::<ClusterRole>(value, rt, Segment, rbac::validate_clusterrole, keep),
+        "RoleBinding" => run::<RoleBinding>(value, rt, Segment, rbac::validate_rolebinding, |b| {
+            rbac::default_subjects(&mut b.subjects)
+        }),
+        "ClusterRoleBinding" => run::<ClusterRoleBinding>(value, rt, Segment, rbac::validate_clusterrolebinding, |b| {
+            rbac::default_subjects(&mut b.subjects)
+        }),
         "Service" => run::<Service>(value, rt, Dns1035, other::validate_service, defaults::service),
         "Endpoints" => run::<Endpoints>(value, rt, Subdomain, other::validate_endpoints, keep),
         "Ingress" => run::<Ingress>(value, rt, Subdomain, other::validate_ingress, keep),
@@ -224,6 +239,13 @@ pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Vec<Field
                 &Path::new("spec").child("clusterIP"),
                 compact(new.pointer("/spec/clusterIP")),
                 "field is immutable",
+            );
+        }
+        "RoleBinding" | "ClusterRoleBinding" if old.get("roleRef") != new.get("roleRef") => {
+            errs.invalid(
+                &Path::new("roleRef"),
+                compact(new.get("roleRef")),
+                "cannot change roleRef",
             );
         }
         "Job" if old.pointer("/spec/template") != new.pointer("/spec/template") => {

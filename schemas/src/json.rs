@@ -34,6 +34,11 @@ fn generate(kind: &str) -> Option<Value> {
         "StorageClass" => schema_for!(crate::kinds::policy::StorageClass),
         "Ingress" => schema_for!(Ingress),
         "IngressClass" => schema_for!(crate::kinds::network::IngressClass),
+        "ServiceAccount" => schema_for!(crate::kinds::rbac::ServiceAccount),
+        "Role" => schema_for!(crate::kinds::rbac::Role),
+        "ClusterRole" => schema_for!(crate::kinds::rbac::ClusterRole),
+        "RoleBinding" => schema_for!(crate::kinds::rbac::RoleBinding),
+        "ClusterRoleBinding" => schema_for!(crate::kinds::rbac::ClusterRoleBinding),
         _ => return None,
     };
     Some(schema.to_value())

@@ -75,6 +75,32 @@ pub const RESOURCES: &[ResourceType] = &[
     rt!("Pod", "pods", "pod", ["po"], "", true),
     rt!("ConfigMap", "configmaps", "configmap", ["cm"], "", true),
     rt!("Secret", "secrets", "secret", [], "", true),
+    rt!("ServiceAccount", "serviceaccounts", "serviceaccount", ["sa"], "", true),
+    rt!("Role", "roles", "role", [], "rbac.authorization.k8s.io", true),
+    rt!(
+        "ClusterRole",
+        "clusterroles",
+        "clusterrole",
+        [],
+        "rbac.authorization.k8s.io",
+        false
+    ),
+    rt!(
+        "RoleBinding",
+        "rolebindings",
+        "rolebinding",
+        [],
+        "rbac.authorization.k8s.io",
+        true
+    ),
+    rt!(
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        "clusterrolebinding",
+        [],
+        "rbac.authorization.k8s.io",
+        false
+    ),
     rt!("Service", "services", "service", ["svc"], "", true),
     rt!("Endpoints", "endpoints", "endpoints", ["ep"], "", true),
     rt!(

@@ -29,7 +29,13 @@ impl BenchCluster {
         let exe = std::env::current_exe().context("cannot find the orca binary")?;
         let started = Instant::now();
         let child = Command::new(exe)
-            .args(["up", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+            .args([
+                "up",
+                "--insecure-http",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
             .arg(dir.join("data"))
             .args(extra)
             .env("ORCA_HOME", &dir)

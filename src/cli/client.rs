@@ -9,6 +9,9 @@ use serde_json::Value;
 pub struct Client {
     pub base: String,
     http: reqwest::blocking::Client,
+    /// TLS for https servers (streamed connections use it too).
+    pub tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    token: Option<String>,
 }
 
 /// A response: status code, JSON body, warnings.
@@ -40,22 +43,45 @@ impl Client {
                     .ok_or_else(|| anyhow!("no orca server found: pass --server URL, set ORCA_SERVER, or start a cluster with `orca up` (it writes {})", file.display()))?,
             },
         };
-        let http = reqwest::blocking::Client::builder()
-            .timeout(None)
-            .user_agent("orcactl")
-            .build()?;
+        let base = base.trim_end_matches('/').to_string();
+        let creds = credentials_for(&base)?;
+        let tls = match &creds {
+            Some(c) if base.starts_with("https://") => Some(std::sync::Arc::new(c.client_config()?)),
+            None if base.starts_with("https://") => bail!(
+                "no credentials for {base}: set KUBECONFIG to the kubeconfig `orca up` wrote ({})",
+                orca_home().join("kubeconfig").display()
+            ),
+            _ => None,
+        };
+        let mut builder = reqwest::blocking::Client::builder().timeout(None).user_agent("orcactl");
+        if let Some(config) = &tls {
+            builder = builder.use_preconfigured_tls((**config).clone());
+        }
         Ok(Client {
-            base: base.trim_end_matches('/').to_string(),
-            http,
+            base,
+            http: builder.build()?,
+            tls,
+            token: creds.and_then(|c| c.token),
         })
+    }
+
+    /// The `Authorization` header value, when the credentials are a bearer token.
+    pub fn bearer(&self) -> Option<String> {
+        self.token.as_ref().map(|t| format!("Bearer {t}"))
+    }
+
+    /// A streamed connection to the server (exec, attach, port-forward).
+    pub fn open(&self) -> Result<super::conn::Conn> {
+        super::conn::Conn::connect(&self.base, self.tls.as_ref())
     }
 
     fn request(&self, method: &str, path_and_query: &str) -> Result<reqwest::blocking::RequestBuilder> {
         let m = reqwest::Method::from_bytes(method.as_bytes())?;
-        Ok(self
-            .http
-            .request(m, format!("{}{}", self.base, path_and_query))
-            .header("x-orca-actor", actor()))
+        let req = self.http.request(m, format!("{}{}", self.base, path_and_query));
+        Ok(match self.bearer() {
+            Some(b) => req.header("authorization", b),
+            None => req,
+        })
     }
 
     /// Sends a request with an optional JSON body.
@@ -174,7 +200,20 @@ pub fn error_message(status: u16, body: &Value) -> String {
     out
 }
 
-fn actor() -> String {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    format!("orcactl/{user}")
+/// The credentials of the kubeconfig context that points at `base`: the user's kubeconfig
+/// (`$KUBECONFIG`, else `~/.kube/config`), then the one `orca up` wrote (`$ORCA_HOME/kubeconfig`).
+fn credentials_for(base: &str) -> Result<Option<super::tls::Credentials>> {
+    let home = orca_home().join("kubeconfig");
+    let candidates = [
+        super::kubeconfig::Kubeconfig::load().ok(),
+        super::kubeconfig::Kubeconfig::load_from(home).ok(),
+    ];
+    let contexts: Vec<_> = candidates.iter().flatten().filter_map(|k| k.current()).collect();
+    let chosen = contexts
+        .iter()
+        .find(|c| c.server.trim_end_matches('/') == base)
+        .or_else(|| contexts.last());
+    chosen
+        .map(|c| super::tls::Credentials::from_entries(&c.cluster, &c.user))
+        .transpose()
 }

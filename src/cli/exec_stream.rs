@@ -3,9 +3,8 @@
 //! terminal, the local terminal is raw for the session and restored after.
 
 use std::io::{Read, Write};
-use std::net::TcpStream;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Result};
 use serde_json::Value;
 
 use orca_actors::api_server::websocket::{masked_frame, op, read_frame};
@@ -60,12 +59,6 @@ pub fn run(
     command: &[String],
     tty: bool,
 ) -> Result<i32> {
-    let host = client.base.strip_prefix("http://").ok_or_else(|| {
-        anyhow!(
-            "interactive exec speaks plain HTTP to the server; {} is not",
-            client.base
-        )
-    })?;
     let mut q: Vec<String> = command.iter().map(|c| format!("command={}", encode(c))).collect();
     q.push("stdin=true&stdout=true".into());
     q.push(format!("stderr={}", !tty));
@@ -73,13 +66,18 @@ pub fn run(
     if let Some(c) = container {
         q.push(format!("container={}", encode(c)));
     }
-    let mut sock =
-        TcpStream::connect(host).with_context(|| format!("cannot reach the orca server at {}", client.base))?;
-    write!(
-        sock,
-        "GET /api/v1/namespaces/{ns}/pods/{pod}/exec?{} HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: b3JjYWN0bC1leGVjLWtleQ==\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\nUser-Agent: orcactl\r\n\r\n",
-        q.join("&")
-    )?;
+    let mut sock = client.open()?;
+    let auth = client
+        .bearer()
+        .map(|b| format!("Authorization: {b}\r\n"))
+        .unwrap_or_default();
+    let authority = sock.authority.clone();
+    let head = format!(
+        "GET /api/v1/namespaces/{ns}/pods/{pod}/exec?{} HTTP/1.1\r\nHost: {}\r\n{auth}Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: b3JjYWN0bC1leGVjLWtleQ==\r\nSec-WebSocket-Protocol: v5.channel.k8s.io\r\nUser-Agent: orcactl\r\n\r\n",
+        q.join("&"),
+        authority
+    );
+    sock.write_all(head.as_bytes())?;
     // The answer's head, then frames.
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
@@ -114,7 +112,7 @@ pub fn run(
         }
     }
     // Stdin goes on its own thread; its end closes the command's stdin (v5's close signal).
-    let mut writer = sock.try_clone()?;
+    let mut writer = sock.clone();
     std::thread::spawn(move || {
         let mut input = std::io::stdin();
         let mut b = [0u8; 8192];

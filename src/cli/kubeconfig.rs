@@ -16,6 +16,9 @@ pub struct Kubeconfig {
 pub struct Current {
     pub server: String,
     pub namespace: Option<String>,
+    /// The context's `cluster` and `user` entries (CA, client certificate, token).
+    pub cluster: Value,
+    pub user: Value,
 }
 
 impl Kubeconfig {
@@ -33,7 +36,11 @@ impl Kubeconfig {
 
     /// Reads it.
     pub fn load() -> Result<Kubeconfig> {
-        let path = Kubeconfig::path();
+        Kubeconfig::load_from(Kubeconfig::path())
+    }
+
+    /// Reads the kubeconfig at `path`.
+    pub fn load_from(path: std::path::PathBuf) -> Result<Kubeconfig> {
         let text = std::fs::read_to_string(&path).with_context(|| format!("no kubeconfig at {}", path.display()))?;
         let doc: Value =
             serde_yaml_ng::from_str(&text).with_context(|| format!("{} is not a kubeconfig", path.display()))?;
@@ -49,9 +56,16 @@ impl Kubeconfig {
         let name = self.doc["current-context"].as_str()?.to_string();
         let ctx = &self.named("contexts", &name)?["context"];
         let cluster = self.named("clusters", ctx["cluster"].as_str()?)?;
+        let user = ctx["user"]
+            .as_str()
+            .and_then(|u| self.named("users", u))
+            .map(|u| u["user"].clone())
+            .unwrap_or(Value::Null);
         Some(Current {
             server: cluster["cluster"]["server"].as_str()?.to_string(),
             namespace: ctx["namespace"].as_str().map(str::to_string),
+            cluster: cluster["cluster"].clone(),
+            user,
         })
     }
 }

@@ -4,6 +4,7 @@ mod api_resources;
 mod apply;
 mod apply_merge;
 mod client;
+mod conn;
 mod cordon;
 mod delete;
 mod describe;
@@ -30,6 +31,7 @@ mod rollout_history;
 mod rollout_status;
 mod scale;
 mod table;
+mod tls;
 mod wait;
 
 use anyhow::Result;

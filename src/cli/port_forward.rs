@@ -5,6 +5,8 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
+use super::conn::Conn;
+
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use serde_json::Value;
@@ -134,20 +136,28 @@ fn resolve(client: &Client, ns: &str, t: &str, remotes: &[String]) -> Result<(St
     Ok((pod["metadata"]["name"].as_str().unwrap_or(&name).to_string(), ports))
 }
 
+/// How to reach the server: where, its TLS, and the bearer token.
+#[derive(Clone)]
+struct Server {
+    base: String,
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    bearer: Option<String>,
+}
+
 /// Opens the tunnel to `pod`:`port` through the API server.
-fn tunnel(base: &str, ns: &str, pod: &str, port: u16) -> Result<TcpStream> {
-    let authority = base
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow!("port-forward needs an http:// server URL, not {base}"))?
-        .split('/')
-        .next()
-        .unwrap_or("");
-    let mut s = TcpStream::connect(authority).with_context(|| format!("connecting to {authority}"))?;
-    let _ = s.set_nodelay(true);
-    write!(
-        s,
-        "CONNECT /api/v1/namespaces/{ns}/pods/{pod}/portforward?ports={port} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: orcactl\r\n\r\n"
-    )?;
+fn tunnel(server: &Server, ns: &str, pod: &str, port: u16) -> Result<Conn> {
+    let mut s = Conn::connect(&server.base, server.tls.as_ref())?;
+    let auth = server
+        .bearer
+        .as_ref()
+        .map(|b| format!("Authorization: {b}\r\n"))
+        .unwrap_or_default();
+    let authority = s.authority.clone();
+    let head = format!(
+        "CONNECT /api/v1/namespaces/{ns}/pods/{pod}/portforward?ports={port} HTTP/1.1\r\nHost: {}\r\n{auth}User-Agent: orcactl\r\n\r\n",
+        authority
+    );
+    s.write_all(head.as_bytes())?;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
@@ -173,24 +183,28 @@ fn tunnel(base: &str, ns: &str, pod: &str, port: u16) -> Result<TcpStream> {
     Ok(s)
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+fn pipe_up(mut from: TcpStream, mut to: Conn) {
+    let _ = std::io::copy(&mut from, &mut to);
+    to.shutdown_write();
+}
+
+fn pipe_down(mut from: Conn, mut to: TcpStream) {
     let _ = std::io::copy(&mut from, &mut to);
     let _ = to.shutdown(std::net::Shutdown::Write);
 }
 
-fn serve(listener: TcpListener, base: String, ns: String, pod: String, local: u16, remote: u16) {
+fn serve(listener: TcpListener, server: Server, ns: String, pod: String, local: u16, remote: u16) {
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
         // A closed stdout must not stop the forwarding.
         let _ = writeln!(std::io::stdout(), "Handling connection for {local}");
-        let (base, ns, pod) = (base.clone(), ns.clone(), pod.clone());
-        std::thread::spawn(move || match tunnel(&base, &ns, &pod, remote) {
+        let (server, ns, pod) = (server.clone(), ns.clone(), pod.clone());
+        std::thread::spawn(move || match tunnel(&server, &ns, &pod, remote) {
             Ok(up) => {
-                let (Ok(c2), Ok(u2)) = (conn.try_clone(), up.try_clone()) else {
-                    return;
-                };
-                let t = std::thread::spawn(move || pipe(c2, u2));
-                pipe(up, conn);
+                let Ok(c2) = conn.try_clone() else { return };
+                let u2 = up.clone();
+                let t = std::thread::spawn(move || pipe_up(c2, u2));
+                pipe_down(up, conn);
                 let _ = t.join();
             }
             Err(e) => eprintln!("error forwarding port {remote} to pod {pod}: {e}"),
@@ -209,9 +223,14 @@ pub fn run(client: &Client, ns: Option<&str>, a: PortForwardArgs) -> Result<i32>
             .with_context(|| format!("unable to listen on {}:{local}", a.address))?;
         let bound = listener.local_addr()?.port();
         println!("Forwarding from {}:{bound} -> {remote}", a.address);
-        let (base, ns, pod) = (client.base.clone(), ns.clone(), pod.clone());
+        let server = Server {
+            base: client.base.clone(),
+            tls: client.tls.clone(),
+            bearer: client.bearer(),
+        };
+        let (ns, pod) = (ns.clone(), pod.clone());
         threads.push(std::thread::spawn(move || {
-            serve(listener, base, ns, pod, bound, remote)
+            serve(listener, server, ns, pod, bound, remote)
         }));
     }
     for t in threads {

@@ -35,9 +35,13 @@ impl Orca {
     }
 
     fn start_on(nats_url: &str, data_dir: &Path, port: u16, extra: Vec<String>) -> Orca {
+        // `--secure` (the harness's own flag) keeps the default: TLS, authentication and RBAC.
+        let secure = extra.iter().any(|a| a == "--secure");
+        let extra: Vec<String> = extra.into_iter().filter(|a| a != "--secure").collect();
         let child = Command::new(env!("CARGO_BIN_EXE_orca"))
+            .arg("server")
+            .args((!secure).then_some("--insecure-http"))
             .args([
-                "server",
                 "--nats",
                 nats_url,
                 "--listen",
@@ -52,19 +56,43 @@ impl Orca {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn orca server");
+        let scheme = if secure { "https" } else { "http" };
+        let mut extra = extra;
+        if secure {
+            extra.push("--secure".into());
+        }
         let orca = Orca {
             child,
-            url: format!("http://127.0.0.1:{port}"),
+            url: format!("{scheme}://127.0.0.1:{port}"),
             port,
             data_dir: data_dir.to_path_buf(),
             nats_url: nats_url.to_string(),
             extra,
         };
-        let probe = format!("{}/readyz", orca.url);
+        // Anyone may ask for readiness, over TLS too (the CA is not known before the first start).
+        let probe = reqwest::blocking::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .expect("client");
+        let ready = format!("{}/readyz", orca.url);
         wait_for(30, "orca server to become ready", || {
-            reqwest::blocking::get(&probe).is_ok_and(|r| r.status().is_success())
+            probe.get(&ready).send().is_ok_and(|r| r.status().is_success())
         });
         orca
+    }
+
+    /// A file of the server's PKI (`ca.crt`, `admin.crt`, ...).
+    pub fn pki(&self, name: &str) -> String {
+        std::fs::read_to_string(self.data_dir.join("pki").join(name)).expect("PKI file")
+    }
+
+    /// An admin client of a `--secure` server (the certificate `orca up` puts in its kubeconfig).
+    pub fn admin(&self) -> Http {
+        Http::tls(
+            &self.url,
+            &self.pki("ca.crt"),
+            Cred::Cert(self.pki("admin.crt"), self.pki("admin.key")),
+        )
     }
 
     /// Kills the process with SIGKILL (a crash).
@@ -119,6 +147,14 @@ pub struct Resp {
     pub warnings: Vec<String>,
 }
 
+/// How an `Http` proves who it is to a TLS server.
+pub enum Cred {
+    None,
+    /// A client certificate and its key, PEM.
+    Cert(String, String),
+    Token(String),
+}
+
 impl Http {
     pub fn new(base: &str) -> Http {
         Http {
@@ -127,6 +163,28 @@ impl Http {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .expect("client"),
+        }
+    }
+
+    /// A client of an https server whose CA is `ca_pem`.
+    pub fn tls(base: &str, ca_pem: &str, cred: Cred) -> Http {
+        let mut b = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("CA PEM"));
+        match cred {
+            Cred::None => {}
+            Cred::Cert(cert, key) => {
+                b = b.identity(reqwest::Identity::from_pem(format!("{cert}{key}").as_bytes()).expect("identity PEM"));
+            }
+            Cred::Token(t) => {
+                let mut h = reqwest::header::HeaderMap::new();
+                h.insert("authorization", format!("Bearer {t}").parse().expect("header"));
+                b = b.default_headers(h);
+            }
+        }
+        Http {
+            base: base.to_string(),
+            client: b.build().expect("client"),
         }
     }
 
@@ -493,4 +551,16 @@ pub fn docker_save_tar(path: &Path, tag: &str, config: &Value, layers: Vec<Vec<u
         outer.append_data(&mut h, p, data.as_slice()).unwrap();
     }
     std::fs::write(path, outer.into_inner().unwrap()).unwrap();
+}
+
+/// Tests that drive the real kubectl fail with the reason when it is missing (`.ci/run` installs it).
+pub fn require_kubectl() {
+    let ok = std::process::Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "this test needs kubectl on PATH (preinstalled at /usr/bin/kubectl; .ci/run installs it)"
+    );
 }

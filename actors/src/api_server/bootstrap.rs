@@ -1,5 +1,5 @@
-//! What every cluster starts with: the system namespaces, the default StorageClass and the default
-//! IngressClass, created when missing.
+//! What every cluster starts with: the system namespaces, the default StorageClass, the default
+//! IngressClass and the default roles and bindings, created when missing.
 
 use serde_json::json;
 
@@ -33,7 +33,17 @@ impl ApiCore {
             .projection()
             .get("IngressClass", "", DEFAULT_INGRESS_CLASS)
             .is_none();
-        if missing.is_empty() && !class_missing && !ingress_class_missing {
+        let roles: Vec<serde_json::Value> = crate::auth::roles::defaults()
+            .into_iter()
+            .filter(|r| {
+                let (kind, name) = (
+                    r["kind"].as_str().unwrap_or(""),
+                    r["metadata"]["name"].as_str().unwrap_or(""),
+                );
+                self.log.projection().get(kind, "", name).is_none()
+            })
+            .collect();
+        if missing.is_empty() && !class_missing && !ingress_class_missing && roles.is_empty() {
             return Ok(());
         }
         let ic = orca_schemas::registry::by_kind("IngressClass").expect("IngressClass is registered");
@@ -64,6 +74,15 @@ impl ApiCore {
                         "spec": {"controller": INGRESS_CONTROLLER}});
                     if let Err(e) = write::create(st, ic, obj, "orca-bootstrap".into(), None) {
                         tracing::warn!("bootstrap ingress class: {}", e.message);
+                    }
+                }
+                for mut role in roles {
+                    let kind = role["kind"].as_str().unwrap_or("").to_string();
+                    let Some(rt) = orca_schemas::registry::by_kind(&kind) else { continue };
+                    role["metadata"]["uid"] = json!(uuid::Uuid::new_v4().to_string());
+                    let name = role["metadata"]["name"].as_str().unwrap_or("").to_string();
+                    if let Err(e) = write::create(st, rt, role, "orca-bootstrap".into(), None) {
+                        tracing::warn!("bootstrap {kind} {name}: {}", e.message);
                     }
                 }
             })

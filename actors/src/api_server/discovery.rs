@@ -29,10 +29,7 @@ pub fn categories(rt: &ResourceType) -> &'static [&'static str] {
 }
 
 fn has_status(rt: &ResourceType) -> bool {
-    !matches!(
-        rt.kind,
-        "ConfigMap" | "Secret" | "Endpoints" | "Event" | "EndpointSlice" | "StorageClass" | "IngressClass"
-    )
+    super::write::has_status(rt.kind)
 }
 
 /// Subresources of a kind: (name, kind answered, verbs).
@@ -50,6 +47,7 @@ pub fn subresources(rt: &ResourceType) -> Vec<(&'static str, &'static str, &'sta
             out.push(("portforward", "PodPortForwardOptions", &["create", "get"][..]));
         }
         "Namespace" => out.push(("finalize", "Namespace", &["update"][..])),
+        "ServiceAccount" => out.push(("token", "TokenRequest", &["create"][..])),
         "Deployment" | "ReplicaSet" | "StatefulSet" => out.push(("scale", "Scale", &["get", "patch", "update"][..])),
         _ => {}
     }

@@ -74,18 +74,15 @@ pub(super) async fn api(req: HttpRequest, mut payload: web::Payload, core: web::
             .unwrap_or("")
             .to_string()
     };
-    let actor = req
-        .headers()
-        .get("x-orca-actor")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| header(header::USER_AGENT));
+    // The log records who the guard authenticated, never what a header claims.
+    let who = super::guard::identity(&req);
     let api_req = ApiRequest {
         method: req.method().as_str().to_string(),
         path: req.path().to_string(),
         query: req.query_string().to_string(),
         content_type: header(header::CONTENT_TYPE),
-        actor,
+        actor: who.user.clone(),
+        identity: Some(who),
         body: body.freeze(),
     };
     let table_path = super::events_v1::core_path(req.path()).unwrap_or_else(|| req.path().to_string());
@@ -272,15 +269,18 @@ async fn version() -> HttpResponse {
     HttpResponse::Ok().json(json!({"major": "1", "minor": "32", "gitVersion": format!("v1.32.0-orca.{VERSION}"), "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH), "orcaVersion": VERSION}))
 }
 
-/// Binds the HTTP front and returns the server (to await) and the bound address.
+/// Binds the HTTP front (TLS when given a configuration) and returns the server (to await) and
+/// the bound addresses.
 pub fn serve(
     core: ApiCore,
     listen: &str,
     workers: usize,
+    tls: Option<rustls::ServerConfig>,
 ) -> std::io::Result<(actix_web::dev::Server, Vec<SocketAddr>)> {
     let data = web::Data::new(core);
     let server = HttpServer::new(move || {
         App::new()
+            .wrap(actix_web::middleware::from_fn(super::guard::guard))
             .app_data(data.clone())
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
@@ -312,10 +312,21 @@ pub fn serve(
             )
             .default_service(web::to(api))
     })
+    .on_connect(|conn, ext| {
+        use actix_tls::accept::rustls_0_23::TlsStream;
+        if let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>() {
+            ext.insert(super::guard::PeerSubject(crate::auth::tls::peer_subject(
+                tls.get_ref().1,
+            )));
+        }
+    })
     .workers(workers)
     .disable_signals()
-    .shutdown_timeout(1)
-    .bind(listen)?;
+    .shutdown_timeout(1);
+    let server = match tls {
+        Some(config) => server.bind_rustls_0_23(listen, config)?,
+        None => server.bind(listen)?,
+    };
     let addrs = server.addrs();
     Ok((server.run(), addrs))
 }

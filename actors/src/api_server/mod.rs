@@ -11,6 +11,7 @@ pub mod events_v1;
 pub mod eviction;
 pub mod exec_ws;
 pub mod fieldset;
+pub mod guard;
 pub mod health;
 pub mod history;
 pub mod http;
@@ -34,6 +35,7 @@ pub mod status;
 pub mod strategic;
 pub mod subresources;
 pub mod timeline;
+pub mod tokens;
 pub mod watch;
 pub mod websocket;
 pub mod write;
@@ -72,6 +74,7 @@ pub struct ApiCore {
     pub checks: health::Checks,
     /// Interval between watch bookmarks.
     pub bookmark_interval: Duration,
+    auth: Option<std::sync::Arc<crate::auth::Auth>>,
 }
 
 pub use bootstrap::{DEFAULT_STORAGE_CLASS, SYSTEM_NAMESPACES};
@@ -86,7 +89,19 @@ impl ApiCore {
             snapshots: Default::default(),
             checks: Default::default(),
             bookmark_interval: watch::BOOKMARK_INTERVAL,
+            auth: None,
         }
+    }
+
+    /// Authenticates and authorizes HTTP callers with `auth`.
+    pub fn with_auth(mut self, auth: std::sync::Arc<crate::auth::Auth>) -> ApiCore {
+        self.auth = Some(auth);
+        self
+    }
+
+    /// How callers are authenticated, if they are.
+    pub fn auth(&self) -> Option<&std::sync::Arc<crate::auth::Auth>> {
+        self.auth.as_ref()
     }
 
     /// Serves reads only (a replayed data directory): every write gets 405.
@@ -146,7 +161,7 @@ impl ApiCore {
         if self.read_only && req.method != "GET" {
             return Err(ApiError::read_only(&req.method));
         }
-        if let Some(answer) = reviews::answer(&req) {
+        if let Some(answer) = reviews::answer(&req, self) {
             return Ok(Reply::Done(answer?));
         }
         if req.path == timeline::PATH {

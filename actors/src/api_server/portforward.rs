@@ -50,6 +50,7 @@ async fn pod_ip(core: &ApiCore, ns: &str, name: &str) -> Result<std::net::IpAddr
         query: String::new(),
         content_type: String::new(),
         actor: "orca-portforward".into(),
+        identity: None,
         body: Bytes::new(),
     };
     let pod: Value = match core.handle(get).await {

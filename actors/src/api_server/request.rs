@@ -21,6 +21,8 @@ pub struct ApiRequest {
     pub content_type: String,
     /// Who is calling (recorded in the log as the event's actor).
     pub actor: String,
+    /// The authenticated caller, when the request came through an authenticating front.
+    pub identity: Option<crate::auth::Identity>,
     /// Request body.
     pub body: Bytes,
 }

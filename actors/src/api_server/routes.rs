@@ -55,7 +55,8 @@ pub fn parse(path: &str) -> ApiResult<Route> {
     if let Some(sub) = &r.subresource {
         let pod_only = matches!(sub.as_str(), "binding" | "log" | "exec" | "eviction");
         let scale = sub == "scale" && super::scale::scalable(r.rt.kind);
-        if !(sub == "status" || sub == "finalize" || scale || (pod_only && r.rt.kind == "Pod")) {
+        let token = sub == "token" && r.rt.kind == "ServiceAccount";
+        if !(sub == "status" || sub == "finalize" || scale || token || (pod_only && r.rt.kind == "Pod")) {
             return Err(ApiError::no_route(path));
         }
     }

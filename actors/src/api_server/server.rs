@@ -135,6 +135,7 @@ impl Handler<CallReceived> for ApiServer {
                         query: call.query,
                         content_type: call.content_type,
                         actor: call.actor,
+                        identity: None,
                         body: Bytes::from(call.body),
                     };
                     match core.handle(req).await {

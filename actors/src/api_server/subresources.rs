@@ -29,6 +29,10 @@ impl ApiCore {
         let done = |status: u16, body: Bytes| Ok(Reply::Done(ApiResponse::json(status, body)));
         let (ns, name) = (ns.to_string(), name.to_string());
         match (req.method.as_str(), sub) {
+            ("POST", "token") if rt.kind == "ServiceAccount" => {
+                let body = request::decode_body(&req.content_type, &req.body)?;
+                done(201, super::tokens::token_request(self, &ns, &name, body)?)
+            }
             ("POST", "binding") => {
                 let body = request::decode_body(&req.content_type, &req.body)?;
                 let node = body

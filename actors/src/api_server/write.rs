@@ -15,7 +15,18 @@ use crate::eventlog::{Change, Event, EventType, Staging};
 pub fn has_status(kind: &str) -> bool {
     !matches!(
         kind,
-        "ConfigMap" | "Secret" | "Endpoints" | "EndpointSlice" | "Event" | "StorageClass"
+        "ConfigMap"
+            | "Secret"
+            | "Endpoints"
+            | "EndpointSlice"
+            | "Event"
+            | "StorageClass"
+            | "IngressClass"
+            | "ServiceAccount"
+            | "Role"
+            | "ClusterRole"
+            | "RoleBinding"
+            | "ClusterRoleBinding"
     )
 }
 

@@ -26,6 +26,11 @@ pub struct PlaneOptions {
     pub node_grace: std::time::Duration,
     /// Seconds a pod stays on an unreachable or not-ready node when it does not say otherwise.
     pub default_toleration_seconds: u64,
+    /// Plain HTTP, every caller without credentials an admin (development on loopback only);
+    /// otherwise TLS with client certificates and bearer tokens, and RBAC.
+    pub insecure_http: bool,
+    /// Static bearer tokens (`token,user,uid,"groups"` lines).
+    pub token_auth_file: Option<PathBuf>,
 }
 
 /// Failures starting the control plane.
@@ -37,6 +42,9 @@ pub enum Error {
     /// NATS connection or subscription failed.
     #[error(transparent)]
     Bus(#[from] crate::bus::Error),
+    /// The PKI, token file or TLS configuration could not be set up.
+    #[error("security setup failed: {0}")]
+    Security(String),
     /// The HTTP listener would not bind.
     #[error("failed to listen on {addr}: {source}")]
     Listen {
@@ -62,6 +70,50 @@ pub struct Plane {
     pub nats: async_nats::Client,
     /// Where the cluster DNS server answers (behind the `kube-system/kube-dns` Service).
     pub dns: SocketAddr,
+    /// The cluster's certificates.
+    pub pki: crate::auth::pki::Pki,
+    /// Whether the API is served over TLS.
+    pub tls: bool,
+}
+
+/// The PKI (made on first start), the authenticator and, unless insecure, the TLS configuration.
+fn security(
+    opts: &PlaneOptions,
+) -> Result<
+    (
+        crate::auth::pki::Pki,
+        std::sync::Arc<crate::auth::Auth>,
+        Option<rustls::ServerConfig>,
+    ),
+    Error,
+> {
+    let fail = |e: String| Error::Security(e);
+    if opts.insecure_http {
+        let loopback = opts.listen.parse::<SocketAddr>().is_ok_and(|a| a.ip().is_loopback())
+            || opts.listen.starts_with("localhost:");
+        if !loopback {
+            return Err(fail(format!(
+                "--insecure-http serves plain HTTP without authentication and only on loopback, not {}",
+                opts.listen
+            )));
+        }
+    }
+    let pki = crate::auth::pki::Pki::ensure(
+        &opts.data_dir.join("pki"),
+        &crate::auth::pki::server_hosts(&opts.listen),
+    )
+    .map_err(fail)?;
+    let tokens = match &opts.token_auth_file {
+        Some(p) => crate::auth::tokens::StaticTokens::load(p).map_err(fail)?,
+        None => Default::default(),
+    };
+    let auth = crate::auth::Auth::new(pki.token_key().map_err(fail)?, tokens, opts.insecure_http);
+    let tls = if opts.insecure_http {
+        None
+    } else {
+        Some(crate::auth::tls::server_config(&pki).map_err(fail)?)
+    };
+    Ok((pki, auth, tls))
 }
 
 /// A readiness check that an actor runs.
@@ -77,7 +129,8 @@ impl Plane {
         log_opts.retain_age = opts.retain_age;
         let log = EventLog::open(&log_opts)?;
         let nats = crate::bus::connect(&opts.nats_url, "orca-control-plane").await?;
-        let core = ApiCore::new(log).with_nats(nats.clone());
+        let (pki, auth, tls) = security(opts)?;
+        let core = ApiCore::new(log).with_nats(nats.clone()).with_auth(auth);
         core.bootstrap().await?;
         let actor = ApiServer::start(core.clone(), nats.clone()).await?;
         let scheduler_api = crate::bus::client::ApiClient::new(nats.clone(), "orca-scheduler");
@@ -110,8 +163,9 @@ impl Plane {
         std::thread::spawn(|| {
             let _ = crate::api_server::openapi::root();
         });
+        let secure = tls.is_some();
         let (http, addrs) =
-            http::serve(core.clone(), &opts.listen, opts.http_workers).map_err(|source| Error::Listen {
+            http::serve(core.clone(), &opts.listen, opts.http_workers, tls).map_err(|source| Error::Listen {
                 addr: opts.listen.clone(),
                 source,
             })?;
@@ -122,11 +176,17 @@ impl Plane {
             actor,
             nats,
             dns: dns_addr,
+            pki,
+            tls: secure,
         })
     }
 
-    /// `http://ADDR` of the first listen address.
+    /// `https://ADDR` (`http://` when insecure) of the first listen address.
     pub fn url(&self) -> String {
-        self.addrs.first().map(|a| format!("http://{a}")).unwrap_or_default()
+        let scheme = if self.tls { "https" } else { "http" };
+        self.addrs
+            .first()
+            .map(|a| format!("{scheme}://{a}"))
+            .unwrap_or_default()
     }
 }

@@ -56,6 +56,9 @@ pub fn columns(kind: &str, wide: bool) -> Vec<&'static str> {
         ],
         "Service" => vec!["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
         "ConfigMap" => vec!["NAME", "DATA", "AGE"],
+        "ServiceAccount" => vec!["NAME", "SECRETS", "AGE"],
+        "Role" | "ClusterRole" => vec!["NAME", "CREATED AT"],
+        "RoleBinding" | "ClusterRoleBinding" => vec!["NAME", "ROLE", "AGE"],
         "Secret" => vec!["NAME", "TYPE", "DATA", "AGE"],
         "Namespace" => vec!["NAME", "STATUS", "AGE"],
         "Node" => vec!["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
@@ -160,6 +163,11 @@ pub fn row(kind: &str, v: &Value, wide: bool) -> Vec<String> {
                 or_none(ports.join(",")),
                 a,
             ]
+        }
+        "ServiceAccount" => vec![name, v["secrets"].as_array().map_or(0, Vec::len).to_string(), a],
+        "Role" | "ClusterRole" => vec![name, s(v, "/metadata/creationTimestamp")],
+        "RoleBinding" | "ClusterRoleBinding" => {
+            vec![name, format!("{}/{}", s(v, "/roleRef/kind"), s(v, "/roleRef/name")), a]
         }
         "ConfigMap" => vec![
             name,

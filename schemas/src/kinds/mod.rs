@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod network;
 pub mod pod;
 pub mod policy;
+pub mod rbac;
 pub mod status;
 pub mod volume;
 pub mod workloads;

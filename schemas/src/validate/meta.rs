@@ -15,6 +15,19 @@ pub enum NameRule {
     Label,
     /// DNS-1035 label (Service).
     Dns1035,
+    /// Any path segment (roles and bindings: `system:discovery`).
+    Segment,
+}
+
+/// Kubernetes' path segment name rule: not `.` or `..`, no `/` or `%`.
+fn path_segment(s: &str) -> Result<(), String> {
+    if s == "." || s == ".." {
+        return Err(format!("may not be '{s}'"));
+    }
+    match s.chars().find(|c| *c == '/' || *c == '%') {
+        Some(c) => Err(format!("may not contain '{c}'")),
+        None => Ok(()),
+    }
 }
 
 /// Checks name (or generateName), namespace, labels, annotations, owner references and finalizers.
@@ -24,6 +37,7 @@ pub fn validate_object_meta(meta: &ObjectMeta, rule: NameRule, namespaced: bool,
         NameRule::Subdomain => super::names::dns1123_subdomain(s),
         NameRule::Label => dns1123_label(s),
         NameRule::Dns1035 => super::names::dns1035_label(s),
+        NameRule::Segment => path_segment(s),
     };
     match (&meta.name, &meta.generate_name) {
         (Some(name), _) if !name.is_empty() => {

@@ -7,6 +7,7 @@ pub mod other;
 pub mod pod;
 pub mod policy;
 pub mod probe;
+pub mod rbac;
 pub mod volumes;
 pub mod workloads;
 
