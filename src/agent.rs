@@ -59,9 +59,13 @@ impl NodeArgs {
 /// `orca agent`.
 #[derive(Args, Debug)]
 pub struct AgentArgs {
-    /// NATS server or cluster to join
-    #[arg(long)]
-    nats: String,
+    /// NATS server or cluster to join (an open one; a cluster `orca up` runs takes --join)
+    #[arg(long, required_unless_present = "join")]
+    nats: Option<String>,
+    /// The join token `orca up` prints: the node gets its own NATS user on first start and keeps
+    /// it in its data directory
+    #[arg(long, env = "ORCA_JOIN", conflicts_with = "hollow")]
+    join: Option<String>,
     /// Node name (with --hollow: the prefix of the node names)
     #[arg(long)]
     name: String,
@@ -129,8 +133,15 @@ pub fn agent(args: AgentArgs) -> Result<()> {
         .data_dir
         .unwrap_or_else(|| crate::serve::orca_home().join(format!("agent-{}", args.name)));
     let opts = options(&args.name, data_dir, &args.node)?;
+    let (nats_url, secret) = match (&args.join, &args.nats) {
+        (Some(token), _) => orca_actors::cluster::nats_auth::parse_join_token(token)
+            .map(|(url, secret)| (url, Some(secret)))
+            .context("the join token is SECRET@HOST:PORT, as `orca up` prints it")?,
+        (None, Some(url)) => (url.clone(), None),
+        (None, None) => bail!("pass --join TOKEN (printed by `orca up`) or --nats URL"),
+    };
     if args.hollow {
-        return hollow(args.nats, args.name, args.count, opts);
+        return hollow(nats_url, args.name, args.count, opts);
     }
     // The agent actor runs on an actix System; pod actors and I/O run on its two tokio workers.
     let system = actix::System::with_tokio_rt(|| {
@@ -141,8 +152,12 @@ pub fn agent(args: AgentArgs) -> Result<()> {
             .expect("the agent's runtime starts")
     });
     system.block_on(async move {
-        let nats = orca_actors::bus::connect(&args.nats, &format!("orca-agent-{}", args.name)).await?;
-        println!("orca agent {} joined {}", args.name, args.nats);
+        let join = secret.as_deref().map(|s| (nats_url.as_str(), s));
+        let creds = orca_actors::cluster::join::node_credentials(&opts.data_dir, &args.name, join)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let nats = orca_actors::bus::connect_as(&nats_url, &format!("orca-agent-{}", args.name), &creds).await?;
+        println!("orca agent {} joined {nats_url}", args.name);
         let (node, dir) = (opts.name.clone(), opts.data_dir.clone());
         let out = tokio::select! {
             r = orca_actors::node::run(nats, opts) => r.map_err(anyhow::Error::msg),

@@ -84,33 +84,73 @@ pub struct ServerArgs {
     read_only: bool,
 }
 
+/// Who connects to NATS how: the control plane, the agent `orca up` runs, and the users nodes
+/// join as (a private, secured nats-server).
+#[derive(Default)]
+struct NatsSecurity {
+    plane: orca_actors::bus::Credentials,
+    agent: orca_actors::bus::Credentials,
+    join: Option<(orca_actors::cluster::nats_auth::NatsAuth, u32)>,
+}
+
+/// Starts the private nats-server with users: the control plane, joining nodes and the local
+/// agent's key (registered here, so it needs no join).
+fn private_nats(
+    data_dir: &std::path::Path,
+    agent: Option<(&str, &std::path::Path)>,
+) -> Result<(NatsServer, NatsSecurity)> {
+    use orca_actors::bus::Credentials;
+    use orca_actors::cluster::nats_auth::{NatsAuth, CONTROL_PLANE_USER};
+    let users = NatsAuth::ensure(&data_dir.join("nats")).map_err(anyhow::Error::msg)?;
+    let mut agent_creds = Credentials::None;
+    if let Some((name, dir)) = agent {
+        let (seed, public) = orca_actors::cluster::join::local_node_key(dir).map_err(anyhow::Error::msg)?;
+        users.set_node(name, &public).map_err(anyhow::Error::msg)?;
+        agent_creds = Credentials::NodeKey {
+            node: name.to_string(),
+            seed,
+        };
+    }
+    let config = users.write_config().map_err(anyhow::Error::msg)?;
+    let port = orca_actors::cluster::natsd::free_port()?;
+    let nats = NatsServer::start_with_config(port, &config).context("failed to start the private NATS server")?;
+    let security = NatsSecurity {
+        plane: Credentials::Password {
+            user: CONTROL_PLANE_USER.into(),
+            password: users.control_plane_password().map_err(anyhow::Error::msg)?,
+        },
+        agent: agent_creds,
+        join: Some((users, nats.pid())),
+    };
+    Ok((nats, security))
+}
+
 pub fn up(args: UpArgs) -> Result<()> {
     let started = Instant::now();
-    let nats = match &args.nats {
-        Some(_) => None,
-        None => Some(NatsServer::start(None).context("failed to start the private NATS server")?),
+    let data_dir = args.common.data_dir.clone().unwrap_or_else(|| orca_home().join("data"));
+    let agent = if args.no_agent {
+        None
+    } else {
+        Some(crate::agent::options(
+            &args.node_name,
+            data_dir.join("agent"),
+            &args.node.clone().with_ingress_defaults(),
+        )?)
+    };
+    let (nats, security) = match &args.nats {
+        Some(_) => (None, NatsSecurity::default()),
+        None => {
+            let local = agent.as_ref().map(|a| (a.name.as_str(), a.data_dir.as_path()));
+            let (n, s) = private_nats(&data_dir, local)?;
+            (Some(n), s)
+        }
     };
     let url = args
         .nats
         .clone()
         .or_else(|| nats.as_ref().map(NatsServer::url))
         .unwrap_or_default();
-    let agent = if args.no_agent {
-        None
-    } else {
-        let dir = args
-            .common
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| orca_home().join("data"))
-            .join("agent");
-        Some(crate::agent::options(
-            &args.node_name,
-            dir,
-            &args.node.clone().with_ingress_defaults(),
-        )?)
-    };
-    let result = run(args.common, url, true, args.sample, agent, started);
+    let result = run(args.common, url, true, args.sample, agent, started, security);
     drop(nats);
     result
 }
@@ -127,6 +167,7 @@ pub fn server(args: ServerArgs) -> Result<()> {
         false,
         None,
         Instant::now(),
+        NatsSecurity::default(),
     )
 }
 
@@ -164,7 +205,13 @@ fn run(
     sample: bool,
     agent: Option<orca_actors::node::AgentOptions>,
     started: Instant,
+    security: NatsSecurity,
 ) -> Result<()> {
+    let join_hint = security
+        .join
+        .as_ref()
+        .and_then(|(users, _)| users.join_secret().ok())
+        .map(|secret| orca_actors::cluster::nats_auth::join_token(&secret, &nats_url));
     let data_dir = common.data_dir.unwrap_or_else(|| orca_home().join("data"));
     let opts = PlaneOptions {
         data_dir: data_dir.clone(),
@@ -177,7 +224,10 @@ fn run(
         default_toleration_seconds: common.default_toleration_seconds,
         insecure_http: common.insecure_http,
         token_auth_file: common.token_auth_file,
+        nats_credentials: security.plane,
+        join: security.join,
     };
+    let agent_creds = security.agent;
     if opts.insecure_http {
         eprintln!("warning: --insecure-http: the API is plain HTTP without authentication; every user of this machine is a cluster admin");
     }
@@ -203,7 +253,8 @@ fn run(
                 };
                 // The agent actor runs on its own actix System over that runtime.
                 actix::System::with_tokio_rt(move || rt).block_on(async move {
-                    let nats = match orca_actors::bus::connect(&nats_url, &format!("orca-agent-{}", opts.name)).await {
+                    let name = format!("orca-agent-{}", opts.name);
+                    let nats = match orca_actors::bus::connect_as(&nats_url, &name, &agent_creds).await {
                         Ok(n) => n,
                         Err(e) => return eprintln!("node agent: {e}"),
                     };
@@ -224,6 +275,9 @@ fn run(
             started.elapsed().as_millis(),
             data_dir.display()
         );
+        if let Some(token) = &join_hint {
+            println!("join a node: orca agent --join {token} --name NAME");
+        }
         if write_server_file {
             println!("orcactl finds this server through {}", server_file.display());
             let kubeconfig = orca_home().join("kubeconfig");

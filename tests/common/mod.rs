@@ -263,10 +263,15 @@ pub struct Agent {
 impl Agent {
     /// Starts `orca agent --nats URL --name NAME --data-dir DIR` with extra flags (fast back-off).
     pub fn start(nats_url: &str, name: &str, data_dir: &Path, extra: &[&str]) -> Agent {
+        let mut flags = vec!["--nats", nats_url];
+        flags.extend_from_slice(extra);
+        Agent::start_joined(name, data_dir, &flags)
+    }
+
+    /// Starts `orca agent --name NAME --data-dir DIR` with the flags that say how it joins.
+    pub fn start_joined(name: &str, data_dir: &Path, extra: &[&str]) -> Agent {
         let mut args: Vec<String> = vec![
             "agent".into(),
-            "--nats".into(),
-            nats_url.into(),
             "--name".into(),
             name.into(),
             "--data-dir".into(),

@@ -106,7 +106,10 @@ pub async fn exec(
             container: q.get("container").unwrap_or("").to_string(),
             command: command.clone(),
         },
-        session: uuid::Uuid::new_v4().simple().to_string(),
+        session: match pods::node_of(&core.log, &ns, &name) {
+            Ok(node) => subjects::exec_session_id(&node, &uuid::Uuid::new_v4().simple().to_string()),
+            Err(e) => return error_response(&e),
+        },
         stdin: yes("stdin"),
         tty: yes("tty"),
     };

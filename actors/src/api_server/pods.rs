@@ -66,7 +66,7 @@ pub fn set_condition(obj: &mut Value, cond: Value) {
     }
 }
 
-fn node_of(log: &EventLog, ns: &str, name: &str) -> ApiResult<String> {
+pub(crate) fn node_of(log: &EventLog, ns: &str, name: &str) -> ApiResult<String> {
     let pod = log
         .projection()
         .get("Pod", ns, name)

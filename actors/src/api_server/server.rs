@@ -69,6 +69,8 @@ impl ApiServer {
         let parts_subject = subjects::api_parts(&uuid::Uuid::new_v4().simple().to_string());
         let calls = sub(subjects::API.into(), true).await?;
         let watches = sub(subjects::API_WATCH.into(), true).await?;
+        let node_calls = sub(subjects::API_NODES.into(), true).await?;
+        let node_watches = sub(subjects::API_NODES_WATCH.into(), true).await?;
         let parts = sub(parts_subject.clone(), false).await?;
         let out = Outbox {
             nats,
@@ -78,6 +80,8 @@ impl ApiServer {
         Ok(ApiServer::create(move |ctx| {
             ctx.add_message_stream(futures::StreamExt::map(calls, CallReceived));
             ctx.add_message_stream(futures::StreamExt::map(watches, WatchRequested));
+            ctx.add_message_stream(futures::StreamExt::map(node_calls, CallReceived));
+            ctx.add_message_stream(futures::StreamExt::map(node_watches, WatchRequested));
             ctx.add_message_stream(futures::StreamExt::map(parts, PartRequested));
             ApiServer { core, out }
         }))
@@ -129,18 +133,25 @@ impl Handler<CallReceived> for ApiServer {
         actix::spawn(async move {
             let payload = match envelope::decode::<ApiCall>(&msg.payload) {
                 Ok(call) => {
+                    let identity = caller(msg.subject.as_str());
                     let req = ApiRequest {
                         method: call.method,
                         path: call.path,
                         query: call.query,
                         content_type: call.content_type,
-                        actor: call.actor,
-                        identity: None,
+                        // A node is recorded as itself, whatever its envelope says.
+                        actor: identity.as_ref().map_or(call.actor, |i| i.user.clone()),
+                        identity,
                         body: Bytes::from(call.body),
                     };
-                    match core.handle(req).await {
-                        Reply::Done(resp) => out.answer(&resp),
-                        Reply::Watch(_) => out.error(&super::ApiError::bad_request("open watches on orca.api.watch")),
+                    match core.authorize_call(&req) {
+                        Err(e) => out.error(&e),
+                        Ok(()) => match core.handle(req).await {
+                            Reply::Done(resp) => out.answer(&resp),
+                            Reply::Watch(_) => {
+                                out.error(&super::ApiError::bad_request("open watches on orca.api.watch"))
+                            }
+                        },
                     }
                 }
                 Err(e) => out.error(&bad_envelope(&e)),
@@ -184,7 +195,8 @@ impl Handler<WatchRequested> for ApiServer {
     fn handle(&mut self, WatchRequested(msg): WatchRequested, _: &mut Context<Self>) {
         let Some(reply_to) = msg.reply.clone() else { return };
         let (core, out) = (self.core.clone(), self.out.clone());
-        actix::spawn(async move { serve_watch(core, out, reply_to, &msg.payload).await });
+        let identity = caller(msg.subject.as_str());
+        actix::spawn(async move { serve_watch(core, out, reply_to, &msg.payload, identity).await });
     }
 }
 
@@ -195,26 +207,55 @@ impl Handler<Ping> for ApiServer {
     }
 }
 
+/// Who calls on `subject`: a node on its own subjects (only it may publish there when NATS is
+/// secured), or None for the control plane's `orca.api`.
+fn caller(subject: &str) -> Option<crate::auth::Identity> {
+    let node = subjects::api_subject_node(subject)?;
+    Some(crate::auth::Identity::new(
+        &format!("{}{node}", crate::auth::node_authz::NODE_PREFIX),
+        "",
+        vec![crate::auth::node_authz::NODES_GROUP.to_string()],
+    ))
+}
+
 fn bad_envelope(e: &Error) -> super::ApiError {
     super::ApiError::bad_request(format!("malformed request envelope: {e}"))
 }
 
-async fn serve_watch(core: ApiCore, out: Outbox, reply_to: async_nats::Subject, payload: &[u8]) {
+async fn serve_watch(
+    core: ApiCore,
+    out: Outbox,
+    reply_to: async_nats::Subject,
+    payload: &[u8],
+    identity: Option<crate::auth::Identity>,
+) {
     let open = match envelope::decode::<WatchOpen>(payload) {
         Ok(o) => o,
         Err(e) => return out.reply(reply_to, out.error(&bad_envelope(&e))).await,
     };
-    if !open.deliver.starts_with("orca.watch.") {
-        let e = super::ApiError::bad_request("watch frames may only be delivered under orca.watch.");
+    // A node's frames go where only that node may listen.
+    let allowed = match identity
+        .as_ref()
+        .and_then(|i| i.user.strip_prefix(crate::auth::node_authz::NODE_PREFIX))
+    {
+        Some(node) => subjects::node_watch_stream(node, ""),
+        None => "orca.watch.".to_string(),
+    };
+    if !open.deliver.starts_with(&allowed) {
+        let e = super::ApiError::bad_request(format!("watch frames may only be delivered under {allowed}"));
         return out.reply(reply_to, out.error(&e)).await;
     }
     let req = ApiRequest {
         method: "GET".into(),
         path: open.path,
         query: open.query,
-        actor: open.actor,
+        actor: identity.as_ref().map_or(open.actor, |i| i.user.clone()),
+        identity,
         ..Default::default()
     };
+    if let Err(e) = core.authorize_call(&req) {
+        return out.reply(reply_to, out.error(&e)).await;
+    }
     let mut rx = match core.handle(req).await {
         Reply::Watch(rx) => rx,
         Reply::Done(resp) => return out.reply(reply_to, out.answer(&resp)).await,

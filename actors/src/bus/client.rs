@@ -29,6 +29,9 @@ pub(super) const NO_API: &str = "no API server is connected to this NATS; start 
 pub struct ApiClient {
     pub(super) nats: async_nats::Client,
     pub(super) actor: String,
+    /// The node whose agent calls (on its own subjects, as `system:node:NAME`); None for the
+    /// control plane's own components.
+    pub(super) node: Option<String>,
 }
 
 /// A list: items as JSON bytes and the revision they show.
@@ -73,6 +76,34 @@ impl ApiClient {
         ApiClient {
             nats,
             actor: actor.to_string(),
+            node: None,
+        }
+    }
+
+    /// The client of node `name`'s agent: its calls travel on the node's own subjects, and the
+    /// API server authorizes them as that node.
+    pub fn for_node(nats: async_nats::Client, name: &str) -> ApiClient {
+        ApiClient {
+            nats,
+            actor: format!("system:node:{name}"),
+            node: Some(name.to_string()),
+        }
+    }
+
+    /// Where this client's calls go.
+    pub(super) fn call_subject(&self) -> String {
+        match &self.node {
+            Some(n) => subjects::api_node(n),
+            None => subjects::API.to_string(),
+        }
+    }
+
+    /// Where this client's watches are opened, and a new delivery subject for one.
+    pub(super) fn watch_subjects(&self) -> (String, String) {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        match &self.node {
+            Some(n) => (subjects::api_node_watch(n), subjects::node_watch_stream(n, &id)),
+            None => (subjects::API_WATCH.to_string(), subjects::watch_stream(&id)),
         }
     }
 
@@ -99,7 +130,14 @@ impl ApiClient {
             actor: self.actor.clone(),
             body,
         };
-        let msg = super::request(&self.nats, subjects::API, envelope::encode(&call), CALL_TIMEOUT, NO_API).await?;
+        let msg = super::request(
+            &self.nats,
+            &self.call_subject(),
+            envelope::encode(&call),
+            CALL_TIMEOUT,
+            NO_API,
+        )
+        .await?;
         let mut answer: ApiAnswer = envelope::decode(&msg.payload)?;
         if let Some(more) = answer.more.take() {
             answer.body.reserve(more.part_size as usize * more.parts as usize);

@@ -135,10 +135,35 @@ pub async fn request(
     })
 }
 
+/// How a connection proves who it is to nats-server.
+#[derive(Debug, Clone, Default)]
+pub enum Credentials {
+    /// An open NATS (one the operator runs without users).
+    #[default]
+    None,
+    /// A user and password (the control plane of a secured cluster).
+    Password { user: String, password: String },
+    /// A node's nkey seed; its replies come to the node's own inbox.
+    NodeKey { node: String, seed: String },
+}
+
 /// Connects to NATS with orca's options (endless reconnect, named connection).
 pub async fn connect(url: &str, name: &str) -> Result<async_nats::Client> {
-    async_nats::ConnectOptions::new()
-        .name(name)
+    connect_as(url, name, &Credentials::None).await
+}
+
+/// Connects to NATS as `creds`.
+pub async fn connect_as(url: &str, name: &str, creds: &Credentials) -> Result<async_nats::Client> {
+    let opts = match creds {
+        Credentials::None => async_nats::ConnectOptions::new(),
+        Credentials::Password { user, password } => {
+            async_nats::ConnectOptions::new().user_and_password(user.clone(), password.clone())
+        }
+        Credentials::NodeKey { node, seed } => {
+            async_nats::ConnectOptions::with_nkey(seed.clone()).custom_inbox_prefix(subjects::node_inbox(node))
+        }
+    };
+    opts.name(name)
         .retry_on_initial_connect()
         .max_reconnects(None)
         .connection_timeout(std::time::Duration::from_secs(5))

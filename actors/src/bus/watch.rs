@@ -13,7 +13,7 @@ use super::client::{
     next_backoff, status_message, sub_bytes, ApiClient, CALL_TIMEOUT, NO_API, RESUME_BACKOFF, WATCH_IDLE,
 };
 use super::envelope::{self, ApiAnswer, WatchFrame, WatchOpen};
-use super::{subjects, Error, Result};
+use super::{Error, Result};
 
 /// One event delivered by a watch, its object decoded into a tree.
 #[derive(Debug, Clone)]
@@ -144,7 +144,7 @@ impl ApiClient {
 
     /// One stream: returns Ok(delivered anything) when it should be re-opened from `last`.
     async fn follow(&self, path: &str, query: &str, last: &mut u64, tx: &mpsc::Sender<WatchItem>) -> Result<bool> {
-        let deliver = subjects::watch_stream(&uuid::Uuid::new_v4().simple().to_string());
+        let (open_subject, deliver) = self.watch_subjects();
         let mut sub = self
             .nats
             .subscribe(deliver.clone())
@@ -165,14 +165,7 @@ impl ApiClient {
             deliver: deliver.clone(),
             actor: self.actor.clone(),
         };
-        let reply = super::request(
-            &self.nats,
-            subjects::API_WATCH,
-            envelope::encode(&open),
-            CALL_TIMEOUT,
-            NO_API,
-        )
-        .await?;
+        let reply = super::request(&self.nats, &open_subject, envelope::encode(&open), CALL_TIMEOUT, NO_API).await?;
         let answer: ApiAnswer = envelope::decode(&reply.payload)?;
         if answer.status != 200 {
             return Err(Error::Api {

@@ -1,4 +1,6 @@
 //! Running a cluster's control plane: the private nats-server child and the control-plane assembly.
 
+pub mod join;
+pub mod nats_auth;
 pub mod natsd;
 pub mod plane;

@@ -56,13 +56,26 @@ pub fn find_on_path(name: &str) -> Option<PathBuf> {
 impl NatsServer {
     /// Starts nats-server on `port` (a free one when `None`), listening on loopback only.
     pub fn start(port: Option<u16>) -> Result<NatsServer, Error> {
+        NatsServer::spawn(port, None)
+    }
+
+    /// Starts nats-server on `port` with the configuration file `config` (users and permissions).
+    pub fn start_with_config(port: u16, config: &std::path::Path) -> Result<NatsServer, Error> {
+        NatsServer::spawn(Some(port), Some(config))
+    }
+
+    fn spawn(port: Option<u16>, config: Option<&std::path::Path>) -> Result<NatsServer, Error> {
         let bin = find_on_path("nats-server").ok_or(Error::NotInstalled)?;
         let port = match port {
             Some(p) => p,
             None => free_port().map_err(Error::Spawn)?,
         };
-        let child = Command::new(bin)
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        let mut cmd = Command::new(bin);
+        cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
+        if let Some(c) = config {
+            cmd.arg("-c").arg(c);
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -96,6 +109,12 @@ impl NatsServer {
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Makes the server read its configuration file again (SIGHUP): new users take effect.
+    pub fn reload(&self) -> std::io::Result<()> {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).map_err(std::io::Error::from)
     }
 
     /// Stops the child and reaps it.

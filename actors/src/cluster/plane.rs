@@ -31,6 +31,10 @@ pub struct PlaneOptions {
     pub insecure_http: bool,
     /// Static bearer tokens (`token,user,uid,"groups"` lines).
     pub token_auth_file: Option<PathBuf>,
+    /// How the control plane connects to NATS.
+    pub nats_credentials: crate::bus::Credentials,
+    /// The users of the private nats-server and its pid, when nodes join it with a token.
+    pub join: Option<(super::nats_auth::NatsAuth, u32)>,
 }
 
 /// Failures starting the control plane.
@@ -128,7 +132,16 @@ impl Plane {
         log_opts.retain_events = opts.retain_events;
         log_opts.retain_age = opts.retain_age;
         let log = EventLog::open(&log_opts)?;
-        let nats = crate::bus::connect(&opts.nats_url, "orca-control-plane").await?;
+        let nats = crate::bus::connect_as(&opts.nats_url, "orca-control-plane", &opts.nats_credentials).await?;
+        if let Some((users, pid)) = &opts.join {
+            let pid = nix::unistd::Pid::from_raw(*pid as i32);
+            let reload = std::sync::Arc::new(move || {
+                nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).map_err(std::io::Error::from)
+            });
+            super::join::JoinService::start(users.clone(), nats.clone(), reload)
+                .await
+                .map_err(Error::Security)?;
+        }
         let (pki, auth, tls) = security(opts)?;
         let core = ApiCore::new(log).with_nats(nats.clone()).with_auth(auth);
         core.bootstrap().await?;

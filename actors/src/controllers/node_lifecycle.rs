@@ -238,10 +238,10 @@ impl Handler<Heartbeat> for NodeLifecycle {
         let Some(node) = subjects::heartbeat_node(msg.subject.as_str()) else {
             return;
         };
-        let first = self.seen.lock().insert(node.to_string(), Instant::now()).is_none();
-        let key = (String::new(), node.to_string());
+        let first = self.seen.lock().insert(node.clone(), Instant::now()).is_none();
+        let key = (String::new(), node.clone());
         // A node that is not Ready is looked at now; a Ready one waits for its deadline.
-        if first || !self.ready.contains(node) {
+        if first || !self.ready.contains(&node) {
             self.controller.do_send(Enqueue(key));
         }
     }

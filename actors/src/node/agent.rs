@@ -140,7 +140,7 @@ impl NodeAgent {
     /// Registers the node (retrying until the API answers), then starts the actor; must run in an
     /// actix System.
     pub async fn start(nats: async_nats::Client, opts: AgentOptions) -> Result<Supervised<NodeAgent>, String> {
-        let api = ApiClient::new(nats.clone(), &format!("node/{}", opts.name));
+        let api = ApiClient::for_node(nats.clone(), &opts.name);
         let runtime = host::make_runtime(&opts)?;
         let status = register::node_status(&opts.capacity, &opts.name, &opts.host_ip, runtime.name());
         let mut pause = REGISTER_RETRY;

@@ -199,10 +199,11 @@ pub fn setup(pods_dir: &Path, uid: &str) -> Result<Ipv4Addr, String> {
     Ok(addr)
 }
 
-/// Removes the pod's veth pair and namespace. The link goes explicitly: a process still inside
-/// would keep the namespace, and its veth on the bridge, alive after the name is removed.
+/// Removes the pod's namespace and veth pair. The link goes explicitly: a process still inside
+/// would keep the namespace, and its veth on the bridge, alive after the name is removed. (Last:
+/// `ip` stops at a missing link even with `-force`, and usually the namespace took it along.)
 pub fn teardown(uid: &str) {
-    let commands = format!("link del vo{}\nnetns del {}\n", short(uid), netns_name(uid));
+    let commands = format!("netns del {}\nlink del vo{}\n", netns_name(uid), short(uid));
     let _ = batch(&["-force"], &commands);
 }
 

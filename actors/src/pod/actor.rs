@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use orca_schemas::kinds::pod::PodSpec;
 
 use super::launch::{self, Launch};
-use super::sandbox::{log_tails, pod_network, release};
+use super::sandbox::{log_tails, pod_network, release, release_sandbox};
 use super::state::{creating, Effect, PodEvent, PodState};
 use super::status::ContainerView;
 use crate::bus::client::ApiClient;
@@ -247,6 +247,7 @@ impl PodActor {
     /// Keeps the output tails with the final status, deletes the object, then releases.
     fn confirm_delete(&mut self, ctx: &mut Context<Self>) {
         let tails = log_tails(&self.ctx.dir, &self.spec, self.ctx.log_tail_bytes);
+        release_sandbox(self.ctx.runtime.pod_network(), &self.uid);
         let (api, status_path) = (self.ctx.api.clone(), self.status_path.clone());
         let path = format!("/api/v1/namespaces/{}/pods/{}", self.ns, self.name);
         // Both writes name this pod's uid: a new pod of the same name (created as soon as this one

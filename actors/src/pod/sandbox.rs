@@ -31,12 +31,18 @@ pub(crate) fn remember_for_exec(dir: &std::path::Path, env: &[(String, String)],
 
 /// Removes the pod's files and, for runc pods, its network namespace.
 pub(crate) fn release(pod_network: bool, dir: &std::path::Path, uid: &str) {
+    release_sandbox(pod_network, uid);
+    super::volumes::release(dir);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Removes a runc pod's network namespace and cgroups: done before the pod's object is deleted,
+/// so that a pod gone from the API has left nothing on the node.
+pub(crate) fn release_sandbox(pod_network: bool, uid: &str) {
     if pod_network {
         network::teardown(uid);
         crate::node::runtime::limits::remove_pod_cgroups(uid);
     }
-    super::volumes::release(dir);
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Sets up the pod's network namespace, reporting failures in the status and retrying; `None` when
