@@ -20,6 +20,9 @@ pub const BOOKMARK_INTERVAL: Duration = Duration::from_secs(5);
 /// Default lifetime of a watch when the client gives no `timeoutSeconds`.
 pub const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 const BATCH: usize = 1024;
+/// What one watch holds at most between reads of the log (pending lines): a watch whose client
+/// stopped reading costs this, not the whole backlog.
+pub const PENDING_BYTES: usize = 1 << 20;
 
 /// What a watch follows.
 #[derive(Debug, Clone)]
@@ -70,6 +73,8 @@ struct Follow {
     done: bool,
     /// For a selected watch: the uids of the objects whose last version seen matched.
     matching: HashSet<String>,
+    /// Bytes per event in the last batch read, which sizes the next one.
+    event_bytes: usize,
 }
 
 /// The watch line of `ev` with another type.
@@ -142,9 +147,12 @@ impl Follow {
             if self.done {
                 return None;
             }
+            let batch = (PENDING_BYTES / self.event_bytes.max(1)).clamp(1, BATCH);
             tokio::select! {
-                res = self.log.next_events(self.after, &mut self.signal, BATCH) => match res {
+                res = self.log.next_events(self.after, &mut self.signal, batch) => match res {
                     Ok(events) => {
+                        let bytes: usize = events.iter().map(|e| e.json.len()).sum();
+                        self.event_bytes = (bytes / events.len().max(1)).max(64);
                         for ev in events {
                             self.after = ev.revision;
                             if let Some(line) = self.line_for(&ev) {
@@ -221,6 +229,7 @@ pub fn start(log: EventLog, spec: WatchSpec) -> ApiResult<WatchStream> {
         ticker,
         done,
         matching,
+        event_bytes: 1024,
     };
     Ok(Box::pin(futures::stream::unfold(follow, |mut f| async move {
         f.next().await.map(|line| (line, f))

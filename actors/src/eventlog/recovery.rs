@@ -225,6 +225,14 @@ impl EventLog {
             let head = *signal.borrow_and_update();
             if head > after {
                 let evs = self.events_after(after, max)?;
+                // Revisions are gapless: a first event past `after + 1` means a compaction ran
+                // between the horizon check and the read, and the events between are gone.
+                if evs.first().is_some_and(|e| e.revision != after + 1) {
+                    return Err(Error::Compacted {
+                        requested: after,
+                        oldest: self.oldest(),
+                    });
+                }
                 if !evs.is_empty() {
                     return Ok(evs);
                 }
