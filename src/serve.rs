@@ -34,6 +34,9 @@ pub struct CommonArgs {
     /// Drop events older than this age, e.g. 7d or 12h (default: the whole history)
     #[arg(long, value_parser = humantime::parse_duration)]
     retain_age: Option<std::time::Duration>,
+    /// Keep the log's events within about this size on disk, e.g. 512Mi or 2G (default: no limit)
+    #[arg(long, value_parser = parse_bytes)]
+    retain_bytes: Option<u64>,
     /// Seconds without a heartbeat before a node's Ready condition becomes Unknown
     #[arg(long, default_value_t = 20)]
     node_grace_seconds: u64,
@@ -219,6 +222,7 @@ fn run(
         nats_url: nats_url.clone(),
         retain_events: common.retain_events,
         retain_age: common.retain_age,
+        retain_bytes: common.retain_bytes,
         http_workers: 2,
         node_grace: std::time::Duration::from_secs(common.node_grace_seconds),
         default_toleration_seconds: common.default_toleration_seconds,
@@ -335,6 +339,27 @@ pub fn kubeconfig_text(url: &str, pki: Option<&orca_actors::auth::pki::Pki>) -> 
     Ok(format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- name: orca\n  cluster:\n    server: {url}{ca}\ncontexts:\n- name: orca\n  context:\n    cluster: orca\n    user: orca-admin\n    namespace: default\ncurrent-context: orca\nusers:\n- name: orca-admin\n  user:{user}\npreferences: {{}}\n"
     ))
+}
+
+/// A size: bytes, or with K, M, G (powers of 1000) or Ki, Mi, Gi (of 1024).
+fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size (e.g. 512Mi, 2G, 1000000)"))?;
+    let factor = match unit {
+        "" => 1,
+        "K" | "k" => 1_000,
+        "M" => 1_000_000,
+        "G" => 1_000_000_000,
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        other => return Err(format!("unknown size unit {other:?}: use K, M, G, Ki, Mi or Gi")),
+    };
+    n.checked_mul(factor).ok_or_else(|| format!("{text:?} is too large"))
 }
 
 pub async fn shutdown_signal() {

@@ -31,6 +31,10 @@ pub struct ApiArgs {
     /// Write the results as JSON here
     #[arg(long)]
     json: Option<std::path::PathBuf>,
+    /// Also run every level against a second cluster serving TLS with authentication and RBAC
+    /// (the default `orca up`), and print the TLS/plain ratio
+    #[arg(long)]
+    vs_tls: bool,
 }
 
 pub fn run(args: ApiArgs) -> Result<()> {
@@ -48,6 +52,11 @@ pub fn run(args: ApiArgs) -> Result<()> {
         .clone()
         .or_else(|| cluster.as_ref().map(|c| c.url.clone()))
         .unwrap_or_default();
+    let secure = if args.vs_tls {
+        Some(BenchCluster::start_with(&["--secure"])?.0)
+    } else {
+        None
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -74,7 +83,13 @@ pub fn run(args: ApiArgs) -> Result<()> {
     }
     let mut rows = Vec::new();
     for (round, clients) in levels.into_iter().enumerate() {
+        let builder = || reqwest::Client::builder().pool_max_idle_per_host(clients);
+        let http = match &cluster {
+            Some(c) => c.client(builder())?,
+            None => builder().build()?,
+        };
         let (done, mut lat, errors, elapsed) = rt.block_on(level(
+            &http,
             &url,
             clients,
             Duration::from_secs(args.seconds),
@@ -129,6 +144,32 @@ pub fn run(args: ApiArgs) -> Result<()> {
                 )
             }
         }
+        if let Some(s) = &secure {
+            // The same level over TLS, with client-certificate authentication and RBAC.
+            let (tdone, mut tlat, terr, telapsed) = rt.block_on(level(
+                &s.client(builder())?,
+                &s.url,
+                clients,
+                Duration::from_secs(args.seconds),
+                args.value_size,
+                round,
+            ))?;
+            tlat.sort_by(|a, b| a.total_cmp(b));
+            let tls_rate = tdone as f64 / telapsed;
+            println!(
+                "{:>8} {:>12.0} {:>10.2} {:>10.2} {:>10}   TLS+RBAC, {:.2} of plain",
+                clients,
+                tls_rate,
+                percentile(&tlat, 0.5),
+                percentile(&tlat, 0.99),
+                terr,
+                tls_rate / orca_rate
+            );
+            rows.push(
+                json!({"clients": clients, "tls": {"creates_per_s": tls_rate, "p50_ms": percentile(&tlat, 0.5),
+                "p99_ms": percentile(&tlat, 0.99), "errors": terr, "of_plain": tls_rate / orca_rate}}),
+            );
+        }
     }
     if let Some(path) = &args.json {
         let out =
@@ -139,13 +180,13 @@ pub fn run(args: ApiArgs) -> Result<()> {
 }
 
 async fn level(
+    http: &reqwest::Client,
     url: &str,
     clients: usize,
     dur: Duration,
     size: usize,
     round: usize,
 ) -> Result<(usize, Vec<f64>, usize, f64)> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(clients).build()?;
     let ns = format!("bench-{round}-{}", std::process::id());
     let ns_url = format!("{url}/api/v1/namespaces");
     http.post(&ns_url)

@@ -20,24 +20,23 @@ impl BenchCluster {
         BenchCluster::start_with(&[])
     }
 
-    /// Starts `orca up` with extra flags.
+    /// Starts `orca up` with extra flags: plain HTTP, unless they hold `--secure` (this harness's
+    /// own flag), which keeps the default: TLS, authentication and RBAC.
     pub fn start_with(extra: &[&str]) -> Result<(BenchCluster, Duration)> {
         let dir = std::env::temp_dir().join(format!("orca-bench-{}", uuid_like()));
         std::fs::create_dir_all(&dir)?;
         let port = orca_actors::cluster::natsd::free_port()?;
-        let url = format!("http://127.0.0.1:{port}");
+        let secure = extra.contains(&"--secure");
+        let extra: Vec<&str> = extra.iter().copied().filter(|a| *a != "--secure").collect();
+        let url = format!("{}://127.0.0.1:{port}", if secure { "https" } else { "http" });
         let exe = std::env::current_exe().context("cannot find the orca binary")?;
         let started = Instant::now();
         let child = Command::new(exe)
-            .args([
-                "up",
-                "--insecure-http",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--data-dir",
-            ])
+            .arg("up")
+            .args((!secure).then_some("--insecure-http"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
             .arg(dir.join("data"))
-            .args(extra)
+            .args(&extra)
             .env("ORCA_HOME", &dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -46,8 +45,12 @@ impl BenchCluster {
             .context("failed to start orca up")?;
         let mut cluster = BenchCluster { child, url, dir };
         let probe = format!("{}/readyz", cluster.url);
+        // Readiness is open to anyone; the CA exists only once the server has started.
+        let prober = reqwest::blocking::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()?;
         loop {
-            if let Ok(r) = reqwest::blocking::get(&probe) {
+            if let Ok(r) = prober.get(&probe).send() {
                 if r.status().is_success() {
                     break;
                 }
@@ -59,6 +62,21 @@ impl BenchCluster {
         }
         let ready = started.elapsed();
         Ok((cluster, ready))
+    }
+
+    /// A client of the cluster: the admin's certificate for a secure one.
+    pub fn client(&self, builder: reqwest::ClientBuilder) -> Result<reqwest::Client> {
+        if !self.url.starts_with("https://") {
+            return Ok(builder.build()?);
+        }
+        let pki = self.dir.join("data/pki");
+        let read = |n: &str| std::fs::read(pki.join(n)).with_context(|| format!("reading {n}"));
+        let mut identity = read("admin.crt")?;
+        identity.extend(read("admin.key")?);
+        Ok(builder
+            .add_root_certificate(reqwest::Certificate::from_pem(&read("ca.crt")?)?)
+            .identity(reqwest::Identity::from_pem(&identity)?)
+            .build()?)
     }
 
     /// Resident memory of the child in bytes.

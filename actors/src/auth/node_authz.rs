@@ -129,8 +129,10 @@ pub fn decide(p: &Projection, node: &str, a: &Attributes) -> Result<(), String> 
             matches!(verb, "update" | "patch" | "delete") && bound_to(p, &a.namespace, &a.name, node)
         }
         ("events", "") => matches!(verb, "create" | "patch" | "update"),
+        // The local-path provisioner runs in the agent: it makes volumes and binds claims.
         ("persistentvolumes", "") => WRITE.contains(&verb),
         ("persistentvolumeclaims", "") => matches!(verb, "patch" | "update"),
+        ("persistentvolumes" | "persistentvolumeclaims", "status") => matches!(verb, "get" | "patch" | "update"),
         ("ingresses", "status") => matches!(verb, "patch" | "update" | "get"),
         _ => false,
     };

@@ -20,6 +20,8 @@ pub struct PlaneOptions {
     pub retain_events: Option<u64>,
     /// Drop events older than this.
     pub retain_age: Option<std::time::Duration>,
+    /// Keep the log's events within about this many bytes on disk.
+    pub retain_bytes: Option<u64>,
     /// HTTP worker threads.
     pub http_workers: usize,
     /// A node silent this long is marked Ready=Unknown.
@@ -131,6 +133,7 @@ impl Plane {
         let mut log_opts = LogOptions::new(&opts.data_dir);
         log_opts.retain_events = opts.retain_events;
         log_opts.retain_age = opts.retain_age;
+        log_opts.retain_bytes = opts.retain_bytes;
         let log = EventLog::open(&log_opts)?;
         let nats = crate::bus::connect_as(&opts.nats_url, "orca-control-plane", &opts.nats_credentials).await?;
         if let Some((users, pid)) = &opts.join {

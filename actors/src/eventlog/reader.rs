@@ -10,6 +10,8 @@ use super::{record, Error, Event, Result};
 pub struct Reader {
     pub(crate) log: fjall::Keyspace,
     pub(crate) history: fjall::Keyspace,
+    /// Each object's last version below the compaction horizon.
+    pub(crate) base: fjall::Keyspace,
     pub(crate) secrets: SecretBox,
 }
 
@@ -85,7 +87,21 @@ impl Reader {
         Ok(out)
     }
 
-    /// The object as it was at `revision`: the newest event at or below it, unless that was a delete.
+    /// Every record kept at the compaction horizon.
+    pub fn base_records(&self) -> Result<Vec<Vec<u8>>> {
+        self.base.iter().map(|g| Ok(g.into_inner()?.1.to_vec())).collect()
+    }
+
+    /// The object's last version below the compaction horizon, if it was alive there.
+    pub fn base(&self, kind: &str, namespace: &str, name: &str) -> Result<Option<Arc<Event>>> {
+        match self.base.get(super::writer::object_key(kind, namespace, name))? {
+            Some(v) => Ok(Some(Arc::new(record::decode(&v, 0, &self.secrets)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// The object as it was at `revision` (at or above the horizon): the newest event at or below
+    /// it, unless that was a delete; the version kept at the horizon when none is held.
     pub fn at(&self, kind: &str, namespace: &str, name: &str, revision: u64) -> Result<Option<Arc<Event>>> {
         let Some(rev) = self
             .history(kind, namespace, name)?
@@ -93,7 +109,7 @@ impl Reader {
             .filter(|r| *r <= revision)
             .max()
         else {
-            return Ok(None);
+            return Ok(self.base(kind, namespace, name)?.filter(|e| e.revision <= revision));
         };
         Ok(self.event(rev)?.filter(|e| e.event_type != super::EventType::Deleted))
     }
@@ -126,16 +142,32 @@ impl Reader {
                 _ => newest.push((object.to_vec(), rev, kind_byte)),
             }
         }
-        let mut out = Vec::new();
-        for (_, rev, kind_byte) in newest {
+        let mut out: Vec<(Vec<u8>, Arc<Event>)> = Vec::new();
+        let seen: std::collections::HashSet<Vec<u8>> = newest.iter().map(|n| n.0.clone()).collect();
+        for (object, rev, kind_byte) in newest {
             if kind_byte == super::EventType::Deleted as u8 {
                 continue;
             }
             if let Some(ev) = self.event(rev)? {
-                out.push(ev);
+                out.push((object, ev));
             }
         }
-        Ok(out)
+        // Objects unchanged since the horizon: their version kept there.
+        // (History keys hold the object's key and a NUL before the revision.)
+        for guard in self.base.prefix(&prefix) {
+            let (object, raw) = guard.into_inner()?;
+            let mut object = object.to_vec();
+            object.push(0);
+            if seen.contains(&object) {
+                continue;
+            }
+            let ev = record::decode(&raw, 0, &self.secrets)?;
+            if ev.revision <= revision {
+                out.push((object, Arc::new(ev)));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out.into_iter().map(|(_, ev)| ev).collect())
     }
 }
 

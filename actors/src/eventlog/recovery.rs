@@ -29,6 +29,8 @@ pub struct LogOptions {
     pub retain_events: Option<u64>,
     /// Drop events older than this (None: keep the whole history).
     pub retain_age: Option<std::time::Duration>,
+    /// Keep the log's events within about this many bytes on disk.
+    pub retain_bytes: Option<u64>,
     /// Recent events kept in memory for watchers.
     pub watch_cache: usize,
     /// fjall block cache in bytes.
@@ -42,6 +44,7 @@ impl LogOptions {
             data_dir: data_dir.into(),
             retain_events: None,
             retain_age: None,
+            retain_bytes: None,
             watch_cache: 8192,
             cache_bytes: 8 * 1024 * 1024,
         }
@@ -78,6 +81,8 @@ impl EventLog {
         let objects = db.keyspace("objects", small)?;
         let meta = db.keyspace("meta", fjall::KeyspaceCreateOptions::default)?;
         let history = db.keyspace("history", small)?;
+        // Each object's last version below the compaction horizon (see `writer::compact_to`).
+        let base = db.keyspace("base", small)?;
 
         let mut projection = Projection::default();
         for guard in objects.iter() {
@@ -100,6 +105,7 @@ impl EventLog {
         let reader = Reader {
             log: log.clone(),
             history: history.clone(),
+            base: base.clone(),
             secrets: secrets.clone(),
         };
         let broken = Arc::new(parking_lot::Mutex::new(None));
@@ -109,12 +115,16 @@ impl EventLog {
             log,
             objects,
             history: history.clone(),
+            base,
             meta,
             secrets,
             projection: projection.clone(),
             hub: hub.clone(),
             retain_events: opts.retain_events,
             retain_age: opts.retain_age,
+            retain_bytes: opts.retain_bytes,
+            last_size_check: None,
+            held_bytes: std::cell::Cell::new(None),
             last_age_check: None,
         };
         let (tx, rx) = mpsc::unbounded_channel();

@@ -30,6 +30,7 @@ pub struct FreshLog {
     log: fjall::Keyspace,
     objects: fjall::Keyspace,
     history: fjall::Keyspace,
+    base: fjall::Keyspace,
     meta: fjall::Keyspace,
     state: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     batch: Vec<(record::Header, Vec<u8>)>,
@@ -68,6 +69,7 @@ impl FreshLog {
             log: db.keyspace("log", fjall::KeyspaceCreateOptions::default)?,
             objects: db.keyspace("objects", fjall::KeyspaceCreateOptions::default)?,
             history: db.keyspace("history", fjall::KeyspaceCreateOptions::default)?,
+            base: db.keyspace("base", fjall::KeyspaceCreateOptions::default)?,
             meta: db.keyspace("meta", fjall::KeyspaceCreateOptions::default)?,
             db,
             state: BTreeMap::new(),
@@ -79,6 +81,15 @@ impl FreshLog {
             },
             first: None,
         })
+    }
+
+    /// Adds an object's version kept at the source's compaction horizon (before any event).
+    pub fn add_base(&mut self, raw: Vec<u8>) -> Result<()> {
+        let h = record::decode_header(&raw, 0)?;
+        let key = object_key(&h.kind, &h.namespace, &h.name);
+        self.base.insert(&key, &raw)?;
+        self.state.insert(key, Some(raw));
+        Ok(())
     }
 
     /// Adds one event with its stored record bytes (revisions must increase).
@@ -176,6 +187,16 @@ pub fn replay(src: &Path, until: u64, dst: &Path) -> Result<Replayed> {
     })?;
     let mut fresh = FreshLog::create(dst, &key)?;
     let until = until.min(source.head());
+    if until + 1 < source.oldest() {
+        return Err(Error::Compacted {
+            requested: until,
+            oldest: source.oldest(),
+        });
+    }
+    // The state at the horizon first: objects unchanged since are part of every later state.
+    for raw in source.reader().base_records()? {
+        fresh.add_base(raw)?;
+    }
     let mut next = source.oldest();
     // Records are copied as stored (same key): only their headers are read, and checked.
     while next <= until {

@@ -28,6 +28,7 @@ pub(crate) struct WriterState {
     pub log: fjall::Keyspace,
     pub objects: fjall::Keyspace,
     pub history: fjall::Keyspace,
+    pub base: fjall::Keyspace,
     pub meta: fjall::Keyspace,
     pub secrets: SecretBox,
     pub projection: Arc<RwLock<Projection>>,
@@ -36,6 +37,12 @@ pub(crate) struct WriterState {
     pub retain_events: Option<u64>,
     /// Drop events older than this (None: no age limit).
     pub retain_age: Option<std::time::Duration>,
+    /// Keep the log's events within about this many bytes on disk (None: no limit).
+    pub retain_bytes: Option<u64>,
+    /// When the size policy was last applied.
+    pub last_size_check: Option<std::time::Instant>,
+    /// Bytes of the records held (counted once when the size policy first runs, then kept).
+    pub held_bytes: std::cell::Cell<Option<u64>>,
     /// When the age policy was last applied.
     pub last_age_check: Option<std::time::Instant>,
 }
@@ -92,7 +99,10 @@ pub(crate) fn run(mut state: WriterState, mut rx: mpsc::UnboundedReceiver<Job>) 
                 }
             }
             state.hub.publish(&staging.events);
-            if let Err(e) = compact_if_due(&state).and_then(|_| compact_by_age(&mut state)) {
+            let retention = compact_if_due(&state)
+                .and_then(|_| compact_by_age(&mut state))
+                .and_then(|_| compact_by_size(&mut state));
+            if let Err(e) = retention {
                 tracing::warn!("compaction failed: {e}");
             }
         }
@@ -119,6 +129,9 @@ fn commit(state: &WriterState, staging: &Staging) -> Result<(), Error> {
             history_key(&ev.kind, &ev.namespace, &ev.name, ev.revision),
             [ev.event_type as u8],
         );
+        if let Some(held) = state.held_bytes.get() {
+            state.held_bytes.set(Some(held + rec.len() as u64));
+        }
         batch.insert(&state.log, ev.revision.to_be_bytes(), rec);
     }
     batch.commit()?;
@@ -178,8 +191,51 @@ fn compact_by_age(state: &mut WriterState) -> Result<(), Error> {
     compact_to(state, lo.min(head))
 }
 
+/// Drops the oldest events while the records held take more than the size limit (as stored,
+/// before the files' compression): down to 90% of it, never the head (checked once a second;
+/// the disk space itself comes back as the store compacts its files).
+fn compact_by_size(state: &mut WriterState) -> Result<(), Error> {
+    let Some(limit) = state.retain_bytes else { return Ok(()) };
+    if state.last_size_check.is_some_and(|t| t.elapsed() < AGE_CHECK) {
+        return Ok(());
+    }
+    state.last_size_check = Some(std::time::Instant::now());
+    let held = match state.held_bytes.get() {
+        Some(h) => h,
+        None => {
+            let mut sum = 0u64;
+            for guard in state.log.iter() {
+                sum += guard.into_inner()?.1.len() as u64;
+            }
+            state.held_bytes.set(Some(sum));
+            sum
+        }
+    };
+    if held <= limit {
+        return Ok(());
+    }
+    let (head, oldest) = {
+        let p = state.projection.read();
+        (p.head, p.oldest)
+    };
+    let mut excess = held - limit / 10 * 9;
+    let mut new_oldest = oldest;
+    for guard in state.log.range(oldest.to_be_bytes()..head.to_be_bytes()) {
+        let (key, value) = guard.into_inner()?;
+        new_oldest = super::reader::key_revision(&key) + 1;
+        excess = excess.saturating_sub(value.len() as u64);
+        if excess == 0 {
+            break;
+        }
+    }
+    compact_to(state, new_oldest)
+}
+
 /// Removes every event below `new_oldest` and records the new horizon. The head event always
 /// stays: it is what a restart reads the head revision from, so revisions are never reused.
+/// The state at the horizon stays too: each object's last version below it moves to the `base`
+/// keyspace (a deleted object's leaves), so time travel to any held revision and replay from the
+/// horizon still see objects unchanged since; the history index loses the removed revisions.
 pub(crate) fn compact_to(state: &WriterState, new_oldest: u64) -> Result<(), Error> {
     let (oldest, head) = {
         let p = state.projection.read();
@@ -189,13 +245,33 @@ pub(crate) fn compact_to(state: &WriterState, new_oldest: u64) -> Result<(), Err
     if new_oldest <= oldest {
         return Ok(());
     }
+    let mut base: std::collections::BTreeMap<Vec<u8>, Option<fjall::Slice>> = Default::default();
     let mut batch = state.db.batch();
+    let mut removed = 0u64;
+    for guard in state.log.range(oldest.to_be_bytes()..new_oldest.to_be_bytes()) {
+        let (key, raw) = guard.into_inner()?;
+        removed += raw.len() as u64;
+        let rev = super::reader::key_revision(&key);
+        let h = super::record::decode_header(&raw, rev)?;
+        batch.remove(&state.history, history_key(&h.kind, &h.namespace, &h.name, rev));
+        let kept = (h.event_type != super::EventType::Deleted).then_some(raw);
+        base.insert(object_key(&h.kind, &h.namespace, &h.name), kept);
+    }
     for rev in oldest..new_oldest {
         batch.remove(&state.log, rev.to_be_bytes());
+    }
+    for (object, kept) in base {
+        match kept {
+            Some(raw) => batch.insert(&state.base, object, raw),
+            None => batch.remove(&state.base, object),
+        }
     }
     batch.insert(&state.meta, "oldest", new_oldest.to_be_bytes());
     batch.commit()?;
     state.db.persist(PersistMode::SyncData)?;
     state.projection.write().oldest = new_oldest;
+    if let Some(held) = state.held_bytes.get() {
+        state.held_bytes.set(Some(held.saturating_sub(removed)));
+    }
     Ok(())
 }
