@@ -195,6 +195,9 @@ pub struct NodeReply {
     pub offset: u64,
 }
 
+/// The most a decoded message may hold (NATS messages are far smaller).
+pub const DECODE_LIMIT: usize = 32 << 20;
+
 /// Encodes a message: version byte then bincode.
 pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
     let mut out = vec![VERSION];
@@ -211,8 +214,10 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     if version != VERSION {
         return Err(Error::Version(version));
     }
-    let (msg, _) = bincode::serde::decode_from_slice(body, bincode::config::standard())
-        .map_err(|e| Error::Decode(e.to_string()))?;
+    // The limit makes a length prefix claiming more than any message holds an error, not an
+    // allocation of that size (a 20-byte message once asked for 25 GB).
+    let config = bincode::config::standard().with_limit::<DECODE_LIMIT>();
+    let (msg, _) = bincode::serde::decode_from_slice(body, config).map_err(|e| Error::Decode(e.to_string()))?;
     Ok(msg)
 }
 
@@ -238,5 +243,18 @@ mod tests {
         for cut in 1..bytes.len() {
             assert!(decode::<ApiCall>(&bytes[..cut]).is_err(), "truncated at {cut}");
         }
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn a_length_prefix_claiming_gigabytes_is_an_error_not_an_allocation() {
+        // Found by the envelope fuzz target: 11 bytes whose string length prefix says 25 GB.
+        let bytes = [0x02, 0xfd, 0x01, 0xd5, 0x06, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00];
+        assert!(decode::<ApiCall>(&bytes).is_err());
+        assert!(decode::<WatchFrame>(&bytes).is_err());
     }
 }

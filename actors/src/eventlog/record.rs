@@ -101,11 +101,12 @@ fn checked_body(bytes: &[u8], hint: u64) -> Result<(u8, Body)> {
             reason: "checksum mismatch".into(),
         });
     }
-    let (body, _): (Body, usize) =
-        bincode::serde::decode_from_slice(payload, bincode::config::standard()).map_err(|e| Error::Corrupt {
-            revision: hint,
-            reason: format!("decode: {e}"),
-        })?;
+    // Bounded like NATS envelopes: a forged length never becomes a huge allocation.
+    let config = bincode::config::standard().with_limit::<{ crate::bus::envelope::DECODE_LIMIT }>();
+    let (body, _): (Body, usize) = bincode::serde::decode_from_slice(payload, config).map_err(|e| Error::Corrupt {
+        revision: hint,
+        reason: format!("decode: {e}"),
+    })?;
     Ok((bytes[1], body))
 }
 
