@@ -210,3 +210,94 @@ fn a_namespace_left_behind_never_answers_for_a_new_pod() {
     assert!(!link_left, "the orphan's veth {host_side} is still on the bridge");
     assert_eq!(h.delete("/api/v1/namespaces/default/pods/fresh").status, 200);
 }
+
+/// A one-layer image of busybox whose config says it runs as `user`.
+fn user_image(path: &std::path::Path, tag: &str, user: &str) {
+    let busybox = std::fs::read("/usr/bin/busybox")
+        .or_else(|_| std::fs::read("/bin/busybox"))
+        .expect("busybox-static installed");
+    let mut b = tar::Builder::new(Vec::new());
+    for (p, data, mode) in [
+        ("bin/busybox", busybox, 0o755),
+        (
+            "etc/passwd",
+            b"root:x:0:0::/:/bin/sh\napp:x:1234:4321::/:/bin/sh\n".to_vec(),
+            0o644,
+        ),
+        ("etc/group", b"root:x:0:\napp:x:4321:\n".to_vec(), 0o644),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_cksum();
+        b.append_data(&mut h, p, data.as_slice()).unwrap();
+    }
+    for applet in ["sh", "id", "unshare", "true", "echo", "sleep"] {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        h.set_mode(0o777);
+        b.append_link(&mut h, format!("bin/{applet}"), "busybox").unwrap();
+    }
+    let config = json!({"config": {"Env": ["PATH=/bin"], "Cmd": ["sh"], "User": user}});
+    common::docker_save_tar(path, tag, &config, vec![b.into_inner().unwrap()]);
+}
+
+#[test]
+fn runc_pods_get_the_runtime_default_seccomp_profile_and_the_images_user() {
+    require_runc();
+    let (nats, orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let images = dir.path().join("images");
+    let tarball = dir.path().join("app.tar");
+    user_image(&tarball, "appuser:1", "app");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_orcactl"))
+        .args(["image", "load"])
+        .arg(&tarball)
+        .arg("--image-dir")
+        .arg(&images)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // On the host (root), a new user namespace is no problem: the refusal below is the profile's.
+    assert!(std::process::Command::new("unshare")
+        .args(["-U", "true"])
+        .status()
+        .unwrap()
+        .success());
+    let _agent = Agent::start(
+        &nats.url(),
+        "seccomp-node",
+        &dir.path().join("agent"),
+        &["--runtime", "runc", "--image-dir", images.to_str().unwrap()],
+    );
+    wait_node_ready(&h, "seccomp-node");
+    let script = "unshare -U true && echo userns-allowed || echo userns-refused; id -u; id -g; sleep 600";
+    for (name, image, run_as) in [("as-image", "appuser:1", None), ("as-pod", "appuser:1", Some(0))] {
+        let mut p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {
+            "terminationGracePeriodSeconds": 1,
+            "containers": [{"name": "c", "image": image, "command": ["sh", "-c", script]}]}});
+        if let Some(uid) = run_as {
+            p["spec"]["securityContext"] = json!({"runAsUser": uid});
+        }
+        create_pod(&h, &p);
+    }
+    // The script's own lines (unshare's complaint on stderr aside).
+    let log = |name: &str| -> Vec<String> {
+        h.get(&format!("/api/v1/namespaces/default/pods/{name}/log"))
+            .text
+            .lines()
+            .filter(|l| !l.starts_with("unshare:"))
+            .map(str::to_string)
+            .collect()
+    };
+    common::wait_for(60, "both pods logged", || {
+        log("as-image").len() >= 3 && log("as-pod").len() >= 3
+    });
+    assert_eq!(log("as-image"), ["userns-refused", "1234", "4321"], "the image's user");
+    // runAsUser wins; with no runAsGroup the group is that user's in the image (root's).
+    assert_eq!(log("as-pod"), ["userns-refused", "0", "0"]);
+    for name in ["as-image", "as-pod"] {
+        assert_eq!(h.delete(&format!("/api/v1/namespaces/default/pods/{name}")).status, 200);
+    }
+}

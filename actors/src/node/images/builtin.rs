@@ -49,6 +49,7 @@ pub fn ensure(store: &ImageStore) -> Result<(), Error> {
         entrypoint: vec![],
         cmd: vec!["sh".into()],
         working_dir: "/".into(),
+        user: String::new(),
     };
     store.commit("busybox:latest", &config)
 }

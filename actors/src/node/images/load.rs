@@ -56,6 +56,7 @@ fn config_of(cfg: &Value) -> ImageConfig {
         entrypoint: strings(&c["Entrypoint"]),
         cmd: strings(&c["Cmd"]),
         working_dir: c["WorkingDir"].as_str().unwrap_or("").to_string(),
+        user: c["User"].as_str().unwrap_or("").to_string(),
     }
 }
 

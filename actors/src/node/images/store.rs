@@ -15,6 +15,9 @@ pub struct ImageConfig {
     pub cmd: Vec<String>,
     /// Working directory.
     pub working_dir: String,
+    /// The user it runs as (`user[:group]`, names or ids), empty for root.
+    #[serde(default)]
+    pub user: String,
 }
 
 /// An image in the store.

@@ -1,8 +1,10 @@
 //! Container runtimes behind one trait: `process` (host processes) and `runc` (OCI containers).
 
+pub mod image_user;
 pub mod limits;
 pub mod process;
 pub mod runc;
+pub mod seccomp;
 pub mod shim_process;
 
 use std::path::{Path, PathBuf};

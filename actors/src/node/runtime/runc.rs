@@ -8,7 +8,9 @@ use std::process::{Command, Stdio};
 
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxNamespaceBuilder, LinuxNamespaceType, MountBuilder, ProcessBuilder, RootBuilder, Spec};
+use oci_spec::runtime::{
+    LinuxNamespaceBuilder, LinuxNamespaceType, MountBuilder, ProcessBuilder, RootBuilder, Spec, UserBuilder,
+};
 
 use super::{container_id, shim_process, ContainerConfig, ContainerRuntime, Error, Started};
 use crate::node::images::ImageStore;
@@ -135,6 +137,17 @@ impl RuncRuntime {
             linux.set_namespaces(Some(namespaces));
         }
         super::limits::apply(&mut spec, cfg)?;
+        // The image's user unless the pod names one; the runtime default's system calls only.
+        if cfg.limits.run_as_user.is_none() && !image.user.is_empty() {
+            let (uid, gid) = super::image_user::resolve(rootfs, &image.user).map_err(Error::Config)?;
+            if let Some(p) = spec.process_mut() {
+                let gid = cfg.limits.run_as_group.unwrap_or(gid);
+                p.set_user(UserBuilder::default().uid(uid).gid(gid).build().map_err(err)?);
+            }
+        }
+        if let Some(linux) = spec.linux_mut() {
+            linux.set_seccomp(Some(super::seccomp::runtime_default().map_err(err)?));
+        }
         Ok(spec)
     }
 }
