@@ -301,3 +301,60 @@ fn runc_pods_get_the_runtime_default_seccomp_profile_and_the_images_user() {
         assert_eq!(h.delete(&format!("/api/v1/namespaces/default/pods/{name}")).status, 200);
     }
 }
+
+#[test]
+fn runc_pods_carry_their_service_account_token() {
+    require_runc();
+    let (nats, orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let images = dir.path().join("images");
+    let _agent = Agent::start(
+        &nats.url(),
+        "sa-node",
+        &dir.path().join("agent"),
+        &["--runtime", "runc", "--image-dir", images.to_str().unwrap()],
+    );
+    wait_node_ready(&h, "sa-node");
+    let sa = "/var/run/secrets/kubernetes.io/serviceaccount";
+    let script = format!("cat {sa}/namespace; echo; head -c 2 {sa}/ca.crt; echo; cat {sa}/token; echo; sleep 600");
+    for (name, automount) in [("with-token", true), ("without-token", false)] {
+        let p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {
+            "terminationGracePeriodSeconds": 1, "automountServiceAccountToken": automount,
+            "containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", &script]}]}});
+        create_pod(&h, &p);
+    }
+    let log = |name: &str| -> Vec<String> {
+        h.get(&format!("/api/v1/namespaces/default/pods/{name}/log"))
+            .text
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    common::wait_for(60, "the pods logged", || {
+        log("with-token").len() >= 3 && !log("without-token").is_empty()
+    });
+    let lines = log("with-token");
+    assert_eq!(lines[0], "default");
+    assert_eq!(lines[1], "--", "ca.crt is the cluster CA (PEM)");
+    // The token authenticates as the pod's ServiceAccount.
+    let who = reqwest::blocking::Client::new()
+        .post(format!("{}/apis/authentication.k8s.io/v1/selfsubjectreviews", orca.url))
+        .bearer_auth(&lines[2])
+        .json(&json!({}))
+        .send()
+        .unwrap()
+        .json::<serde_json::Value>()
+        .unwrap();
+    assert_eq!(
+        who["status"]["userInfo"]["username"], "system:serviceaccount:default:default",
+        "{who}"
+    );
+    assert!(
+        log("without-token")[0].contains("No such file"),
+        "{:?}",
+        log("without-token")
+    );
+    for name in ["with-token", "without-token"] {
+        assert_eq!(h.delete(&format!("/api/v1/namespaces/default/pods/{name}")).status, 200);
+    }
+}

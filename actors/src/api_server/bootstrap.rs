@@ -16,6 +16,40 @@ pub const DEFAULT_INGRESS_CLASS: &str = "orca";
 pub const INGRESS_CONTROLLER: &str = "orca.dev/ingress";
 
 impl ApiCore {
+    /// Publishes the cluster CA as the ConfigMap `kube-system/kube-root-ca.crt` (for the token
+    /// Secrets pods mount), written again when it differs.
+    pub async fn publish_root_ca(&self, ca_pem: &str) -> Result<(), String> {
+        let (ns, name) = crate::controllers::service_accounts::ROOT_CA;
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns},
+            "data": {"ca.crt": ca_pem}});
+        let call = |method: &str, path: String| super::ApiRequest {
+            method: method.into(),
+            path,
+            content_type: "application/json".into(),
+            actor: "orca-bootstrap".into(),
+            body: serde_json::to_vec(&cm).unwrap_or_default().into(),
+            ..Default::default()
+        };
+        let status = |r: super::Reply| match r {
+            super::Reply::Done(resp) => resp.status,
+            super::Reply::Watch(_) => 500,
+        };
+        match status(
+            self.handle(call("POST", format!("/api/v1/namespaces/{ns}/configmaps")))
+                .await,
+        ) {
+            201 => Ok(()),
+            409 => match status(
+                self.handle(call("PUT", format!("/api/v1/namespaces/{ns}/configmaps/{name}")))
+                    .await,
+            ) {
+                200 => Ok(()),
+                s => Err(format!("updating {ns}/{name}: status {s}")),
+            },
+            s => Err(format!("creating {ns}/{name}: status {s}")),
+        }
+    }
+
     /// Creates the system namespaces and the default StorageClass when missing.
     pub async fn bootstrap(&self) -> LogResult<()> {
         let missing: Vec<&str> = SYSTEM_NAMESPACES

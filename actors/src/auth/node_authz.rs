@@ -67,6 +67,12 @@ fn references(pod: &Value, secrets: bool) -> Vec<String> {
         for s in spec["imagePullSecrets"].as_array().into_iter().flatten() {
             push(&s["name"]);
         }
+        // The token Secret of its ServiceAccount, which the node mounts into it.
+        if spec["automountServiceAccountToken"] != false {
+            out.push(crate::controllers::service_accounts::token_secret(
+                crate::pod::service_account::account(pod),
+            ));
+        }
     }
     out
 }

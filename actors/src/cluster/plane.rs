@@ -148,6 +148,8 @@ impl Plane {
         let (pki, auth, tls) = security(opts)?;
         let core = ApiCore::new(log).with_nats(nats.clone()).with_auth(auth);
         core.bootstrap().await?;
+        let ca = pki.ca_pem().map_err(Error::Security)?;
+        core.publish_root_ca(&ca).await.map_err(Error::Security)?;
         let actor = ApiServer::start(core.clone(), nats.clone()).await?;
         let scheduler_api = crate::bus::client::ApiClient::new(nats.clone(), "orca-scheduler");
         let scheduler = crate::scheduler::Scheduler::start(scheduler_api);

@@ -20,6 +20,7 @@ pub mod node_taints;
 pub mod replicaset;
 pub mod replicaset_plan;
 pub mod rollout_check;
+pub mod service_accounts;
 pub mod statefulset;
 pub mod statefulset_plan;
 pub mod taint_eviction;
@@ -57,4 +58,6 @@ pub fn start_all(nats: &async_nats::Client, checks: &Checks, default_toleration_
     checks.add("endpoints-controller", runs(move || ep.running()));
     let ns = namespace::Namespaces::start(api("namespace-controller"));
     checks.add("namespace-controller", runs(move || ns.running()));
+    let sa = service_accounts::ServiceAccounts::start(api("serviceaccount-controller"));
+    checks.add("serviceaccount-controller", runs(move || sa.running()));
 }

@@ -189,11 +189,16 @@ async fn run_container(
             .volumes
             .get_or_try_init(|| volumes::prepare(&api, &pod, &sh.dir, &pod_ip))
             .await;
-        // runc pods get their own resolv.conf and hosts, bound first so volumes may replace them.
+        // runc pods get their own resolv.conf and hosts, bound first so volumes may replace them,
+        // and their ServiceAccount's token.
         let etc = match sh.runtime.pod_network() {
             true => sh
                 .etc
-                .get_or_try_init(|| super::dns_files::prepare(&api, &pod, &sh.dir, &pod_ip))
+                .get_or_try_init(|| async {
+                    let mut m = super::dns_files::prepare(&api, &pod, &sh.dir, &pod_ip).await?;
+                    m.extend(super::service_account::prepare(&api, &pod, &sh.dir).await?);
+                    Ok::<_, String>(m)
+                })
                 .await
                 .cloned(),
             false => Ok(Vec::new()),

@@ -10,6 +10,7 @@ pub mod launch;
 pub mod lifecycle;
 pub mod probe;
 pub mod sandbox;
+pub mod service_account;
 pub mod service_env;
 pub mod state;
 pub mod status;
