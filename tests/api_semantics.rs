@@ -109,8 +109,16 @@ fn create_get_list_update_patch_delete() {
         .parse()
         .unwrap();
     assert!(head >= rv2);
+    // Across namespaces: these three, and the cluster CA every cluster publishes in kube-system.
     let all = h.get("/api/v1/configmaps");
-    assert_eq!(all.body["items"].as_array().unwrap().len(), 3);
+    let names: Vec<&str> = all.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(names.contains(&"kube-root-ca.crt"));
 
     let del = h.delete(&format!("{CMS}/b"));
     assert_eq!(del.status, 200);

@@ -10,6 +10,7 @@ pub mod dns;
 pub mod eventlog;
 pub mod events;
 pub mod ingress;
+pub mod metrics;
 pub mod node;
 pub mod pod;
 pub mod printers;

@@ -78,6 +78,14 @@ impl Orca {
         wait_for(30, "orca server to become ready", || {
             probe.get(&ready).send().is_ok_and(|r| r.status().is_success())
         });
+        // What the controllers write on their own at start (the default ServiceAccount and its
+        // token) is done before a test counts objects or events.
+        let h = if secure { orca.admin() } else { Http::new(&orca.url) };
+        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+            wait_for(30, "the default ServiceAccounts' tokens", || {
+                h.get(&format!("/api/v1/namespaces/{ns}/secrets/default-token")).status == 200
+            });
+        }
         orca
     }
 

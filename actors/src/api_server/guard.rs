@@ -35,10 +35,49 @@ pub fn identity(req: &actix_web::HttpRequest) -> Identity {
         .unwrap_or_else(Identity::insecure_admin)
 }
 
+/// Kubernetes' verb label of `apiserver_request_total`.
+fn metric_verb(a: &attributes::Attributes) -> &'static str {
+    match (a.verb.as_str(), a.subresource.as_str()) {
+        (_, "exec" | "attach" | "portforward" | "proxy") => "CONNECT",
+        ("list", _) => "LIST",
+        ("watch", _) => "WATCH",
+        ("get", _) => "GET",
+        ("create", _) => "POST",
+        ("update", _) => "PUT",
+        ("patch", _) => "PATCH",
+        ("delete" | "deletecollection", _) => "DELETE",
+        _ => "OTHER",
+    }
+}
+
 /// The middleware.
 pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let what = attributes::of_request(req.method().as_str(), req.path(), req.query_string());
+    let served = checked(req, next, &what).await;
+    if let Ok(res) = &served {
+        let resource = if what.subresource.is_empty() {
+            what.resource.clone()
+        } else {
+            format!("{}/{}", what.resource, what.subresource)
+        };
+        crate::metrics::api::request(
+            metric_verb(&what),
+            &resource,
+            res.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    served
+}
+
+async fn checked(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+    what: &attributes::Attributes,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let Some(core) = req.app_data::<web::Data<ApiCore>>().cloned() else {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
@@ -60,13 +99,12 @@ pub async fn guard(
             return Ok(req.into_response(resp).map_into_right_body());
         }
     };
-    let what = attributes::of_request(req.method().as_str(), req.path(), req.query_string());
     // Masters need no policy (and no look at the projection).
     let decision = if who.is_master() {
         Ok(String::new())
     } else {
         let projection = core.log().projection();
-        auth.policy.get(&projection).decide(&who, &what)
+        auth.policy.get(&projection).decide(&who, what)
     };
     match decision {
         Ok(_) => {

@@ -242,6 +242,17 @@ async fn openapi_doc(req: HttpRequest, path: web::Path<String>) -> HttpResponse 
     }
 }
 
+/// `/metrics`: Prometheus text (RBAC: `get` on the non-resource URL, cluster-admin by default).
+async fn metrics(core: web::Data<ApiCore>) -> HttpResponse {
+    let (head, oldest) = {
+        let p = core.log().projection();
+        (p.head, p.oldest)
+    };
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(crate::metrics::api::render(head, oldest))
+}
+
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
 }
@@ -283,6 +294,7 @@ pub fn serve(
             .wrap(actix_web::middleware::from_fn(super::guard::guard))
             .app_data(data.clone())
             .route("/healthz", web::get().to(healthz))
+            .route("/metrics", web::get().to(metrics))
             .route("/readyz", web::get().to(readyz))
             .route("/livez", web::get().to(livez))
             .route("/version", web::get().to(version))

@@ -77,6 +77,12 @@ struct Follow {
     event_bytes: usize,
 }
 
+impl Drop for Follow {
+    fn drop(&mut self) {
+        crate::metrics::api::watchers(-1);
+    }
+}
+
 /// The watch line of `ev` with another type.
 fn retyped(ev: &Event, kind: &str) -> Bytes {
     let mut line = Vec::with_capacity(ev.json.len() + 32);
@@ -161,6 +167,7 @@ impl Follow {
                         }
                     }
                     Err(LogError::Compacted { requested, oldest }) => {
+                        crate::metrics::api::watch_expired();
                         self.pending.push_back((self.after, error_line(&ApiError::gone(requested, oldest))));
                         self.done = true;
                     }
@@ -219,6 +226,7 @@ pub fn start(log: EventLog, spec: WatchSpec) -> ApiResult<WatchStream> {
         spec.bookmark_interval,
     );
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    crate::metrics::api::watchers(1);
     let follow = Follow {
         signal: log.head_signal(),
         deadline: Box::pin(tokio::time::sleep(spec.timeout)),

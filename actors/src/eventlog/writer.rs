@@ -135,7 +135,9 @@ fn commit(state: &WriterState, staging: &Staging) -> Result<(), Error> {
         batch.insert(&state.log, ev.revision.to_be_bytes(), rec);
     }
     batch.commit()?;
+    let fsync = std::time::Instant::now();
     state.db.persist(PersistMode::SyncData)?;
+    crate::metrics::api::batch(staging.events.len(), fsync.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -1,0 +1,80 @@
+//! `/metrics` in the Prometheus text format: requests by verb, resource and code with latency
+//! histograms, the log's batches, fsync latency, head and horizon, and open watches; only callers
+//! RBAC lets `get /metrics` (cluster-admin) may read it.
+
+mod common;
+
+use std::io::Write;
+
+use common::{cluster, configmap, Cred, Http};
+
+fn value(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[test]
+fn metrics_count_requests_batches_and_watches() {
+    let (_nats, orca, _dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    for i in 0..5 {
+        assert_eq!(
+            h.post(
+                "/api/v1/namespaces/default/configmaps",
+                &configmap(&format!("m{i}"), "v")
+            )
+            .status,
+            201
+        );
+    }
+    assert_eq!(h.get("/api/v1/namespaces/default/configmaps/nope").status, 404);
+    let mut watch = std::net::TcpStream::connect(("127.0.0.1", orca.port)).unwrap();
+    write!(
+        watch,
+        "GET /api/v1/namespaces/default/configmaps?watch=true HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let text = h.get("/metrics").text;
+    let created = value(
+        &text,
+        "apiserver_request_total{verb=\"POST\",resource=\"configmaps\",code=\"201\"}",
+    );
+    assert!(created.is_some_and(|n| n >= 5.0), "{text}");
+    assert_eq!(
+        value(
+            &text,
+            "apiserver_request_total{verb=\"GET\",resource=\"configmaps\",code=\"404\"}"
+        ),
+        Some(1.0)
+    );
+    assert!(
+        text.contains("apiserver_request_duration_seconds_bucket{verb=\"POST\",resource=\"configmaps\",le=\"0.005\"}")
+    );
+    assert!(value(&text, "orca_log_batch_events_count").is_some_and(|n| n >= 5.0));
+    assert!(value(&text, "orca_log_fsync_seconds_count").is_some_and(|n| n >= 5.0));
+    let head: f64 = h.get("/api/v1/namespaces/default/configmaps").body["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        value(&text, "orca_log_head_revision").is_some_and(|v| v >= head - 5.0),
+        "{text}"
+    );
+    assert!(
+        value(&text, "apiserver_registered_watchers").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    drop(watch);
+}
+
+#[test]
+fn only_who_may_get_metrics_reads_them() {
+    let (_nats, orca, _dir) = cluster(&["--secure"]);
+    let anon = Http::tls(&orca.url, &orca.pki("ca.crt"), Cred::None);
+    assert_eq!(anon.get("/metrics").status, 401);
+    assert_eq!(orca.admin().get("/metrics").status, 200);
+}
