@@ -19,8 +19,17 @@ use clap::{Parser, Subcommand};
 #[derive(Parser)]
 #[command(name = "orca", version, about)]
 struct Cli {
+    /// Log lines as text or as one JSON object each (level with ORCA_LOG, e.g. info)
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -45,14 +54,16 @@ enum Command {
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ORCA_LOG")
-                .unwrap_or_else(|_| "warn,lsm_tree=error,fjall=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ORCA_LOG")
+        .unwrap_or_else(|_| "warn,lsm_tree=error,fjall=error".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
     let result = match cli.command {
         Command::Up(args) => serve::up(args),
         Command::Server(args) => serve::server(args),

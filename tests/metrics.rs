@@ -78,3 +78,41 @@ fn only_who_may_get_metrics_reads_them() {
     assert_eq!(anon.get("/metrics").status, 401);
     assert_eq!(orca.admin().get("/metrics").status, 200);
 }
+
+#[test]
+fn log_format_json_writes_one_json_object_per_line() {
+    use std::io::{BufRead, BufReader};
+    let nats = common::NatsServer::start(None).expect("nats-server");
+    let dir = tempfile::tempdir().unwrap();
+    let port = common::free_port().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_orca"))
+        .args([
+            "--log-format",
+            "json",
+            "server",
+            "--insecure-http",
+            "--nats",
+            &nats.url(),
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("ORCA_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let json_lines: Vec<serde_json::Value> = lines
+        .map_while(Result::ok)
+        .filter(|l| l.starts_with('{'))
+        .take(3)
+        .map(|l| serde_json::from_str(&l).expect("a JSON log line"))
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(json_lines.len(), 3);
+    assert!(json_lines
+        .iter()
+        .all(|l| l["level"].is_string() && l["timestamp"].is_string() && l["fields"].is_object()));
+}
