@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod agent;
 mod bench;
 mod logcmd;
+mod private_nats;
 mod replay;
 mod serve;
 mod step;

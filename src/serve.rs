@@ -87,47 +87,6 @@ pub struct ServerArgs {
     read_only: bool,
 }
 
-/// Who connects to NATS how: the control plane, the agent `orca up` runs, and the users nodes
-/// join as (a private, secured nats-server).
-#[derive(Default)]
-struct NatsSecurity {
-    plane: orca_actors::bus::Credentials,
-    agent: orca_actors::bus::Credentials,
-    join: Option<(orca_actors::cluster::nats_auth::NatsAuth, u32)>,
-}
-
-/// Starts the private nats-server with users: the control plane, joining nodes and the local
-/// agent's key (registered here, so it needs no join).
-fn private_nats(
-    data_dir: &std::path::Path,
-    agent: Option<(&str, &std::path::Path)>,
-) -> Result<(NatsServer, NatsSecurity)> {
-    use orca_actors::bus::Credentials;
-    use orca_actors::cluster::nats_auth::{NatsAuth, CONTROL_PLANE_USER};
-    let users = NatsAuth::ensure(&data_dir.join("nats")).map_err(anyhow::Error::msg)?;
-    let mut agent_creds = Credentials::None;
-    if let Some((name, dir)) = agent {
-        let (seed, public) = orca_actors::cluster::join::local_node_key(dir).map_err(anyhow::Error::msg)?;
-        users.set_node(name, &public).map_err(anyhow::Error::msg)?;
-        agent_creds = Credentials::NodeKey {
-            node: name.to_string(),
-            seed,
-        };
-    }
-    let config = users.write_config().map_err(anyhow::Error::msg)?;
-    let port = orca_actors::cluster::natsd::free_port()?;
-    let nats = NatsServer::start_with_config(port, &config).context("failed to start the private NATS server")?;
-    let security = NatsSecurity {
-        plane: Credentials::Password {
-            user: CONTROL_PLANE_USER.into(),
-            password: users.control_plane_password().map_err(anyhow::Error::msg)?,
-        },
-        agent: agent_creds,
-        join: Some((users, nats.pid())),
-    };
-    Ok((nats, security))
-}
-
 pub fn up(args: UpArgs) -> Result<()> {
     let started = Instant::now();
     let data_dir = args.common.data_dir.clone().unwrap_or_else(|| orca_home().join("data"));
@@ -141,10 +100,10 @@ pub fn up(args: UpArgs) -> Result<()> {
         )?)
     };
     let (nats, security) = match &args.nats {
-        Some(_) => (None, NatsSecurity::default()),
+        Some(_) => (None, crate::private_nats::NatsSecurity::default()),
         None => {
             let local = agent.as_ref().map(|a| (a.name.as_str(), a.data_dir.as_path()));
-            let (n, s) = private_nats(&data_dir, local)?;
+            let (n, s) = crate::private_nats::start(&data_dir, local)?;
             (Some(n), s)
         }
     };
@@ -170,7 +129,7 @@ pub fn server(args: ServerArgs) -> Result<()> {
         false,
         None,
         Instant::now(),
-        NatsSecurity::default(),
+        crate::private_nats::NatsSecurity::default(),
     )
 }
 
@@ -208,7 +167,7 @@ fn run(
     sample: bool,
     agent: Option<orca_actors::node::AgentOptions>,
     started: Instant,
-    security: NatsSecurity,
+    security: crate::private_nats::NatsSecurity,
 ) -> Result<()> {
     let join_hint = security
         .join
