@@ -111,11 +111,18 @@ def main(kubeconfig):
     assert managers == ["py-b"], managers
     print("server-side apply ok")
 
-    # Logs and exec of the Deployment's pods.
+    # Logs and exec of the Deployment's pods, once its rollout (the patched template) is done:
+    # a pod of the first ReplicaSet may be removed at any moment before that.
+    def rolled_out():
+        d = apps.read_namespaced_deployment("pyweb", ns)
+        s = d.status
+        return s.updated_replicas == 2 and s.replicas == 2 and s.available_replicas == 2
+
     def running():
         pods = core.list_namespaced_pod(ns, label_selector="app=pyweb").items
         return [p for p in pods if p.status.phase == "Running" and p.metadata.deletion_timestamp is None]
 
+    wait_for("the rollout", rolled_out)
     wait_for("a running pyweb pod", lambda: len(running()) > 0)
     pod = running()[0].metadata.name
     wait_for("its log", lambda: "hello from pyweb" in core.read_namespaced_pod_log(pod, ns))
