@@ -32,7 +32,18 @@ pub fn start(
         };
     }
     let config = users.write_config().map_err(anyhow::Error::msg)?;
-    let port = orca_actors::cluster::natsd::free_port()?;
+    // The same port as last time when it is free, so that joined agents (whose token names it)
+    // find the cluster again after `orca up` restarts.
+    let port_file = users.dir.join("port");
+    let kept = std::fs::read_to_string(&port_file)
+        .ok()
+        .and_then(|p| p.trim().parse::<u16>().ok())
+        .filter(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok());
+    let port = match kept {
+        Some(p) => p,
+        None => orca_actors::cluster::natsd::free_port()?,
+    };
+    std::fs::write(&port_file, port.to_string()).with_context(|| format!("writing {}", port_file.display()))?;
     let nats = NatsServer::start_with_config(port, &config).context("failed to start the private NATS server")?;
     let security = NatsSecurity {
         plane: Credentials::Password {

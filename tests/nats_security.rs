@@ -23,13 +23,23 @@ struct Up {
 
 impl Drop for Up {
     fn drop(&mut self) {
+        // SIGTERM: `orca up` stops its nats-server before it exits.
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
 fn up() -> Up {
-    let home = tempfile::tempdir().unwrap();
+    up_in(tempfile::tempdir().unwrap())
+}
+
+/// `orca up --no-agent` on `home` (a new one, or one an earlier `orca up` used).
+fn up_in(home: tempfile::TempDir) -> Up {
     let port = common::free_port().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_orca"))
         .args([
@@ -206,4 +216,20 @@ fn nats_is_closed_to_strangers_and_each_node_reaches_only_its_own() {
         let got = tokio::time::timeout(Duration::from_secs(1), futures::StreamExt::next(&mut snoop)).await;
         assert!(!matches!(got, Ok(Some(_))), "node-a read node-b's exec requests");
     });
+}
+
+#[test]
+fn a_restarted_orca_up_keeps_its_nats_address_so_joined_nodes_find_it() {
+    let first = up();
+    let (nats, token) = (first.nats.clone(), first.token.clone());
+    let mut first = first;
+    // Stopped the way a user stops it (SIGTERM, once it is up), so that it stops its nats-server.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _ = Command::new("kill").arg(first.child.id().to_string()).status();
+    let _ = first.child.wait();
+    let home = std::mem::replace(&mut first.home, tempfile::tempdir().unwrap());
+    drop(first);
+    let second = up_in(home);
+    assert_eq!(second.nats, nats, "the same NATS address after a restart");
+    assert_eq!(second.token, token, "the same join token");
 }

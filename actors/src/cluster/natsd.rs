@@ -59,7 +59,10 @@ impl NatsServer {
         NatsServer::spawn(port, None)
     }
 
-    /// Starts nats-server on `port` with the configuration file `config` (users and permissions).
+    /// Starts nats-server on `port` with the configuration file `config` (users and permissions),
+    /// ended by the kernel when the calling thread's process dies however it dies (util-linux's
+    /// `setpriv --pdeathsig`, when installed): call it from the thread that lives as long as the
+    /// process.
     pub fn start_with_config(port: u16, config: &std::path::Path) -> Result<NatsServer, Error> {
         NatsServer::spawn(Some(port), Some(config))
     }
@@ -70,7 +73,14 @@ impl NatsServer {
             Some(p) => p,
             None => free_port().map_err(Error::Spawn)?,
         };
-        let mut cmd = Command::new(bin);
+        let mut cmd = match (config.is_some(), find_on_path("setpriv")) {
+            (true, Some(setpriv)) => {
+                let mut c = Command::new(setpriv);
+                c.args(["--pdeathsig", "TERM", "--"]).arg(bin);
+                c
+            }
+            _ => Command::new(bin),
+        };
         cmd.args(["-a", "127.0.0.1", "-p", &port.to_string()]);
         if let Some(c) = config {
             cmd.arg("-c").arg(c);
