@@ -152,10 +152,31 @@ pub async fn node_credentials(
     ask(url, secret, node, &key.public_key()).await?;
     std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     crate::auth::pki::write_private(&path, &seed)?;
+    admitted(url, node, &seed).await?;
     Ok(crate::bus::Credentials::NodeKey {
         node: node.into(),
         seed,
     })
+}
+
+/// Waits until nats-server has read its new users and takes the node's key (it reloads its
+/// configuration on a signal, a moment after the control plane answered).
+async fn admitted(url: &str, node: &str, seed: &str) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let attempt = async_nats::ConnectOptions::with_nkey(seed.to_string())
+            .custom_inbox_prefix(subjects::node_inbox(node))
+            .connection_timeout(std::time::Duration::from_secs(5))
+            .connect(url)
+            .await;
+        match attempt {
+            Ok(_) => return Ok(()),
+            Err(e) if std::time::Instant::now() > deadline => {
+                return Err(format!("joined, but nats-server does not take the node's key yet: {e}"))
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
 }
 
 /// The seed of `data_dir`'s node key, made when missing (for the agent `orca up` runs itself,
