@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{cluster, create_pod, require_runc, wait_node_ready, wait_pod, Agent, Http};
+use common::{cluster, create_pod, require_runc, wait_pod, Http};
 use serde_json::json;
 
 #[test]
@@ -11,14 +11,7 @@ fn exec_probes_of_runc_pods_run_inside_the_container() {
     require_runc();
     let (nats, orca, dir) = cluster(&[]);
     let h = Http::new(&orca.url);
-    let images = dir.path().join("images");
-    let _agent = Agent::start(
-        &nats.url(),
-        "escape-node",
-        &dir.path().join("agent"),
-        &["--runtime", "runc", "--image-dir", images.to_str().unwrap()],
-    );
-    wait_node_ready(&h, "escape-node");
+    let _agent = common::runc_agent(&nats, dir.path(), "escape-node", &h);
     // The readiness probe looks for a file only the container has; the liveness probe writes a
     // file that must not appear on the host.
     let marker = format!("orca-probe-escape-{}", uuid::Uuid::new_v4().simple());
@@ -190,14 +183,7 @@ fn a_namespace_left_behind_never_answers_for_a_new_pod() {
         ns
     ]));
     let _ = ip(&["link", "set", host_side, "master", "orca0"]);
-    let images = dir.path().join("images");
-    let _agent = Agent::start(
-        &nats.url(),
-        "orphan-node",
-        &dir.path().join("agent"),
-        &["--runtime", "runc", "--image-dir", images.to_str().unwrap()],
-    );
-    wait_node_ready(&h, "orphan-node");
+    let _agent = common::runc_agent(&nats, dir.path(), "orphan-node", &h);
     let p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "fresh"}, "spec": {
         "terminationGracePeriodSeconds": 1,
         "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"]}]}});
@@ -265,13 +251,7 @@ fn runc_pods_get_the_runtime_default_seccomp_profile_and_the_images_user() {
         .status()
         .unwrap()
         .success());
-    let _agent = Agent::start(
-        &nats.url(),
-        "seccomp-node",
-        &dir.path().join("agent"),
-        &["--runtime", "runc", "--image-dir", images.to_str().unwrap()],
-    );
-    wait_node_ready(&h, "seccomp-node");
+    let _agent = common::runc_agent(&nats, dir.path(), "seccomp-node", &h);
     let script = "unshare -U true && echo userns-allowed || echo userns-refused; id -u; id -g; sleep 600";
     for (name, image, run_as) in [("as-image", "appuser:1", None), ("as-pod", "appuser:1", Some(0))] {
         let mut p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {
@@ -307,14 +287,7 @@ fn runc_pods_carry_their_service_account_token() {
     require_runc();
     let (nats, orca, dir) = cluster(&[]);
     let h = Http::new(&orca.url);
-    let images = dir.path().join("images");
-    let _agent = Agent::start(
-        &nats.url(),
-        "sa-node",
-        &dir.path().join("agent"),
-        &["--runtime", "runc", "--image-dir", images.to_str().unwrap()],
-    );
-    wait_node_ready(&h, "sa-node");
+    let _agent = common::runc_agent(&nats, dir.path(), "sa-node", &h);
     let sa = "/var/run/secrets/kubernetes.io/serviceaccount";
     let script = format!("cat {sa}/namespace; echo; head -c 2 {sa}/ca.crt; echo; cat {sa}/token; echo; sleep 600");
     for (name, automount) in [("with-token", true), ("without-token", false)] {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{cluster, create_pod, require_runc, wait_for, wait_node_ready, Agent, Http};
+use common::{cluster, create_pod, require_runc, wait_for, Http};
 use serde_json::json;
 
 #[test]
@@ -12,14 +12,7 @@ fn runc_pods_mount_config_maps_and_memory_empty_dirs() {
     require_runc();
     let (nats, orca, dir) = cluster(&[]);
     let h = Http::new(&orca.url);
-    let images = dir.path().join("images");
-    let _agent = Agent::start(
-        &nats.url(),
-        "runc-vol",
-        &dir.path().join("agent"),
-        &["--runtime", "runc", "--image-dir", images.to_str().unwrap()],
-    );
-    wait_node_ready(&h, "runc-vol");
+    let _agent = common::runc_agent(&nats, dir.path(), "runc-vol", &h);
     let cm = json!({"metadata": {"name": "conf"}, "data": {"mode": "fast"}});
     assert_eq!(h.post("/api/v1/namespaces/default/configmaps", &cm).status, 201);
     let script = "cat /etc/app/mode; echo; grep ' /cache ' /proc/mounts | cut -d' ' -f3; \

@@ -577,3 +577,16 @@ pub fn require_kubectl() {
         "this test needs kubectl on PATH (preinstalled at /usr/bin/kubectl; .ci/run installs it)"
     );
 }
+
+/// Starts a runc node agent `name` whose image store is `DIR/images`, and waits until it is Ready.
+pub fn runc_agent(nats: &NatsServer, dir: &Path, name: &str, h: &Http) -> Agent {
+    let images = dir.join("images");
+    let agent = Agent::start(
+        &nats.url(),
+        name,
+        &dir.join("agent"),
+        &["--runtime", "runc", "--image-dir", images.to_str().expect("utf-8 path")],
+    );
+    wait_node_ready(h, name);
+    agent
+}
