@@ -65,6 +65,10 @@ fn cluster_ips_and_node_ports_reach_every_ready_pod() {
     let h = Http::new(&orca.url);
     let _a = Agent::start(&nats.url(), "proxy-node", &dir.path().join("agent"), &[]);
     wait_node_ready(&h, "proxy-node");
+    // From the moment the node is announced, the service range is refused here, never routed out
+    // to the default gateway (whose conntrack entry would outlive a later Service's rule).
+    let e = get("10.96.255.253:80").expect_err("no Service has 10.96.255.253");
+    assert!(e.contains("refused"), "right after the node is ready: {e}");
     let names = ["web-a", "web-b", "web-c"];
     for n in names {
         let port = free_port().unwrap();

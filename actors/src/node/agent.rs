@@ -143,6 +143,13 @@ impl NodeAgent {
         let api = ApiClient::for_node(nats.clone(), &opts.name);
         let runtime = host::make_runtime(&opts)?;
         let status = register::node_status(&opts.capacity, &opts.name, &opts.host_ip, runtime.name());
+        let proxy = super::proxy::available();
+        if proxy {
+            // Before the node is announced: the service range is refused, never routed out.
+            if let Err(e) = super::proxy::prepare_table(&opts.name, &opts.data_dir) {
+                tracing::warn!("service proxy: {e}");
+            }
+        }
         let mut pause = REGISTER_RETRY;
         let mut warned = false;
         while let Err(e) = register::register(
@@ -170,7 +177,7 @@ impl NodeAgent {
                 }
             });
         }
-        if super::proxy::available() {
+        if proxy {
             // The proxy lives as long as the process; its handle is not needed.
             let _ = super::proxy::ServiceProxy::start(api.clone(), &opts.name, &opts.data_dir);
         } else {

@@ -118,6 +118,25 @@ pub fn remove_table(node: &str, data_dir: &std::path::Path) {
         .status();
 }
 
+/// Makes sure the node's table exists before anything can connect through this node: a new one
+/// refuses the whole service range until the informers have filled it, so that no connection to
+/// a ClusterIP is routed out to the default gateway in the meantime (its conntrack entry, with no
+/// translation, would outlive the Service's rule and catch a later connection from the same port).
+/// A table left by this agent's previous run is kept as it is until the first write.
+pub fn prepare_table(node: &str, data_dir: &std::path::Path) -> Result<(), String> {
+    let table = table_name(node, data_dir);
+    let exists = Command::new("nft")
+        .args(["list", "table", "ip", &table])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if exists {
+        return Ok(());
+    }
+    apply(&render(&table, &table_comment(data_dir), &[], None).text)
+}
+
 fn apply(text: &str) -> Result<(), String> {
     let mut child = Command::new("nft")
         .args(["-f", "-"])
@@ -212,6 +231,14 @@ impl ServiceProxy {
             }
             match apply(&rendered.text) {
                 Ok(()) => {
+                    tracing::debug!(
+                        "service proxy: table written: {}",
+                        routes
+                            .iter()
+                            .map(|r| format!("{}:{}={}", r.cluster_ip, r.port, r.endpoints.len()))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    );
                     // What the next write would be if nothing changed.
                     act.applied = render(&act.table, &act.comment, &routes, Some(&rendered.names)).text;
                     act.names = Some(rendered.names);

@@ -267,7 +267,10 @@ pub async fn supervise(mut ctx: ContainerCtx) {
             }
             match probes.tick(&target).await {
                 Verdict::Nothing => {}
-                Verdict::Ready(r) => ctx.send_ready(&st, running.clone(), r, false).await,
+                Verdict::Ready(r) => {
+                    tracing::debug!("container {} at {}: ready {r} (readiness probe)", ctx.name, target.host);
+                    ctx.send_ready(&st, running.clone(), r, false).await
+                }
                 Verdict::Restart(why) => {
                     tracing::info!("container {}: {why}, restarting", ctx.name);
                     ctx.terminate(started, ctx.grace, &target).await;
