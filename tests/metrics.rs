@@ -1,12 +1,13 @@
 //! `/metrics` in the Prometheus text format: requests by verb, resource and code with latency
 //! histograms, the log's batches, fsync latency, head and horizon, and open watches; only callers
-//! RBAC lets `get /metrics` (cluster-admin) may read it.
+//! RBAC lets `get /metrics` (cluster-admin) may read it. The scheduler's series, and each agent's
+//! (pod start latency, running pods, NATS losses) through `nodes/NAME/proxy/metrics`.
 
 mod common;
 
 use std::io::Write;
 
-use common::{cluster, configmap, Cred, Http};
+use common::{cluster, configmap, create_pod, sh_pod, wait_for, wait_node_ready, wait_pod, Agent, Cred, Http};
 
 fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
@@ -115,4 +116,62 @@ fn log_format_json_writes_one_json_object_per_line() {
     assert!(json_lines
         .iter()
         .all(|l| l["level"].is_string() && l["timestamp"].is_string() && l["fields"].is_object()));
+}
+
+#[test]
+fn the_scheduler_and_each_agent_report_and_nats_losses_are_counted() {
+    let (nats, orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let _a = Agent::start(&nats.url(), "m-node", &dir.path().join("agent"), &[]);
+    wait_node_ready(&h, "m-node");
+    create_pod(&h, &sh_pod("m-pod", "sleep 60", "Never"));
+    wait_pod(&h, "m-pod", 30, "Running", |p| p["status"]["phase"] == "Running");
+
+    let text = h.get("/metrics").text;
+    assert!(
+        value(&text, "scheduler_schedule_attempts_total{result=\"scheduled\"}").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        value(&text, "scheduler_pod_scheduling_duration_seconds_count").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(value(&text, "scheduler_binding_duration_seconds_count").is_some_and(|n| n >= 1.0));
+    assert_eq!(
+        value(&text, "scheduler_pending_pods{queue=\"active\"}"),
+        Some(0.0),
+        "{text}"
+    );
+
+    // The agent's own metrics come through the API, as a kubelet's do.
+    let node = h.get("/api/v1/nodes/m-node/proxy/metrics");
+    assert_eq!(node.status, 200, "{}", node.text);
+    assert!(
+        value(&node.text, "kubelet_pod_start_duration_seconds_count").is_some_and(|n| n >= 1.0),
+        "{}",
+        node.text
+    );
+    assert!(
+        value(&node.text, "kubelet_running_pods").is_some_and(|n| n >= 1.0),
+        "{}",
+        node.text
+    );
+    assert_eq!(value(&node.text, "orca_nats_reconnects_total"), Some(0.0));
+    assert_eq!(h.get("/api/v1/nodes/nope/proxy/metrics").status, 404);
+
+    // NATS goes away and comes back on its port: the server and the agent count the loss and the
+    // recovery.
+    let port = nats.port();
+    drop(nats);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let _nats = orca_actors::cluster::natsd::NatsServer::start(Some(port)).unwrap();
+    wait_for(30, "the server counts a NATS reconnect", || {
+        let text = h.get("/metrics").text;
+        value(&text, "orca_nats_disconnects_total").is_some_and(|n| n >= 1.0)
+            && value(&text, "orca_nats_reconnects_total").is_some_and(|n| n >= 1.0)
+    });
+    wait_for(30, "the agent counts a NATS reconnect", || {
+        let r = h.get("/api/v1/nodes/m-node/proxy/metrics");
+        r.status == 200 && value(&r.text, "orca_nats_reconnects_total").is_some_and(|n| n >= 1.0)
+    });
 }

@@ -311,6 +311,10 @@ pub fn serve(
             .route("/apis/{group}", web::get().to(api_group))
             .route("/apis/{group}/{version}", web::get().to(api_group_version))
             .route(
+                "/api/v1/nodes/{name}/proxy/metrics",
+                web::get().to(super::node_proxy::metrics),
+            )
+            .route(
                 "/api/v1/namespaces/{ns}/pods/{name}/exec",
                 web::route().to(super::exec_ws::exec),
             )

@@ -17,6 +17,7 @@ pub mod health;
 pub mod history;
 pub mod http;
 pub mod managed;
+pub mod node_proxy;
 pub mod openapi;
 pub mod openapi_v2;
 pub mod paging;

@@ -83,7 +83,12 @@ pub(crate) fn node_of(log: &EventLog, ns: &str, name: &str) -> ApiResult<String>
         })
 }
 
-async fn ask_node(nats: &async_nats::Client, subject: String, payload: Vec<u8>, node: &str) -> ApiResult<NodeReply> {
+pub(super) async fn ask_node(
+    nats: &async_nats::Client,
+    subject: String,
+    payload: Vec<u8>,
+    node: &str,
+) -> ApiResult<NodeReply> {
     let hint = format!("the agent of node {node} is not running or not connected; check `orcactl get nodes`");
     let msg = crate::bus::request(nats, &subject, payload, NODE_TIMEOUT, &hint)
         .await

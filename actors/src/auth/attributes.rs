@@ -15,8 +15,9 @@ pub struct Attributes {
     pub path: String,
 }
 
-/// Subresources that stream a connection into a pod: always `create`, whatever the method.
-const CONNECT: &[&str] = &["exec", "attach", "portforward", "proxy"];
+/// Subresources that stream a connection into a pod: always `create`, whatever the method
+/// (`proxy` keeps its method's verb: `get` on `nodes/proxy` reads an agent's metrics).
+const CONNECT: &[&str] = &["exec", "attach", "portforward"];
 
 fn query_flag(query: &str, key: &str) -> bool {
     query

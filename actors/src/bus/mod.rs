@@ -163,14 +163,32 @@ pub async fn connect_as(url: &str, name: &str, creds: &Credentials) -> Result<as
             async_nats::ConnectOptions::with_nkey(seed.clone()).custom_inbox_prefix(subjects::node_inbox(node))
         }
     };
-    opts.name(name)
-        .retry_on_initial_connect()
-        .max_reconnects(None)
-        .connection_timeout(std::time::Duration::from_secs(5))
-        .connect(url)
-        .await
-        .map_err(|e| Error::Connect {
-            url: url.to_string(),
-            reason: e.to_string(),
-        })
+    // Counted for the process's metrics: a loss, and a recovery after one.
+    let lost = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    opts.event_callback(move |event| {
+        let lost = lost.clone();
+        async move {
+            use std::sync::atomic::Ordering;
+            match event {
+                async_nats::Event::Disconnected => {
+                    lost.store(true, Ordering::Relaxed);
+                    crate::metrics::process::nats_disconnected();
+                }
+                async_nats::Event::Connected if lost.swap(false, Ordering::Relaxed) => {
+                    crate::metrics::process::nats_reconnected();
+                }
+                _ => {}
+            }
+        }
+    })
+    .name(name)
+    .retry_on_initial_connect()
+    .max_reconnects(None)
+    .connection_timeout(std::time::Duration::from_secs(5))
+    .connect(url)
+    .await
+    .map_err(|e| Error::Connect {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })
 }

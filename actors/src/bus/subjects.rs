@@ -94,6 +94,11 @@ pub fn node_exec_session(node: &str) -> String {
     format!("orca.node.{}.exec-session", node_token(node))
 }
 
+/// The metrics of a node agent (`nodes/NAME/proxy/metrics`).
+pub fn node_metrics(node: &str) -> String {
+    format!("orca.node.{}.metrics", node_token(node))
+}
+
 /// Input for the stdin of containers on a node agent (`kubectl attach -i`).
 pub fn node_attach(node: &str) -> String {
     format!("orca.node.{}.attach", node_token(node))

@@ -1,5 +1,6 @@
 //! The control plane's metrics: requests by verb, resource and code with their latency, the log's
-//! batches, fsync latency, head and horizon, and open watches.
+//! batches, fsync latency, head and horizon, and open watches; with the scheduler's and the
+//! process's series.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::LazyLock;
@@ -110,5 +111,8 @@ pub fn render(head: u64, oldest: u64) -> String {
         "orca_watches_expired_total {}\n",
         WATCHES_ENDED_410.load(Ordering::Relaxed)
     ));
+    // The scheduler and the controllers run in the API server's process.
+    super::scheduler::render(&mut out);
+    super::process::render(&mut out);
     out
 }

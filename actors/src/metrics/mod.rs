@@ -2,6 +2,9 @@
 //! labelled series in a map, written out on `/metrics`.
 
 pub mod api;
+pub mod node;
+pub mod process;
+pub mod scheduler;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

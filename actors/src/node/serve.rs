@@ -1,5 +1,5 @@
 //! Requests a node agent serves over NATS: container logs (tail, previous, follow offsets), exec,
-//! and the opening of interactive exec sessions (`exec_session.rs`).
+//! the opening of interactive exec sessions (`exec_session.rs`), and its metrics.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -250,15 +250,24 @@ pub async fn serve(
     let execs = sub(crate::bus::subjects::node_exec(&node)).await?;
     let sessions = sub(crate::bus::subjects::node_exec_session(&node)).await?;
     let attach = sub(crate::bus::subjects::node_attach(&node)).await?;
+    let metrics = sub(crate::bus::subjects::node_metrics(&node)).await?;
     let mut all = futures::stream::select(
-        futures::stream::select(logs, execs),
+        futures::stream::select(futures::stream::select(logs, execs), metrics),
         futures::stream::select(sessions, attach),
     );
     while let Some(msg) = all.next().await {
         let Some(reply) = msg.reply.clone() else { continue };
         let (nats, reg, runtime) = (nats.clone(), reg.clone(), runtime.clone());
         tokio::spawn(async move {
-            let answer = if msg.subject.as_str().ends_with(".attach") {
+            let answer = if msg.subject.as_str().ends_with(".metrics") {
+                NodeReply {
+                    error: String::new(),
+                    stdout: crate::metrics::node::render().into_bytes(),
+                    stderr: Vec::new(),
+                    exit_code: 0,
+                    offset: 0,
+                }
+            } else if msg.subject.as_str().ends_with(".attach") {
                 match envelope::decode::<envelope::AttachInput>(&msg.payload) {
                     Ok(r) => write_stdin(&reg, &r),
                     Err(e) => reply_err(e.to_string()),

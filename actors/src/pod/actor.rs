@@ -79,6 +79,8 @@ pub struct PodActor {
     cancelled: Arc<AtomicBool>,
     writing_status: bool,
     next_status: Option<Value>,
+    /// When the agent took the pod, until its containers run (the start latency metric).
+    taken: Option<std::time::Instant>,
 }
 
 impl PodActor {
@@ -89,6 +91,8 @@ impl PodActor {
         let spec: PodSpec = serde_json::from_value(ctx.pod.get("spec").cloned().unwrap_or(Value::Null))
             .map_err(|e| format!("pod {ns}/{name}: spec does not decode: {e}"))?;
         let status_path = format!("/api/v1/namespaces/{ns}/pods/{name}/status");
+        // A pod already running (an agent restart adopting it) is not a start to time.
+        let running = ctx.pod.pointer("/status/phase").and_then(Value::as_str) == Some("Running");
         let (stop_tx, _) = watch::channel(None);
         Ok(PodActor {
             ctx,
@@ -103,6 +107,7 @@ impl PodActor {
             cancelled: Arc::default(),
             writing_status: false,
             next_status: None,
+            taken: (!running).then(std::time::Instant::now),
         }
         .start())
     }
@@ -202,6 +207,11 @@ impl PodActor {
                 });
             }
             Effect::WriteStatus(status) => {
+                if status["phase"] == "Running" {
+                    if let Some(taken) = self.taken.take() {
+                        crate::metrics::node::pod_started(taken.elapsed().as_secs_f64());
+                    }
+                }
                 self.next_status = Some(status);
                 self.write_next_status(ctx);
             }
@@ -276,6 +286,7 @@ impl Actor for PodActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        crate::metrics::node::pods(1);
         let _ = std::fs::create_dir_all(&self.ctx.dir);
         let _ = std::fs::write(
             self.ctx.dir.join("pod.json"),
@@ -295,6 +306,10 @@ impl Actor for PodActor {
         );
         let setup = async move { pod_network(&api, &dir, &uid, &path, &cancelled).await };
         ctx.spawn(setup.into_actor(self).map(|ip, act, ctx| act.launch(ip, ctx)));
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        crate::metrics::node::pods(-1);
     }
 }
 

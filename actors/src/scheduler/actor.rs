@@ -86,6 +86,7 @@ impl Scheduler {
 
     /// Places and binds soon, once the changes already waiting have been taken in.
     fn schedule_pump(&mut self, ctx: &mut Context<Self>) {
+        crate::metrics::scheduler::queues(self.state.queue.len(), self.state.parked());
         if self.pump_pending || self.in_flight >= MAX_IN_FLIGHT || self.state_is_idle() {
             return;
         }
@@ -102,7 +103,14 @@ impl Scheduler {
 
     fn pump(&mut self, ctx: &mut Context<Self>) {
         while self.in_flight < MAX_IN_FLIGHT {
+            let (queued, started) = (self.state.queue.len(), std::time::Instant::now());
             let (batch, unschedulable) = place_batch(&mut self.state, BATCH);
+            let tried = queued - self.state.queue.len();
+            crate::metrics::scheduler::placed(
+                batch.len(),
+                tried.saturating_sub(batch.len()),
+                started.elapsed().as_secs_f64(),
+            );
             for (info, message) in unschedulable {
                 let api = self.api.clone();
                 actix::spawn(async move { report_unschedulable(&api, &info, &message).await });
@@ -113,15 +121,27 @@ impl Scheduler {
             self.in_flight += 1;
             let api = self.api.clone();
             ctx.spawn(
-                async move { bind(&api, &batch).await }
-                    .into_actor(self)
-                    .map(|results, act, ctx| act.bound(results, ctx)),
+                async move {
+                    let started = std::time::Instant::now();
+                    let results = bind(&api, &batch).await;
+                    let ok = results.iter().filter(|(_, ok)| *ok).count();
+                    crate::metrics::scheduler::bound(ok, results.len() - ok, started.elapsed().as_secs_f64());
+                    results
+                }
+                .into_actor(self)
+                .map(|results, act, ctx| act.bound(results, ctx)),
             );
         }
+        crate::metrics::scheduler::queues(self.state.queue.len(), self.state.parked());
     }
 
     fn bound(&mut self, results: Vec<(String, bool)>, ctx: &mut Context<Self>) {
         self.in_flight -= 1;
+        for (key, _) in results.iter().filter(|(_, ok)| *ok) {
+            if let Some(waited) = self.state.waited(key) {
+                crate::metrics::scheduler::waited(waited.as_secs_f64());
+            }
+        }
         retry_failed(&mut self.state, results);
         self.schedule_pump(ctx);
     }

@@ -24,14 +24,27 @@ pub struct State {
     tie: usize,
     /// `namespace/claim` -> the node its local volume lives on.
     pub claim_nodes: HashMap<String, String>,
+    /// When each waiting pod first entered the queue.
+    since: HashMap<String, std::time::Instant>,
 }
 
 impl State {
     /// Queues a pod key once.
     pub fn enqueue(&mut self, key: String) {
         if !self.binding.contains(&key) && self.queued.insert(key.clone()) {
+            self.since.entry(key.clone()).or_insert_with(std::time::Instant::now);
             self.queue.push_back(key);
         }
+    }
+
+    /// How long a pod that was just bound waited since it first entered the queue.
+    pub fn waited(&mut self, key: &str) -> Option<std::time::Duration> {
+        self.since.remove(key).map(|t| t.elapsed())
+    }
+
+    /// Pods parked as fitting nowhere.
+    pub fn parked(&self) -> usize {
+        self.parked.len()
     }
 
     /// Something changed in the cluster: parked pods get another try.
@@ -62,6 +75,7 @@ impl State {
 
     /// A pod the cache already holds on its node is seen bound there: it waits no more.
     pub fn confirm_bound(&mut self, key: &str) {
+        // `since` stays until the binding's answer is taken (`waited`) or the pod goes.
         self.pending.remove(key);
         self.parked.remove(key);
         self.binding.remove(key);
@@ -69,6 +83,7 @@ impl State {
 
     /// A pod is gone (or finished): it waits no more and frees its node.
     pub fn on_pod_deleted(&mut self, key: &str) {
+        self.since.remove(key);
         self.pending.remove(key);
         self.parked.remove(key);
         if self.cache.is_placed(key) {
@@ -114,6 +129,7 @@ impl State {
                 }
             }
             None => {
+                self.since.remove(&key);
                 self.pending.remove(&key);
                 self.parked.remove(&key);
             }
