@@ -278,3 +278,88 @@ fn orca_up_writes_a_kubeconfig_kubectl_uses() {
     let _ = up.kill();
     let _ = up.wait();
 }
+
+#[test]
+fn roles_and_bindings_grant_only_what_their_author_holds() {
+    let (_nats, orca, _dir) = cluster(&["--secure"]);
+    let admin = orca.admin();
+    assert_eq!(admin.post(NS, &json!({"metadata": {"name": "tenant"}})).status, 201);
+    let sa = json!({"metadata": {"name": "owner"}});
+    assert_eq!(admin.post(&format!("{NS}/tenant/serviceaccounts"), &sa).status, 201);
+    let rbac = "/apis/rbac.authorization.k8s.io/v1";
+    let binding = |name: &str, kind: &str, role: &str| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": name},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role},
+            "subjects": [{"kind": "ServiceAccount", "name": "owner", "namespace": "tenant"}]})
+    };
+    let r = admin.post(
+        &format!("{rbac}/namespaces/tenant/rolebindings"),
+        &binding("owner-admin", "ClusterRole", "admin"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let owner = Http::tls(
+        &orca.url,
+        &orca.pki("ca.crt"),
+        Cred::Token(token_for(&admin, "tenant", "owner")),
+    );
+
+    // The namespace's admin binds what it holds (view, edit) in its namespace...
+    let r = owner.post(
+        &format!("{rbac}/namespaces/tenant/rolebindings"),
+        &binding("also-view", "ClusterRole", "view"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    // ...but not cluster-admin, which holds more than admin does.
+    let r = owner.post(
+        &format!("{rbac}/namespaces/tenant/rolebindings"),
+        &binding("grab", "ClusterRole", "cluster-admin"),
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(
+        r.text
+            .contains("is attempting to grant RBAC permissions not currently held"),
+        "{}",
+        r.text
+    );
+    // A Role with a rule it holds is fine; one reaching nodes (cluster-scoped, not held) is not,
+    // by create or by a patch that adds the rule.
+    let role = |name: &str, rules: serde_json::Value| json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": name}, "rules": rules});
+    let held = json!([{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]);
+    let r = owner.post(&format!("{rbac}/namespaces/tenant/roles"), &role("r", held));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let more = json!([{"apiGroups": [""], "resources": ["configmaps", "nodes"], "verbs": ["get"]}]);
+    let r = owner.post(&format!("{rbac}/namespaces/tenant/roles"), &role("r2", more.clone()));
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert!(r.text.contains("Resources:[\\\"nodes\\\"]"), "{}", r.text);
+    let r = owner.patch(
+        &format!("{rbac}/namespaces/tenant/roles/r"),
+        "application/merge-patch+json",
+        &json!({"rules": more}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+    // The cluster's admin may do all of it; so may one granted `bind` on the role.
+    let r = admin.post(
+        &format!("{rbac}/namespaces/tenant/rolebindings"),
+        &binding("grab", "ClusterRole", "cluster-admin"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        admin
+            .delete(&format!("{rbac}/namespaces/tenant/rolebindings/grab"))
+            .status,
+        200
+    );
+    let binder = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "bind-cluster-admin"},
+        "rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"], "verbs": ["bind"], "resourceNames": ["cluster-admin"]}]});
+    assert_eq!(admin.post(&format!("{rbac}/clusterroles"), &binder).status, 201);
+    let r = admin.post(
+        &format!("{rbac}/namespaces/tenant/rolebindings"),
+        &binding("may-bind", "ClusterRole", "bind-cluster-admin"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = owner.post(
+        &format!("{rbac}/namespaces/tenant/rolebindings"),
+        &binding("grab", "ClusterRole", "cluster-admin"),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+}

@@ -8,6 +8,7 @@ pub mod bootstrap;
 pub mod cluster_ip;
 pub mod delete;
 pub mod discovery;
+pub mod escalation;
 pub mod events_v1;
 pub mod eviction;
 pub mod exec_ws;
@@ -116,6 +117,9 @@ impl ApiCore {
     pub async fn handle(&self, req: ApiRequest) -> Reply {
         if let Some(path) = events_v1::core_path(&req.path) {
             return self.handle_events_v1(req, path).await;
+        }
+        if let Err(e) = self.check_escalation(&req).await {
+            return Reply::Done(ApiResponse::error(&e));
         }
         match self.dispatch(req).await {
             Ok(r) => r,

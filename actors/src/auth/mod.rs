@@ -2,6 +2,7 @@
 //! (authentication), request attributes and RBAC (authorization).
 
 pub mod attributes;
+pub mod escalation;
 pub mod node_authz;
 pub mod pki;
 pub mod rbac;

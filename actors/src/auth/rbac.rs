@@ -28,6 +28,8 @@ struct Grant {
 #[derive(Debug, Default)]
 pub struct Policy {
     grants: Vec<Grant>,
+    /// Each ClusterRole's rules, aggregation resolved.
+    cluster_roles: BTreeMap<String, Arc<Vec<PolicyRule>>>,
 }
 
 /// The compiled policy and the fingerprint of the objects it came from.
@@ -140,7 +142,30 @@ impl Policy {
                 });
             }
         }
-        Policy { grants }
+        Policy {
+            grants,
+            cluster_roles: cluster_rules,
+        }
+    }
+
+    /// Every rule `who` holds in `namespace` (cluster-wide grants, and that namespace's
+    /// RoleBindings), or cluster-wide only when `namespace` is None.
+    pub fn rules_of(&self, who: &Identity, namespace: Option<&str>) -> Vec<PolicyRule> {
+        self.grants
+            .iter()
+            .filter(|g| g.namespace.is_none() || g.namespace.as_deref() == namespace)
+            .filter(|g| {
+                g.subjects
+                    .iter()
+                    .any(|s| subject_matches(s, who, g.namespace.as_deref()))
+            })
+            .flat_map(|g| g.rules.iter().cloned())
+            .collect()
+    }
+
+    /// The rules of a ClusterRole (aggregation resolved), if it exists.
+    pub fn cluster_role(&self, name: &str) -> Option<Arc<Vec<PolicyRule>>> {
+        self.cluster_roles.get(name).cloned()
     }
 
     /// Whether `who` may do `what`, and the grant that allows it.
