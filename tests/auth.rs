@@ -363,3 +363,59 @@ fn roles_and_bindings_grant_only_what_their_author_holds() {
     );
     assert_eq!(r.status, 201, "{}", r.text);
 }
+
+#[test]
+fn subject_access_reviews_ask_about_another_user() {
+    let (_nats, orca, _dir) = cluster(&["--secure"]);
+    let admin = orca.admin();
+    assert_eq!(admin.post(NS, &json!({"metadata": {"name": "tenant"}})).status, 201);
+    let rb = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "bob-edit"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"kind": "User", "name": "bob"}]});
+    let r = admin.post("/apis/rbac.authorization.k8s.io/v1/namespaces/tenant/rolebindings", &rb);
+    assert_eq!(r.status, 201, "{}", r.text);
+    let sar = |spec: serde_json::Value| json!({"apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview", "spec": spec});
+    let ask = |path: &str, spec: serde_json::Value| {
+        let r = admin.post(path, &sar(spec));
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["status"]["allowed"] == true
+    };
+    let cluster_wide = "/apis/authorization.k8s.io/v1/subjectaccessreviews";
+    assert!(ask(
+        cluster_wide,
+        json!({"user": "bob", "resourceAttributes": {"namespace": "tenant", "verb": "delete", "group": "apps", "resource": "deployments"}})
+    ));
+    assert!(!ask(
+        cluster_wide,
+        json!({"user": "bob", "resourceAttributes": {"namespace": "other", "verb": "get", "resource": "pods"}})
+    ));
+    assert!(!ask(
+        cluster_wide,
+        json!({"user": "bob", "resourceAttributes": {"verb": "list", "resource": "nodes"}})
+    ));
+    assert!(ask(
+        cluster_wide,
+        json!({"user": "carol", "groups": ["system:masters"], "resourceAttributes": {"verb": "list", "resource": "nodes"}})
+    ));
+    let local = "/apis/authorization.k8s.io/v1/namespaces/tenant/localsubjectaccessreviews";
+    assert!(ask(
+        local,
+        json!({"user": "bob", "resourceAttributes": {"verb": "create", "resource": "configmaps"}})
+    ));
+    let r = admin.post(
+        cluster_wide,
+        &sar(json!({"resourceAttributes": {"verb": "get", "resource": "pods"}})),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    let who = admin.get("/apis/authorization.k8s.io/v1");
+    let names: Vec<&str> = who.body["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"subjectaccessreviews") && names.contains(&"localsubjectaccessreviews"),
+        "{names:?}"
+    );
+}

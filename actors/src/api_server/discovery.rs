@@ -90,7 +90,7 @@ pub fn group_list() -> Value {
     let groups: Vec<Value> = groups()
         .into_iter()
         .chain(VIEWS.iter().copied())
-        .chain(super::reviews::GROUPS.iter().map(|(g, v, _, _)| (*g, *v)))
+        .chain(super::reviews::group_versions())
         .map(|(g, v)| group_json(g, v))
         .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
@@ -101,7 +101,7 @@ pub fn group(name: &str) -> Option<Value> {
     let (g, v) = groups()
         .into_iter()
         .chain(VIEWS.iter().copied())
-        .chain(super::reviews::GROUPS.iter().map(|(g, v, _, _)| (*g, *v)))
+        .chain(super::reviews::group_versions())
         .find(|(g, _)| *g == name)?;
     let mut out = group_json(g, v);
     out["kind"] = json!("APIGroup");
@@ -125,12 +125,15 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": [events_resource()]}),
         );
     }
-    if let Some((_, _, plural, kind)) = super::reviews::GROUPS
+    let reviews: Vec<Value> = super::reviews::GROUPS
         .iter()
-        .find(|(g, v, _, _)| *g == group && *v == version)
-    {
-        let r = json!({"name": plural, "singularName": "", "namespaced": false, "kind": kind, "verbs": ["create"]});
-        return Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": [r]}));
+        .filter(|(g, v, ..)| *g == group && *v == version)
+        .map(|(_, _, plural, kind, namespaced)| {
+            json!({"name": plural, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": ["create"]})
+        })
+        .collect();
+    if !reviews.is_empty() {
+        return Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": reviews}));
     }
     if kinds.is_empty() {
         return None;
@@ -196,11 +199,18 @@ pub fn aggregated(core: bool) -> Value {
             items.push(json!({"metadata": {"name": g, "creationTimestamp": null},
                 "versions": [{"version": v, "resources": [r], "freshness": "Current"}]}));
         }
-        for (g, v, plural, kind) in super::reviews::GROUPS {
-            let r = json!({"resource": plural, "responseKind": {"group": g, "version": v, "kind": kind},
-                "scope": "Cluster", "singularResource": "", "verbs": ["create"], "subresources": []});
+        for (g, v) in super::reviews::group_versions() {
+            let resources: Vec<Value> = super::reviews::GROUPS
+                .iter()
+                .filter(|(rg, ..)| *rg == g)
+                .map(|(_, _, plural, kind, namespaced)| {
+                    let scope = if *namespaced { "Namespaced" } else { "Cluster" };
+                    json!({"resource": plural, "responseKind": {"group": g, "version": v, "kind": kind},
+                        "scope": scope, "singularResource": "", "verbs": ["create"], "subresources": []})
+                })
+                .collect();
             items.push(json!({"metadata": {"name": g, "creationTimestamp": null},
-                "versions": [{"version": v, "resources": [r], "freshness": "Current"}]}));
+                "versions": [{"version": v, "resources": resources, "freshness": "Current"}]}));
         }
     }
     json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
