@@ -1,101 +1,463 @@
-//! The seccomp profile of runc containers: the system calls Docker's and containerd's runtime
-//! default profile keeps from containers (kernel modules, keys, mounts, namespaces, reboot, clock,
-//! tracing other processes, BPF, perf...) fail with EPERM; `clone3` reports ENOSYS so that libc
-//! falls back to `clone`, whose new-user-namespace flag is refused.
+//! The seccomp profile of runc containers, the runtime default's system call set (Docker's and
+//! containerd's): an allow list, everything else failing with EPERM. Beyond the list: `socket`
+//! but for AF_VSOCK, `personality` with the harmless personas, `clone` without namespace flags;
+//! `clone3` reports ENOSYS so that libc falls back to `clone`. Calls the default grants only with
+//! a capability (mount, module loading, clock setting...) stay out, as containers here get only
+//! runc's default capabilities.
 
 use oci_spec::runtime::{
     Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSeccompOperator,
     LinuxSyscall, LinuxSyscallBuilder,
 };
 
-/// System calls the runtime default profile does not allow a container without extra privileges.
-pub const BLOCKED: &[&str] = &[
-    "acct",
-    "add_key",
-    "bpf",
+/// System calls a container may make with any arguments.
+pub const ALLOWED: &[&str] = &[
+    "_llseek",
+    "_newselect",
+    "accept",
+    "accept4",
+    "access",
+    "adjtimex",
+    "alarm",
+    "arch_prctl",
+    "bind",
+    "brk",
+    "capget",
+    "capset",
+    "chdir",
+    "chmod",
+    "chown",
+    "chown32",
     "clock_adjtime",
-    "clock_settime",
-    "create_module",
-    "delete_module",
-    "finit_module",
-    "fsconfig",
-    "fsmount",
-    "fsopen",
-    "fspick",
-    "get_kernel_syms",
-    "get_mempolicy",
-    "init_module",
-    "ioperm",
-    "iopl",
-    "kcmp",
-    "kexec_file_load",
-    "kexec_load",
-    "keyctl",
-    "lookup_dcookie",
-    "mbind",
-    "mount",
-    "mount_setattr",
-    "move_mount",
-    "move_pages",
+    "clock_adjtime64",
+    "clock_getres",
+    "clock_getres_time64",
+    "clock_gettime",
+    "clock_gettime64",
+    "clock_nanosleep",
+    "clock_nanosleep_time64",
+    "close",
+    "close_range",
+    "connect",
+    "copy_file_range",
+    "creat",
+    "dup",
+    "dup2",
+    "dup3",
+    "epoll_create",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_ctl_old",
+    "epoll_pwait",
+    "epoll_pwait2",
+    "epoll_wait",
+    "epoll_wait_old",
+    "eventfd",
+    "eventfd2",
+    "execve",
+    "execveat",
+    "exit",
+    "exit_group",
+    "faccessat",
+    "faccessat2",
+    "fadvise64",
+    "fadvise64_64",
+    "fallocate",
+    "fanotify_mark",
+    "fchdir",
+    "fchmod",
+    "fchmodat",
+    "fchown",
+    "fchown32",
+    "fchownat",
+    "fcntl",
+    "fcntl64",
+    "fdatasync",
+    "fgetxattr",
+    "flistxattr",
+    "flock",
+    "fork",
+    "fremovexattr",
+    "fsetxattr",
+    "fstat",
+    "fstat64",
+    "fstatat64",
+    "fstatfs",
+    "fstatfs64",
+    "fsync",
+    "ftruncate",
+    "ftruncate64",
+    "futex",
+    "futex_time64",
+    "futex_waitv",
+    "futimesat",
+    "get_robust_list",
+    "get_thread_area",
+    "getcpu",
+    "getcwd",
+    "getdents",
+    "getdents64",
+    "getegid",
+    "getegid32",
+    "geteuid",
+    "geteuid32",
+    "getgid",
+    "getgid32",
+    "getgroups",
+    "getgroups32",
+    "getitimer",
+    "getpeername",
+    "getpgid",
+    "getpgrp",
+    "getpid",
+    "getppid",
+    "getpriority",
+    "getrandom",
+    "getresgid",
+    "getresgid32",
+    "getresuid",
+    "getresuid32",
+    "getrlimit",
+    "getrusage",
+    "getsid",
+    "getsockname",
+    "getsockopt",
+    "gettid",
+    "gettimeofday",
+    "getuid",
+    "getuid32",
+    "getxattr",
+    "inotify_add_watch",
+    "inotify_init",
+    "inotify_init1",
+    "inotify_rm_watch",
+    "io_cancel",
+    "io_destroy",
+    "io_getevents",
+    "io_pgetevents",
+    "io_pgetevents_time64",
+    "io_setup",
+    "io_submit",
+    "io_uring_enter",
+    "io_uring_register",
+    "io_uring_setup",
+    "ioctl",
+    "ioprio_get",
+    "ioprio_set",
+    "ipc",
+    "kill",
+    "landlock_add_rule",
+    "landlock_create_ruleset",
+    "landlock_restrict_self",
+    "lchown",
+    "lchown32",
+    "lgetxattr",
+    "link",
+    "linkat",
+    "listen",
+    "listxattr",
+    "llistxattr",
+    "lremovexattr",
+    "lseek",
+    "lsetxattr",
+    "lstat",
+    "lstat64",
+    "madvise",
+    "membarrier",
+    "memfd_create",
+    "memfd_secret",
+    "mincore",
+    "mkdir",
+    "mkdirat",
+    "mknod",
+    "mknodat",
+    "mlock",
+    "mlock2",
+    "mlockall",
+    "mmap",
+    "mmap2",
+    "modify_ldt",
+    "mprotect",
+    "mq_getsetattr",
+    "mq_notify",
+    "mq_open",
+    "mq_timedreceive",
+    "mq_timedreceive_time64",
+    "mq_timedsend",
+    "mq_timedsend_time64",
+    "mq_unlink",
+    "mremap",
+    "msgctl",
+    "msgget",
+    "msgrcv",
+    "msgsnd",
+    "msync",
+    "munlock",
+    "munlockall",
+    "munmap",
     "name_to_handle_at",
-    "nfsservctl",
-    "open_by_handle_at",
-    "open_tree",
-    "perf_event_open",
-    "pivot_root",
+    "nanosleep",
+    "newfstatat",
+    "open",
+    "openat",
+    "openat2",
+    "pause",
+    "pidfd_open",
+    "pidfd_send_signal",
+    "pipe",
+    "pipe2",
+    "pkey_alloc",
+    "pkey_free",
+    "pkey_mprotect",
+    "poll",
+    "ppoll",
+    "ppoll_time64",
+    "prctl",
+    "pread64",
+    "preadv",
+    "preadv2",
+    "prlimit64",
+    "process_mrelease",
     "process_vm_readv",
     "process_vm_writev",
+    "pselect6",
+    "pselect6_time64",
     "ptrace",
-    "query_module",
-    "quotactl",
-    "reboot",
-    "request_key",
-    "set_mempolicy",
-    "setns",
-    "settimeofday",
-    "stime",
-    "swapoff",
-    "swapon",
-    "sysfs",
-    "_sysctl",
-    "umount",
-    "umount2",
-    "unshare",
-    "uselib",
-    "userfaultfd",
-    "ustat",
-    "vm86",
-    "vm86old",
+    "pwrite64",
+    "pwritev",
+    "pwritev2",
+    "read",
+    "readahead",
+    "readlink",
+    "readlinkat",
+    "readv",
+    "recv",
+    "recvfrom",
+    "recvmmsg",
+    "recvmmsg_time64",
+    "recvmsg",
+    "remap_file_pages",
+    "removexattr",
+    "rename",
+    "renameat",
+    "renameat2",
+    "restart_syscall",
+    "rmdir",
+    "rseq",
+    "rt_sigaction",
+    "rt_sigpending",
+    "rt_sigprocmask",
+    "rt_sigqueueinfo",
+    "rt_sigreturn",
+    "rt_sigsuspend",
+    "rt_sigtimedwait",
+    "rt_sigtimedwait_time64",
+    "rt_tgsigqueueinfo",
+    "sched_get_priority_max",
+    "sched_get_priority_min",
+    "sched_getaffinity",
+    "sched_getattr",
+    "sched_getparam",
+    "sched_getscheduler",
+    "sched_rr_get_interval",
+    "sched_rr_get_interval_time64",
+    "sched_setaffinity",
+    "sched_setattr",
+    "sched_setparam",
+    "sched_setscheduler",
+    "sched_yield",
+    "seccomp",
+    "select",
+    "semctl",
+    "semget",
+    "semop",
+    "semtimedop",
+    "semtimedop_time64",
+    "send",
+    "sendfile",
+    "sendfile64",
+    "sendmmsg",
+    "sendmsg",
+    "sendto",
+    "set_robust_list",
+    "set_thread_area",
+    "set_tid_address",
+    "setfsgid",
+    "setfsgid32",
+    "setfsuid",
+    "setfsuid32",
+    "setgid",
+    "setgid32",
+    "setgroups",
+    "setgroups32",
+    "setitimer",
+    "setpgid",
+    "setpriority",
+    "setregid",
+    "setregid32",
+    "setresgid",
+    "setresgid32",
+    "setresuid",
+    "setresuid32",
+    "setreuid",
+    "setreuid32",
+    "setrlimit",
+    "setsid",
+    "setsockopt",
+    "setuid",
+    "setuid32",
+    "setxattr",
+    "shmat",
+    "shmctl",
+    "shmdt",
+    "shmget",
+    "shutdown",
+    "sigaltstack",
+    "signalfd",
+    "signalfd4",
+    "sigprocmask",
+    "sigreturn",
+    "socketcall",
+    "socketpair",
+    "splice",
+    "stat",
+    "stat64",
+    "statfs",
+    "statfs64",
+    "statx",
+    "symlink",
+    "symlinkat",
+    "sync",
+    "sync_file_range",
+    "syncfs",
+    "sysinfo",
+    "tee",
+    "tgkill",
+    "time",
+    "timer_create",
+    "timer_delete",
+    "timer_getoverrun",
+    "timer_gettime",
+    "timer_gettime64",
+    "timer_settime",
+    "timer_settime64",
+    "timerfd_create",
+    "timerfd_gettime",
+    "timerfd_gettime64",
+    "timerfd_settime",
+    "timerfd_settime64",
+    "times",
+    "tkill",
+    "truncate",
+    "truncate64",
+    "ugetrlimit",
+    "umask",
+    "uname",
+    "unlink",
+    "unlinkat",
+    "utime",
+    "utimensat",
+    "utimensat_time64",
+    "utimes",
+    "vfork",
+    "vmsplice",
+    "wait4",
+    "waitid",
+    "waitpid",
+    "write",
+    "writev",
 ];
 
 const EPERM: u32 = 1;
 const ENOSYS: u32 = 38;
-const CLONE_NEWUSER: u64 = 0x1000_0000;
+const AF_VSOCK: u64 = 40;
+/// CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET.
+const CLONE_NAMESPACES: u64 = 0x7E02_0000;
+/// Personas a program may ask for: the default, UNAME26, ADDR_NO_RANDOMIZE (and both), and the
+/// query (0xffffffff).
+const PERSONAS: [u64; 5] = [0x0, 0x8, 0x2_0000, 0x2_0008, 0xffff_ffff];
 
-fn rule(names: &[&str], errno: u32) -> Result<LinuxSyscall, oci_spec::OciSpecError> {
+fn allow(names: &[&str]) -> LinuxSyscallBuilder {
     LinuxSyscallBuilder::default()
         .names(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-        .action(LinuxSeccompAction::ScmpActErrno)
-        .errno_ret(errno)
+        .action(LinuxSeccompAction::ScmpActAllow)
+}
+
+/// Allows `name` when its argument `index` compares to `value` by `op`; with a `mask`, the test is
+/// `(arg & mask) == value`.
+fn when(
+    name: &str,
+    index: usize,
+    op: LinuxSeccompOperator,
+    value: u64,
+    mask: Option<u64>,
+) -> Result<LinuxSyscall, oci_spec::OciSpecError> {
+    let arg = match mask {
+        Some(m) => LinuxSeccompArgBuilder::default().value(m).value_two(value),
+        None => LinuxSeccompArgBuilder::default().value(value),
+    };
+    allow(&[name]).args(vec![arg.index(index).op(op).build()?]).build()
+}
+
+/// The profile, on every x86 ABI (a 32-bit call is no way around it).
+pub fn runtime_default() -> Result<LinuxSeccomp, oci_spec::OciSpecError> {
+    let mut rules = vec![
+        allow(ALLOWED).build()?,
+        when("socket", 0, LinuxSeccompOperator::ScmpCmpNe, AF_VSOCK, None)?,
+        when(
+            "clone",
+            0,
+            LinuxSeccompOperator::ScmpCmpMaskedEq,
+            0,
+            Some(CLONE_NAMESPACES),
+        )?,
+        LinuxSyscallBuilder::default()
+            .names(vec!["clone3".to_string()])
+            .action(LinuxSeccompAction::ScmpActErrno)
+            .errno_ret(ENOSYS)
+            .build()?,
+    ];
+    for p in PERSONAS {
+        rules.push(when("personality", 0, LinuxSeccompOperator::ScmpCmpEq, p, None)?);
+    }
+    LinuxSeccompBuilder::default()
+        .default_action(LinuxSeccompAction::ScmpActErrno)
+        .default_errno_ret(EPERM)
+        .architectures(vec![Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32])
+        .syscalls(rules)
         .build()
 }
 
-/// The profile: everything else allowed, on every x86 ABI (a 32-bit call is no way around it).
-pub fn runtime_default() -> Result<LinuxSeccomp, oci_spec::OciSpecError> {
-    let new_user = LinuxSyscallBuilder::default()
-        .names(vec!["clone".to_string()])
-        .action(LinuxSeccompAction::ScmpActErrno)
-        .errno_ret(EPERM)
-        .args(vec![LinuxSeccompArgBuilder::default()
-            .index(0usize)
-            .value(CLONE_NEWUSER)
-            .value_two(CLONE_NEWUSER)
-            .op(LinuxSeccompOperator::ScmpCmpMaskedEq)
-            .build()?])
-        .build()?;
-    LinuxSeccompBuilder::default()
-        .default_action(LinuxSeccompAction::ScmpActAllow)
-        .architectures(vec![Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32])
-        .syscalls(vec![rule(BLOCKED, EPERM)?, rule(&["clone3"], ENOSYS)?, new_user])
-        .build()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_profile_allows_the_list_and_refuses_the_rest() {
+        let p = runtime_default().unwrap();
+        assert_eq!(p.default_action(), LinuxSeccompAction::ScmpActErrno);
+        assert_eq!(p.default_errno_ret(), Some(EPERM));
+        let allowed: Vec<&String> = p
+            .syscalls()
+            .iter()
+            .flatten()
+            .filter(|s| s.action() == LinuxSeccompAction::ScmpActAllow && s.args().is_none())
+            .flat_map(|s| s.names())
+            .collect();
+        for name in ["read", "execve", "futex", "epoll_wait", "arch_prctl"] {
+            assert!(allowed.iter().any(|n| *n == name), "{name}");
+        }
+        for name in [
+            "mount",
+            "unshare",
+            "setns",
+            "init_module",
+            "bpf",
+            "keyctl",
+            "reboot",
+            "pivot_root",
+        ] {
+            assert!(!allowed.iter().any(|n| *n == name), "{name} is refused");
+        }
+    }
 }
