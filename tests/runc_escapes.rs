@@ -253,7 +253,12 @@ fn runc_pods_get_the_runtime_default_seccomp_profile_and_the_images_user() {
         .success());
     let _agent = common::runc_agent(&nats, dir.path(), "seccomp-node", &h);
     let script = "unshare -U true && echo userns-allowed || echo userns-refused; id -u; id -g; sleep 600";
-    for (name, image, run_as) in [("as-image", "appuser:1", None), ("as-pod", "appuser:1", Some(0))] {
+    let pods = [
+        ("as-image", "appuser:1", None),
+        ("as-pod", "appuser:1", Some(0)),
+        ("as-uid", "appuser:1", Some(1234)),
+    ];
+    for (name, image, run_as) in pods {
         let mut p = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {
             "terminationGracePeriodSeconds": 1,
             "containers": [{"name": "c", "image": image, "command": ["sh", "-c", script]}]}});
@@ -272,12 +277,17 @@ fn runc_pods_get_the_runtime_default_seccomp_profile_and_the_images_user() {
             .collect()
     };
     common::wait_for(60, "both pods logged", || {
-        log("as-image").len() >= 3 && log("as-pod").len() >= 3
+        log("as-image").len() >= 3 && log("as-pod").len() >= 3 && log("as-uid").len() >= 3
     });
     assert_eq!(log("as-image"), ["userns-refused", "1234", "4321"], "the image's user");
     // runAsUser wins; with no runAsGroup the group is that user's in the image (root's).
     assert_eq!(log("as-pod"), ["userns-refused", "0", "0"]);
-    for name in ["as-image", "as-pod"] {
+    assert_eq!(
+        log("as-uid"),
+        ["userns-refused", "1234", "4321"],
+        "uid 1234's group in the image"
+    );
+    for name in ["as-image", "as-pod", "as-uid"] {
         assert_eq!(h.delete(&format!("/api/v1/namespaces/default/pods/{name}")).status, 200);
     }
 }

@@ -138,12 +138,21 @@ impl RuncRuntime {
         }
         super::limits::apply(&mut spec, cfg)?;
         // The image's user unless the pod names one; the runtime default's system calls only.
-        if cfg.limits.run_as_user.is_none() && !image.user.is_empty() {
-            let (uid, gid) = super::image_user::resolve(rootfs, &image.user).map_err(Error::Config)?;
-            if let Some(p) = spec.process_mut() {
-                let gid = cfg.limits.run_as_group.unwrap_or(gid);
-                p.set_user(UserBuilder::default().uid(uid).gid(gid).build().map_err(err)?);
+        let user = match (cfg.limits.run_as_user, cfg.limits.run_as_group) {
+            (None, group) if !image.user.is_empty() => {
+                let (uid, gid) = super::image_user::resolve(rootfs, &image.user).map_err(Error::Config)?;
+                Some((uid, group.unwrap_or(gid)))
             }
+            // runAsUser alone: that uid's primary group in the image's /etc/passwd (else root's),
+            // as containerd does.
+            (Some(uid), None) => {
+                let (_, gid) = super::image_user::resolve(rootfs, &uid.to_string()).unwrap_or((uid, 0));
+                Some((uid, gid))
+            }
+            _ => None,
+        };
+        if let (Some((uid, gid)), Some(p)) = (user, spec.process_mut()) {
+            p.set_user(UserBuilder::default().uid(uid).gid(gid).build().map_err(err)?);
         }
         if let Some(linux) = spec.linux_mut() {
             linux.set_seccomp(Some(super::seccomp::runtime_default().map_err(err)?));
