@@ -88,23 +88,8 @@ fn export_import_round_trip_redaction_and_damage() {
     ])
     .status
     .success());
-    let port = common::free_port().unwrap();
-    let mut ro = Command::new(env!("CARGO_BIN_EXE_orca"))
-        .args([
-            "server",
-            "--read-only",
-            "--data-dir",
-            rdir.to_str().unwrap(),
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let rh = Http::new(&format!("http://127.0.0.1:{port}"));
-    common::wait_for(30, "read-only server", || {
-        reqwest::blocking::get(format!("{}/readyz", rh.base)).is_ok()
-    });
+    let ro = common::ReadOnly::start(&rdir);
+    let rh = &ro.http;
     let secret = rh.get("/api/v1/namespaces/default/secrets/db").body;
     assert_eq!(secret["data"]["password"], "");
     assert_eq!(secret["metadata"]["annotations"]["orca.dev/redacted"], "true");
@@ -112,8 +97,7 @@ fn export_import_round_trip_redaction_and_damage() {
         rh.get("/api/v1/namespaces/default/configmaps/c3").body["data"]["v"],
         "3"
     );
-    let _ = ro.kill();
-    let _ = ro.wait();
+    drop(ro);
 
     // A flipped byte in the middle of the export is reported with its revision.
     let mut damaged = export.stdout.clone();

@@ -3,9 +3,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-use common::{cluster, free_port, wait_for, Http};
+use common::{cluster, Http};
 use serde_json::json;
 
 const CMS: &str = "/api/v1/namespaces/default/configmaps";
@@ -81,18 +81,8 @@ fn replay_until_a_revision_and_serve_it_read_only() {
         .unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
 
-    let port = free_port().unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_orca"))
-        .args(["server", "--read-only", "--data-dir"])
-        .arg(&into)
-        .args(["--listen", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let ro = Http::new(&format!("http://127.0.0.1:{port}"));
-    wait_for(30, "read-only server", || {
-        reqwest::blocking::get(format!("{}/readyz", ro.base)).is_ok()
-    });
+    let server = common::ReadOnly::start(&into);
+    let ro = &server.http;
     let then = ro.get(CMS).body;
     assert_eq!(
         then, live,
@@ -121,6 +111,5 @@ fn replay_until_a_revision_and_serve_it_read_only() {
         1,
         "history stops at the replay point"
     );
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }

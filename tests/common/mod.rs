@@ -590,3 +590,38 @@ pub fn runc_agent(nats: &NatsServer, dir: &Path, name: &str, h: &Http) -> Agent 
     wait_node_ready(h, name);
     agent
 }
+
+/// An `orca server --read-only` over a data directory (a replay or an import), ready to answer;
+/// killed on drop, so a failing test leaves no server behind.
+pub struct ReadOnly {
+    child: Child,
+    /// A client of it.
+    pub http: Http,
+}
+
+impl ReadOnly {
+    /// Starts the server on a free port and waits until it is ready.
+    pub fn start(data_dir: &std::path::Path) -> ReadOnly {
+        let port = free_port().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_orca"))
+            .args(["server", "--read-only", "--data-dir"])
+            .arg(data_dir)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn the read-only server");
+        let http = Http::new(&format!("http://127.0.0.1:{port}"));
+        let ro = ReadOnly { child, http };
+        wait_for(30, "read-only server", || {
+            reqwest::blocking::get(format!("{}/readyz", ro.http.base)).is_ok()
+        });
+        ro
+    }
+}
+
+impl Drop for ReadOnly {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

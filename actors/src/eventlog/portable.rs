@@ -3,7 +3,9 @@
 //! record for record, checking every checksum on the way.
 //!
 //! Format: `ORCALOG1`, a flags byte (1 = redacted, followed by the 32-byte key the redacted Secret
-//! records are sealed with), then records as (revision u64 BE, length u32 BE, record bytes).
+//! records are sealed with; 2 = a compacted log's state at its horizon follows, as a count u64 BE
+//! and that many (0 u64, length u32 BE, record bytes)), then records as (revision u64 BE, length
+//! u32 BE, record bytes).
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -17,6 +19,7 @@ use super::{record, Error, Event, EventLog, LogOptions, Result};
 
 const MAGIC: &[u8; 8] = b"ORCALOG1";
 const FLAG_REDACTED: u8 = 1;
+const FLAG_BASE: u8 = 2;
 const CHUNK: usize = 10_000;
 
 fn io(e: std::io::Error) -> Error {
@@ -54,31 +57,48 @@ pub fn export(
     let to = to.unwrap_or(log.head()).min(log.head());
     let source = SecretBox::load_or_create(&data_dir.join("secret.key"))?;
     let mut key = [0u8; 32];
+    // From the horizon of a compacted log: the objects kept there come first, so that an import
+    // holds every object, not only those changed since.
+    let base = if from == log.oldest() && log.oldest() > 1 {
+        log.reader().base_records()?
+    } else {
+        Vec::new()
+    };
+    let flags = if redact_secrets { FLAG_REDACTED } else { 0 } | if base.is_empty() { 0 } else { FLAG_BASE };
     out.write_all(MAGIC).map_err(io)?;
+    out.write_all(&[flags]).map_err(io)?;
     if redact_secrets {
         rand::rng().fill_bytes(&mut key);
-        out.write_all(&[FLAG_REDACTED]).map_err(io)?;
         out.write_all(&key).map_err(io)?;
-    } else {
-        out.write_all(&[0]).map_err(io)?;
     }
     let export_box = SecretBox::from_key(key);
+    let sealed = |rev: u64, raw: Vec<u8>| -> Result<Vec<u8>> {
+        if !redact_secrets {
+            return Ok(raw);
+        }
+        let ev = record::decode(&raw, rev, &source)?;
+        if record::is_sealed_kind(&ev.kind) {
+            record::encode(&redacted(&ev), &export_box)
+        } else {
+            Ok(raw)
+        }
+    };
+    if !base.is_empty() {
+        out.write_all(&(base.len() as u64).to_be_bytes()).map_err(io)?;
+        for raw in base {
+            let bytes = sealed(0, raw)?;
+            out.write_all(&0u64.to_be_bytes()).map_err(io)?;
+            out.write_all(&(bytes.len() as u32).to_be_bytes()).map_err(io)?;
+            out.write_all(&bytes).map_err(io)?;
+        }
+    }
     let (mut next, mut count) = (from, 0u64);
     while next <= to {
         let raws = log.reader().raw_range(next, to, CHUNK)?;
         let Some((last, _)) = raws.last() else { break };
         next = last + 1;
         for (rev, raw) in raws {
-            let bytes = if redact_secrets {
-                let ev = record::decode(&raw, rev, &source)?;
-                if record::is_sealed_kind(&ev.kind) {
-                    record::encode(&redacted(&ev), &export_box)?
-                } else {
-                    raw
-                }
-            } else {
-                raw
-            };
+            let bytes = sealed(rev, raw)?;
             out.write_all(&rev.to_be_bytes()).map_err(io)?;
             out.write_all(&(bytes.len() as u32).to_be_bytes()).map_err(io)?;
             out.write_all(&bytes).map_err(io)?;
@@ -87,6 +107,27 @@ pub fn export(
     }
     out.flush().map_err(io)?;
     Ok(count)
+}
+
+/// The error of an export that ends inside the objects kept at its horizon.
+fn cut_off() -> Error {
+    Error::Corrupt {
+        revision: 0,
+        reason: "the export ends inside the objects kept at its horizon (the file is cut off)".into(),
+    }
+}
+
+/// A Secret that cannot be opened says what to pass.
+fn sealed_hint(e: Error) -> Error {
+    match e {
+        Error::Decrypt { revision } => Error::Corrupt {
+            revision,
+            reason:
+                "a sealed Secret: pass --key with the source's DATA_DIR/secret.key, or export with --redact-secrets"
+                    .into(),
+        },
+        other => other,
+    }
 }
 
 /// Reads until `buf` is full or the input ends; how many bytes were read.
@@ -141,6 +182,20 @@ pub fn import(input: &mut dyn Read, dst: &Path, key: Option<&[u8]>) -> Result<Re
     }
     let secrets = SecretBox::from_key(arr);
     let mut fresh = FreshLog::create(dst, &key)?;
+    if flags[0] & FLAG_BASE != 0 {
+        let mut count = [0u8; 8];
+        input.read_exact(&mut count).map_err(|_| cut_off())?;
+        for _ in 0..u64::from_be_bytes(count) {
+            let mut head = [0u8; 12];
+            input.read_exact(&mut head).map_err(|_| cut_off())?;
+            let len = u32::from_be_bytes(head[8..].try_into().unwrap_or_default()) as usize;
+            let mut raw = vec![0u8; len];
+            input.read_exact(&mut raw).map_err(|_| cut_off())?;
+            // Checked as every record is (checksum, and a sealed Secret needs the key).
+            record::decode(&raw, 0, &secrets).map_err(sealed_hint)?;
+            fresh.add_base(raw)?;
+        }
+    }
     let mut previous: Option<u64> = None;
     loop {
         let mut head = [0u8; 12];
@@ -171,15 +226,7 @@ pub fn import(input: &mut dyn Read, dst: &Path, key: Option<&[u8]>) -> Result<Re
             revision: rev,
             reason: "the export ends inside this record".into(),
         })?;
-        let ev = match record::decode(&raw, rev, &secrets) {
-            Err(Error::Decrypt { revision }) => return Err(Error::Corrupt {
-                revision,
-                reason:
-                    "a sealed Secret: pass --key with the source's DATA_DIR/secret.key, or export with --redact-secrets"
-                        .into(),
-            }),
-            other => other?,
-        };
+        let ev = record::decode(&raw, rev, &secrets).map_err(sealed_hint)?;
         if ev.revision != rev {
             return Err(Error::Corrupt {
                 revision: rev,
