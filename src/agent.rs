@@ -38,6 +38,10 @@ pub struct NodeArgs {
     /// KiB of each container's output kept with a deleted pod's final status
     #[arg(long, default_value_t = 16)]
     pub log_tail_kib: u64,
+    /// The address this node reports as its InternalIP, where its process pods and probes are
+    /// reached (a host's address on a network of several)
+    #[arg(long, default_value = HOST_IP)]
+    pub node_ip: String,
     /// Where the node's Ingress controller serves HTTP (`none`: no Ingress on this node)
     /// [default: `orca up`: 0.0.0.0:80; `orca agent`: none]
     #[arg(long)]
@@ -110,7 +114,7 @@ pub fn options(name: &str, data_dir: PathBuf, node: &NodeArgs) -> Result<AgentOp
         backoff_base: Duration::from_millis(node.backoff_base_ms),
         log_tail_bytes: node.log_tail_kib * 1024,
         orca_bin: std::env::current_exe().context("cannot find the orca binary for the container shim")?,
-        host_ip: HOST_IP.into(),
+        host_ip: node.node_ip.clone(),
         runtime: node.runtime.clone(),
         image_dir: node
             .image_dir
@@ -123,7 +127,7 @@ pub fn options(name: &str, data_dir: PathBuf, node: &NodeArgs) -> Result<AgentOp
             .map(|http| orca_actors::ingress::IngressOptions {
                 http,
                 https: node.ingress_tls_listen.clone().filter(|l| l != "none"),
-                host_ip: HOST_IP.into(),
+                host_ip: node.node_ip.clone(),
             }),
     })
 }

@@ -8,6 +8,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod agent;
 mod bench;
+mod lab;
 mod logcmd;
 mod private_nats;
 mod replay;
@@ -49,6 +50,9 @@ enum Command {
     /// Work with a data directory's event log
     #[command(subcommand)]
     Log(logcmd::LogCommand),
+    /// Several hosts on this machine (network namespaces) running one cluster, for tests and trials
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
     /// Measure orca: API writes, watch fan-out, start-up.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -71,6 +75,7 @@ fn main() {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Agent(args) => agent::agent(args),
         Command::Log(cmd) => logcmd::run(cmd),
+        Command::Lab(cmd) => lab::run(cmd),
         Command::Replay(args) => replay::run(args),
         Command::Shim(args) => agent::shim(args),
     };

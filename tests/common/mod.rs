@@ -625,3 +625,21 @@ impl Drop for ReadOnly {
         let _ = self.child.wait();
     }
 }
+
+/// Fails (never skips) unless this runs as root with every tool of `tools` on the PATH.
+pub fn require_root_tools(tools: &[&str]) {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let missing: Vec<&str> = tools
+        .iter()
+        .copied()
+        .filter(|t| !std::env::split_paths(&path).any(|d| d.join(t).is_file()))
+        .collect();
+    assert!(
+        root && missing.is_empty(),
+        "this test needs root and {tools:?} (.ci/run installs them); root={root}, missing {missing:?}"
+    );
+}

@@ -106,6 +106,11 @@ impl Pki {
         Ok(pki)
     }
 
+    /// The PKI another process made in `dir`, as it is (nothing made or changed).
+    pub fn open(dir: &Path) -> Pki {
+        Pki { dir: dir.to_path_buf() }
+    }
+
     /// A file of the PKI.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)

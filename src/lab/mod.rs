@@ -1,0 +1,294 @@
+//! `orca lab`: several hosts on one machine (network namespaces on a bridge, each with its own
+//! address, hostname and data directory), a nats-server on each clustered with the others by
+//! routes, the control plane on the first host and an `orca agent` on every host; `cut`/`heal`
+//! take a host's link down and up (a partition); `down` removes everything `up` made.
+
+mod net;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+/// `orca lab ...`.
+#[derive(Subcommand, Debug)]
+pub enum LabCommand {
+    /// Make N hosts and start a cluster on them
+    Up(UpArgs),
+    /// Stop everything the lab started and remove its hosts and data
+    Down(DirArg),
+    /// Cut a host off the network (its link goes down)
+    Cut(HostArg),
+    /// Give a cut host its link back
+    Heal(HostArg),
+}
+
+/// Where the lab keeps its state.
+#[derive(Args, Debug)]
+pub struct DirArg {
+    /// The lab's directory [default: $ORCA_HOME/lab]
+    #[arg(long)]
+    dir: Option<PathBuf>,
+}
+
+/// `orca lab up`.
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    /// Number of hosts
+    #[arg(long, default_value_t = 3)]
+    hosts: usize,
+    /// Seconds without a heartbeat before a node's Ready condition becomes Unknown
+    #[arg(long, default_value_t = 20)]
+    node_grace_seconds: u64,
+    #[command(flatten)]
+    dir: DirArg,
+}
+
+/// `orca lab cut|heal HOST`.
+#[derive(Args, Debug)]
+pub struct HostArg {
+    /// The host (h1, h2, ...)
+    host: String,
+    #[command(flatten)]
+    dir: DirArg,
+}
+
+fn lab_dir(d: &DirArg) -> PathBuf {
+    d.dir.clone().unwrap_or_else(|| crate::serve::orca_home().join("lab"))
+}
+
+/// Runs the lab command.
+pub fn run(cmd: LabCommand) -> Result<()> {
+    match cmd {
+        LabCommand::Up(a) => up(&a),
+        LabCommand::Down(d) => down(&lab_dir(&d)),
+        LabCommand::Cut(h) => link(&h, false),
+        LabCommand::Heal(h) => link(&h, true),
+    }
+}
+
+/// Starts `argv` inside host `host`'s namespace with its own hostname, in a process group of its
+/// own (it outlives `orca lab up`), output to `log`.
+fn spawn_in(host: &str, argv: &[String], log: &Path) -> Result<u32> {
+    use std::os::unix::process::CommandExt;
+    let out = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    let child = Command::new("ip")
+        .args(["netns", "exec", &net::netns(host), "unshare", "--uts", "sh", "-c"])
+        .arg("hostname \"$0\" && exec \"$@\"")
+        .arg(host)
+        .args(argv)
+        .stdin(Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .process_group(0)
+        .spawn()
+        .with_context(|| format!("starting {} on {host}", argv[0]))?;
+    Ok(child.id())
+}
+
+fn wait_tcp(addr: &str, what: &str, log: &Path) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let sock: std::net::SocketAddr = addr.parse()?;
+    while std::net::TcpStream::connect_timeout(&sock, Duration::from_millis(200)).is_err() {
+        if Instant::now() > deadline {
+            bail!("{what} did not listen on {addr} within 30 s (see {})", log.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+fn up(a: &UpArgs) -> Result<()> {
+    if a.hosts == 0 || a.hosts > 200 {
+        bail!("--hosts takes 1 to 200");
+    }
+    let dir = lab_dir(&a.dir);
+    if dir.join("lab.json").exists() {
+        bail!("a lab is up in {} already: `orca lab down` first", dir.display());
+    }
+    which("nats-server", "apt-get install -y nats-server")?;
+    let hosts: Vec<String> = (1..=a.hosts).map(|i| format!("h{i}")).collect();
+    std::fs::create_dir_all(&dir)?;
+    // What is made is recorded first, so that `down` removes it even when `up` fails half-way.
+    save(&dir, &hosts, &[])?;
+    let made = make(a, &dir, &hosts);
+    if made.is_err() {
+        let _ = down(&dir);
+    }
+    made
+}
+
+fn make(a: &UpArgs, dir: &Path, hosts: &[String]) -> Result<()> {
+    net::make_bridge()?;
+    for (i, h) in hosts.iter().enumerate() {
+        net::make_host(h, &net::host_ip(i + 1))?;
+        std::fs::create_dir_all(dir.join(h))?;
+    }
+    let mut pids = Vec::new();
+    let orca = std::env::current_exe()?.display().to_string();
+    for (i, h) in hosts.iter().enumerate() {
+        let ip = net::host_ip(i + 1);
+        let routes: Vec<String> = (1..=hosts.len())
+            .filter(|j| *j != i + 1)
+            .map(|j| format!("nats://{}:6222", net::host_ip(j)))
+            .collect();
+        let mut argv: Vec<String> = [
+            "nats-server",
+            "-a",
+            &ip,
+            "-p",
+            "4222",
+            "-n",
+            h,
+            "--cluster_name",
+            "orcalab",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        argv.extend(["--cluster".into(), format!("nats://{ip}:6222")]);
+        if !routes.is_empty() {
+            argv.extend(["--routes".into(), routes.join(",")]);
+        }
+        let log = dir.join(h).join("nats.log");
+        pids.push(spawn_in(h, &argv, &log)?);
+        save(dir, hosts, &pids)?;
+        wait_tcp(&format!("{ip}:4222"), "nats-server", &log)?;
+    }
+    let ip1 = net::host_ip(1);
+    let listen = format!("{ip1}:6443");
+    let server_dir = dir.join("h1").join("server");
+    let log = dir.join("h1").join("server.log");
+    let argv: Vec<String> = vec![
+        orca.clone(),
+        "server".into(),
+        "--nats".into(),
+        format!("nats://{ip1}:4222"),
+        "--data-dir".into(),
+        server_dir.display().to_string(),
+        "--listen".into(),
+        listen.clone(),
+        "--node-grace-seconds".into(),
+        a.node_grace_seconds.to_string(),
+    ];
+    pids.push(spawn_in("h1", &argv, &log)?);
+    save(dir, hosts, &pids)?;
+    wait_tcp(&listen, "the control plane", &log)?;
+    let pki = orca_actors::auth::pki::Pki::open(&server_dir.join("pki"));
+    let url = format!("https://{listen}");
+    let text = crate::serve::kubeconfig_text(&url, Some(&pki)).map_err(anyhow::Error::msg)?;
+    let kubeconfig = dir.join("kubeconfig");
+    orca_actors::auth::pki::write_private(&kubeconfig, &text).map_err(anyhow::Error::msg)?;
+    for (i, h) in hosts.iter().enumerate() {
+        let ip = net::host_ip(i + 1);
+        let argv: Vec<String> = vec![
+            orca.clone(),
+            "agent".into(),
+            "--nats".into(),
+            format!("nats://{ip}:4222"),
+            "--name".into(),
+            h.clone(),
+            "--data-dir".into(),
+            dir.join(h).join("agent").display().to_string(),
+            "--node-ip".into(),
+            ip,
+        ];
+        pids.push(spawn_in(h, &argv, &dir.join(h).join("agent.log"))?);
+        save(dir, hosts, &pids)?;
+    }
+    println!(
+        "lab up: {} hosts on {}.0/24 (h1 at {ip1}), each with a nats-server (clustered) and an agent; the control plane on h1",
+        hosts.len(),
+        net::NET
+    );
+    println!("kubectl: export KUBECONFIG={}", kubeconfig.display());
+    println!("cut a host off: orca lab cut h2; back: orca lab heal h2; all gone: orca lab down");
+    Ok(())
+}
+
+fn which(bin: &str, install: &str) -> Result<()> {
+    let found = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(bin).is_file()))
+        .unwrap_or(false);
+    if !found {
+        bail!("{bin} is not installed: {install}");
+    }
+    Ok(())
+}
+
+fn save(dir: &Path, hosts: &[String], pids: &[u32]) -> Result<()> {
+    let text = json!({"hosts": hosts, "pids": pids}).to_string();
+    std::fs::write(dir.join("lab.json"), text).context("writing lab.json")
+}
+
+fn load(dir: &Path) -> Result<(Vec<String>, Vec<u32>)> {
+    let text = std::fs::read_to_string(dir.join("lab.json"))
+        .with_context(|| format!("no lab in {} (`orca lab up` makes one)", dir.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text)?;
+    let hosts = serde_json::from_value(v["hosts"].clone())?;
+    let pids = serde_json::from_value(v["pids"].clone())?;
+    Ok((hosts, pids))
+}
+
+/// The processes in host `host`'s namespace (the lab's and whatever they started: pods).
+fn pids_in(host: &str) -> Vec<i32> {
+    Command::new("ip")
+        .args(["netns", "pids", &net::netns(host)])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn signal_all(pids: &[i32], sig: &str) {
+    if pids.is_empty() {
+        return;
+    }
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .args(pids.iter().map(i32::to_string))
+        .stderr(Stdio::null())
+        .status();
+}
+
+fn down(dir: &Path) -> Result<()> {
+    let (hosts, started) = load(dir)?;
+    let mut pids: Vec<i32> = started.iter().map(|p| *p as i32).collect();
+    for h in &hosts {
+        pids.extend(pids_in(h));
+    }
+    signal_all(&pids, "TERM");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let alive: Vec<i32> = hosts.iter().flat_map(|h| pids_in(h)).collect();
+        if alive.is_empty() || Instant::now() > deadline {
+            signal_all(&alive, "KILL");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for h in &hosts {
+        net::remove_host(h);
+    }
+    net::remove_bridge();
+    std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+    println!("lab down: {} hosts removed", hosts.len());
+    Ok(())
+}
+
+fn link(h: &HostArg, up: bool) -> Result<()> {
+    let (hosts, _) = load(&lab_dir(&h.dir))?;
+    if !hosts.contains(&h.host) {
+        bail!("no host {} in the lab (hosts: {})", h.host, hosts.join(", "));
+    }
+    net::set_link(&h.host, up)?;
+    println!("{} {}", h.host, if up { "healed" } else { "cut off" });
+    Ok(())
+}
