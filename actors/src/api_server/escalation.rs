@@ -80,7 +80,7 @@ impl ApiCore {
         let scope = (!ns.is_empty()).then_some(ns.as_str());
         let held = policy.rules_of(who, scope);
         let plural = route.rt.plural;
-        match route.rt.kind {
+        let wanted = match route.rt.kind {
             "Role" | "ClusterRole" => {
                 if policy.decide(who, &verb_on("escalate", plural, &ns, &name)).is_ok() {
                     return Ok(());
@@ -90,12 +90,7 @@ impl ApiCore {
                         "{plural}.{GROUP} \"{name}\" is forbidden: must have cluster-admin privileges (or escalate) to use the aggregationRule"
                     )));
                 }
-                let missing = uncovered(&held, &rules(&obj));
-                if missing.is_empty() {
-                    Ok(())
-                } else {
-                    Err(refused(plural, &name, who, &missing))
-                }
+                rules(&obj)
             }
             _ => {
                 let (ref_kind, ref_name) = (
@@ -115,20 +110,19 @@ impl ApiCore {
                         .and_then(|r| serde_json::from_slice::<Value>(&r.json).ok())
                         .map(|r| rules(&r)),
                 };
-                // A role that does not exist grants nothing (yet): Kubernetes refuses to bind it
-                // without `bind`, as its rules cannot be checked.
-                let Some(granted) = granted else {
-                    return Err(ApiError::forbidden(format!(
+                // A role that does not exist cannot be checked: binding it needs `bind`.
+                granted.ok_or_else(|| {
+                    ApiError::forbidden(format!(
                         "{plural}.{GROUP} \"{name}\" is forbidden: {ref_kind} \"{ref_name}\" not found; binding it needs the bind verb on it"
-                    )));
-                };
-                let missing = uncovered(&held, &granted);
-                if missing.is_empty() {
-                    Ok(())
-                } else {
-                    Err(refused(plural, &name, who, &missing))
-                }
+                    ))
+                })?
             }
+        };
+        let missing = uncovered(&held, &wanted);
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(refused(plural, &name, who, &missing))
         }
     }
 }
