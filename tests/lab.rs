@@ -1,8 +1,9 @@
 //! `orca lab`: three hosts (network namespaces on a bridge), a nats-server on each clustered by
 //! routes, the control plane on h1 and an agent on each host joined through its own host's
-//! nats-server. A DaemonSet's pods answer on their hosts' addresses from the other hosts; a cut
-//! host's node turns Unknown and its pod unreachable, a healed one comes back with nothing
-//! run twice; `lab down` leaves nothing behind. Needs root, iproute2, nats-server, busybox, curl.
+//! nats-server. A DaemonSet's pods answer on their hosts' addresses from the other hosts, and
+//! through a Service's ClusterIP and NodePort on every host; a cut host's node turns Unknown and
+//! its pod unreachable, a healed one comes back with nothing run twice; `lab down` leaves nothing
+//! behind. Needs root, iproute2, nats-server, busybox, curl.
 
 mod common;
 
@@ -104,6 +105,33 @@ fn three_hosts_one_cluster_partition_and_heal() {
         wait_for(30, &format!("the pod on {host} answers from h1"), || {
             fetch_from("h1", &format!("http://{ip}:18080/")).as_deref() == Some(host)
         });
+    }
+    // A Service in front of them: its ClusterIP from h2 reaches the pods of every host, and its
+    // NodePort answers on every host (masqueraded when the endpoint is on a third host).
+    let svc = json!({"metadata": {"name": "web"}, "spec": {"type": "NodePort", "selector": {"app": "web"},
+        "ports": [{"port": 80, "targetPort": 18080}]}});
+    let r = h.post("/api/v1/namespaces/default/services", &svc);
+    assert_eq!(r.status, 201, "{}", r.text);
+    let cluster_ip = r.body["spec"]["clusterIP"].as_str().unwrap().to_string();
+    let node_port = r.body["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+    wait_for(30, "the ClusterIP from h2 reaches the pods of all three hosts", || {
+        let seen: std::collections::BTreeSet<String> = (0..30)
+            .filter_map(|_| fetch_from("h2", &format!("http://{cluster_ip}/")))
+            .collect();
+        seen.len() == 3
+    });
+    for ip in ["10.77.0.11", "10.77.0.12", "10.77.0.13"] {
+        wait_for(30, &format!("the NodePort on {ip}"), || {
+            fetch_from("h1", &format!("http://{ip}:{node_port}/")).is_some()
+        });
+        let seen: std::collections::BTreeSet<String> = (0..20)
+            .map(|_| fetch_from("h1", &format!("http://{ip}:{node_port}/")).expect("every NodePort request answered"))
+            .collect();
+        assert_eq!(
+            seen.len(),
+            3,
+            "{ip}:{node_port} balances over the three hosts: {seen:?}"
+        );
     }
     let uids = |p: &serde_json::Value| -> Vec<String> {
         p.as_array()

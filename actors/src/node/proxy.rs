@@ -172,6 +172,9 @@ impl ServiceProxy {
         if std::path::Path::new("/proc/sys/net/ipv4/conf/all/route_localnet").exists() {
             let _ = std::fs::write("/proc/sys/net/ipv4/conf/all/route_localnet", "1");
         }
+        // A NodePort's endpoint may live on another host: this node forwards to it (as kube-proxy
+        // needs `net.ipv4.ip_forward=1`).
+        let _ = std::fs::write("/proc/sys/net/ipv4/ip_forward", "1");
         supervise("service-proxy", move |ctx: &mut Context<ServiceProxy>| {
             let (services, slices) = (Store::default(), Store::default());
             let s = informer::start(api.clone(), InformerSpec::new("/api/v1/services", ""), services.clone());

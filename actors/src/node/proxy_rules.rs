@@ -3,6 +3,8 @@
 //! ports with no ready endpoint are refused at once. `sessionAffinity: ClientIP` keeps a client on
 //! its endpoint through a timed set per endpoint (as kube-proxy's nftables mode does);
 //! `internalTrafficPolicy`/`externalTrafficPolicy: Local` route only to this node's endpoints.
+//! NodePort traffic is masqueraded (unless `Local`), so an endpoint on another host answers
+//! through this node.
 //! Established connections keep their endpoint (conntrack), so a pod being removed drains. After
 //! the first write the table is flushed and refilled, not deleted, so affinity sets keep their
 //! clients.
@@ -34,7 +36,12 @@ pub struct Route {
     pub external: Vec<Endpoint>,
     /// Seconds a client stays with its endpoint (sessionAffinity ClientIP).
     pub affinity: Option<u64>,
+    /// `externalTrafficPolicy: Local`: NodePort traffic keeps the client's address.
+    pub external_local: bool,
 }
+
+/// The packet mark of NodePort traffic to masquerade (kube-proxy's bit).
+pub const MASQUERADE_MARK: u32 = 0x4000;
 
 /// Default affinity timeout (Kubernetes: 3 hours).
 pub const AFFINITY_TIMEOUT: u64 = 10_800;
@@ -83,6 +90,7 @@ pub fn routes(svc: &Value, slices: &[Value], node: &str) -> Vec<Route> {
             endpoints: if internal_local { local.clone() } else { all.clone() },
             external: if external_local { local } else { all },
             affinity,
+            external_local,
         });
     }
     out
@@ -204,7 +212,15 @@ pub fn render(table: &str, comment: &str, routes: &[Route], previous: Option<&BT
                 );
             } else {
                 let t = w.target(&r.external, "node");
-                let _ = writeln!(nat, "    fib daddr type local {proto} dport {np} {t}");
+                // Traffic may leave for an endpoint on another host: marked to be masqueraded,
+                // so the answer comes back through this node (not with `Local`, which keeps the
+                // client's address and only this node's endpoints).
+                let mark = if r.external_local {
+                    String::new()
+                } else {
+                    format!("meta mark set meta mark or {MASQUERADE_MARK:#x} ")
+                };
+                let _ = writeln!(nat, "    fib daddr type local {proto} dport {np} {mark}{t}");
             }
         }
         (decls, names) = (w.decls, w.names);
@@ -247,7 +263,7 @@ pub fn render(table: &str, comment: &str, routes: &[Route], previous: Option<&BT
         "table ip {table} {{\n  comment \"{comment}\"\n{decls}  chain services {{\n{nat}  }}\n  chain refuse {{\n{refuse}  }}\n  \
          chain nat_output {{ type nat hook output priority -100; policy accept; jump services; }}\n  \
          chain nat_prerouting {{ type nat hook prerouting priority -100; policy accept; jump services; }}\n  \
-         chain nat_postrouting {{ type nat hook postrouting priority 100; policy accept; ct status dnat ip saddr 127.0.0.0/8 masquerade; }}\n  \
+         chain nat_postrouting {{ type nat hook postrouting priority 100; policy accept; ct status dnat ip saddr 127.0.0.0/8 masquerade; meta mark and {MASQUERADE_MARK:#x} == {MASQUERADE_MARK:#x} masquerade; }}\n  \
          chain filter_output {{ type filter hook output priority 0; policy accept; jump refuse; }}\n  \
          chain filter_forward {{ type filter hook forward priority 0; policy accept; jump refuse; }}\n}}\n"
     );
@@ -275,7 +291,11 @@ mod tests {
             "{text}"
         );
         assert!(text.starts_with("table ip orca-t\ndelete table ip orca-t\n"), "{text}");
-        assert!(text.contains("fib daddr type local tcp dport 30080 dnat"), "{text}");
+        assert!(
+            text.contains("fib daddr type local tcp dport 30080 meta mark set meta mark or 0x4000 dnat"),
+            "NodePort traffic is marked for masquerade: {text}"
+        );
+        assert!(text.contains("meta mark and 0x4000 == 0x4000 masquerade"), "{text}");
         assert!(text.contains("ip daddr 10.96.1.2 udp dport 53 reject"), "{text}");
         assert!(
             text.contains("ip daddr 10.96.0.0/16 meta l4proto tcp reject with tcp reset"),
