@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::LazyLock;
 
-use super::{header, quote, Family, Histogram, LATENCY_BUCKETS};
+use super::{header, quote, single, Family, Histogram, LATENCY_BUCKETS};
 
 /// Events per committed batch.
 static BATCH_BUCKETS: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 256.0, 1024.0, 4096.0];
@@ -82,35 +82,34 @@ pub fn render(head: u64, oldest: u64) -> String {
         "Time to make a batch durable.",
     );
     FSYNC.render(&mut out, "orca_log_fsync_seconds", "");
-    header(
+    single(
         &mut out,
         "orca_log_head_revision",
         "gauge",
         "Newest revision of the log.",
+        head,
     );
-    out.push_str(&format!("orca_log_head_revision {head}\n"));
-    header(
+    single(
         &mut out,
         "orca_log_oldest_revision",
         "gauge",
         "Oldest revision held (the compaction horizon).",
+        oldest,
     );
-    out.push_str(&format!("orca_log_oldest_revision {oldest}\n"));
-    header(&mut out, "apiserver_registered_watchers", "gauge", "Open watches.");
-    out.push_str(&format!(
-        "apiserver_registered_watchers {}\n",
-        WATCHERS.load(Ordering::Relaxed)
-    ));
-    header(
+    single(
+        &mut out,
+        "apiserver_registered_watchers",
+        "gauge",
+        "Open watches.",
+        WATCHERS.load(Ordering::Relaxed),
+    );
+    single(
         &mut out,
         "orca_watches_expired_total",
         "counter",
         "Watches ended with 410 below the horizon.",
+        WATCHES_ENDED_410.load(Ordering::Relaxed),
     );
-    out.push_str(&format!(
-        "orca_watches_expired_total {}\n",
-        WATCHES_ENDED_410.load(Ordering::Relaxed)
-    ));
     // The scheduler and the controllers run in the API server's process.
     super::scheduler::render(&mut out);
     super::process::render(&mut out);

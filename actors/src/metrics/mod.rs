@@ -105,6 +105,12 @@ pub fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
 }
 
+/// Writes a family of one unlabelled series (a counter or a gauge) with its value.
+pub fn single(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    header(out, name, kind, help);
+    out.push_str(&format!("{name} {value}\n"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::LazyLock;
 
-use super::{header, Histogram};
+use super::{header, single, Histogram};
 
 /// Seconds from a pod reaching the agent to its containers running.
 static START_BUCKETS: [f64; 14] = [
@@ -34,11 +34,13 @@ pub fn render() -> String {
         "Time from the agent taking a pod to its containers running.",
     );
     POD_START.render(&mut out, "kubelet_pod_start_duration_seconds", "");
-    header(&mut out, "kubelet_running_pods", "gauge", "Pods the agent is running.");
-    out.push_str(&format!(
-        "kubelet_running_pods {}\n",
-        RUNNING_PODS.load(Ordering::Relaxed)
-    ));
+    single(
+        &mut out,
+        "kubelet_running_pods",
+        "gauge",
+        "Pods the agent is running.",
+        RUNNING_PODS.load(Ordering::Relaxed),
+    );
     super::process::render(&mut out);
     out
 }

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::header;
+use super::single;
 
 static DISCONNECTS: AtomicU64 = AtomicU64::new(0);
 static RECONNECTS: AtomicU64 = AtomicU64::new(0);
@@ -19,24 +19,18 @@ pub fn nats_reconnected() {
 
 /// Appends the process's series.
 pub fn render(out: &mut String) {
-    header(
+    single(
         out,
         "orca_nats_disconnects_total",
         "counter",
         "Times this process lost its NATS connection.",
+        DISCONNECTS.load(Ordering::Relaxed),
     );
-    out.push_str(&format!(
-        "orca_nats_disconnects_total {}\n",
-        DISCONNECTS.load(Ordering::Relaxed)
-    ));
-    header(
+    single(
         out,
         "orca_nats_reconnects_total",
         "counter",
         "Times this process got its NATS connection back after a loss.",
+        RECONNECTS.load(Ordering::Relaxed),
     );
-    out.push_str(&format!(
-        "orca_nats_reconnects_total {}\n",
-        RECONNECTS.load(Ordering::Relaxed)
-    ));
 }
