@@ -129,6 +129,7 @@ pub fn options(name: &str, data_dir: PathBuf, node: &NodeArgs) -> Result<AgentOp
                 https: node.ingress_tls_listen.clone().filter(|l| l != "none"),
                 host_ip: node.node_ip.clone(),
             }),
+        pod_net: None,
     })
 }
 

@@ -146,3 +146,53 @@ fn orca_up_stops_its_containers_on_shutdown() {
         !std::path::Path::new(&format!("/proc/{pid}")).exists()
     });
 }
+
+#[test]
+fn every_node_gets_a_pod_range_of_its_own_for_its_life() {
+    let (nats, orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let cidr = |n: &str| {
+        h.get(&format!("/api/v1/nodes/{n}")).body["spec"]["podCIDR"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    for n in ["a", "b", "c"] {
+        let node = serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": n}});
+        assert_eq!(h.post("/api/v1/nodes", &node).status, 201);
+        wait_for(10, &format!("{n} has a podCIDR"), || !cidr(n).is_empty());
+    }
+    assert_eq!(
+        [cidr("a"), cidr("b"), cidr("c")],
+        ["10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24"]
+    );
+    assert_eq!(
+        h.get("/api/v1/nodes/b").body["spec"]["podCIDRs"],
+        serde_json::json!(["10.244.1.0/24"])
+    );
+    // Kept for the node's life: an update may not change it.
+    let r = h.patch(
+        "/api/v1/nodes/b",
+        "application/merge-patch+json",
+        &serde_json::json!({"spec": {"podCIDR": "10.244.9.0/24"}}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(r.text.contains("spec.podCIDR"), "{}", r.text);
+    // Freed with the node: the next node gets it.
+    assert_eq!(h.delete("/api/v1/nodes/b").status, 200);
+    wait_for(10, "b gone", || h.get("/api/v1/nodes/b").status == 404);
+    let d = serde_json::json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "d"}});
+    assert_eq!(h.post("/api/v1/nodes", &d).status, 201);
+    wait_for(10, "d has a podCIDR", || !cidr("d").is_empty());
+    assert_eq!(cidr("d"), "10.244.1.0/24");
+    // An agent that registers, goes and comes back keeps its range.
+    let mut agent = Agent::start(&nats.url(), "e", &dir.path().join("agent"), &[]);
+    wait_node_ready(&h, "e");
+    wait_for(10, "e has a podCIDR", || !cidr("e").is_empty());
+    let before = cidr("e");
+    agent.kill9();
+    agent.restart();
+    wait_node_ready(&h, "e");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(cidr("e"), before);
+}

@@ -215,7 +215,8 @@ pub fn admit(rt: &ResourceType, mut value: Value) -> Result<Admitted, Vec<FieldE
     Ok(Admitted { object, warnings })
 }
 
-/// Checks what an update may not change: immutable selectors, pod specs, immutable ConfigMaps/Secrets.
+/// Checks what an update may not change: immutable selectors, pod specs, a node's podCIDR,
+/// immutable ConfigMaps/Secrets.
 pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Vec<FieldError> {
     let mut errs = Errors::default();
     match rt.kind {
@@ -239,6 +240,18 @@ pub fn validate_update(rt: &ResourceType, old: &Value, new: &Value) -> Vec<Field
                 &Path::new("spec").child("clusterIP"),
                 compact(new.pointer("/spec/clusterIP")),
                 "field is immutable",
+            );
+        }
+        "Node"
+            if old
+                .pointer("/spec/podCIDR")
+                .and_then(Value::as_str)
+                .is_some_and(|c| !c.is_empty())
+                && old.pointer("/spec/podCIDR") != new.pointer("/spec/podCIDR") =>
+        {
+            errs.forbidden(
+                &Path::new("spec").child("podCIDR"),
+                "node updates may not change podCIDR except from \"\" to valid",
             );
         }
         "RoleBinding" | "ClusterRoleBinding" if old.get("roleRef") != new.get("roleRef") => {

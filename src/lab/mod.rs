@@ -43,6 +43,13 @@ pub struct UpArgs {
     /// Seconds without a heartbeat before a node's Ready condition becomes Unknown
     #[arg(long, default_value_t = 20)]
     node_grace_seconds: u64,
+    /// Seconds pods stay bound to an unreachable node before they are evicted (replaced elsewhere)
+    #[arg(long, default_value_t = 300)]
+    default_toleration_seconds: u64,
+    /// The agents' container runtime: runc (each pod its own network namespace and an address of
+    /// its node's podCIDR, routed between hosts) or process
+    #[arg(long, default_value = "runc", value_parser = ["runc", "process"])]
+    runtime: String,
     #[command(flatten)]
     dir: DirArg,
 }
@@ -70,13 +77,16 @@ pub fn run(cmd: LabCommand) -> Result<()> {
     }
 }
 
-/// Starts `argv` inside host `host`'s namespace with its own hostname, in a process group of its
+/// Starts `argv` inside host `host`'s network namespace with its own hostname, in a process group of its
 /// own (it outlives `orca lab up`), output to `log`.
 fn spawn_in(host: &str, argv: &[String], log: &Path) -> Result<u32> {
     use std::os::unix::process::CommandExt;
     let out = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let child = Command::new("ip")
-        .args(["netns", "exec", &net::netns(host), "unshare", "--uts", "sh", "-c"])
+    // nsenter rather than `ip netns exec`: the latter mounts a sysfs of its own, without the
+    // cgroup hierarchy runc needs, in a mount namespace where pods' namespaces would be hidden.
+    let child = Command::new("nsenter")
+        .arg(format!("--net=/var/run/netns/{}", net::netns(host)))
+        .args(["unshare", "--uts", "sh", "-c"])
         .arg("hostname \"$0\" && exec \"$@\"")
         .arg(host)
         .args(argv)
@@ -110,6 +120,9 @@ fn up(a: &UpArgs) -> Result<()> {
         bail!("a lab is up in {} already: `orca lab down` first", dir.display());
     }
     which("nats-server", "apt-get install -y nats-server")?;
+    if a.runtime == "runc" {
+        which("runc", "apt-get install -y runc (or `--runtime process`)")?;
+    }
     let hosts: Vec<String> = (1..=a.hosts).map(|i| format!("h{i}")).collect();
     std::fs::create_dir_all(&dir)?;
     // What is made is recorded first, so that `down` removes it even when `up` fails half-way.
@@ -173,6 +186,8 @@ fn make(a: &UpArgs, dir: &Path, hosts: &[String]) -> Result<()> {
         listen.clone(),
         "--node-grace-seconds".into(),
         a.node_grace_seconds.to_string(),
+        "--default-toleration-seconds".into(),
+        a.default_toleration_seconds.to_string(),
     ];
     pids.push(spawn_in("h1", &argv, &log)?);
     save(dir, hosts, &pids)?;
@@ -195,6 +210,10 @@ fn make(a: &UpArgs, dir: &Path, hosts: &[String]) -> Result<()> {
             dir.join(h).join("agent").display().to_string(),
             "--node-ip".into(),
             ip,
+            "--runtime".into(),
+            a.runtime.clone(),
+            "--image-dir".into(),
+            dir.join(h).join("images").display().to_string(),
         ];
         pids.push(spawn_in(h, &argv, &dir.join(h).join("agent.log"))?);
         save(dir, hosts, &pids)?;
@@ -258,8 +277,44 @@ fn signal_all(pids: &[i32], sig: &str) {
         .status();
 }
 
+/// Removes the runc containers of host `host`'s agent and the names of its pods' network
+/// namespaces (the namespaces themselves end with their last process).
+fn remove_containers(dir: &Path, host: &str) {
+    let agent = dir.join(host).join("agent");
+    let root = agent.join("runc");
+    if root.exists() {
+        let ids = Command::new("runc")
+            .arg("--root")
+            .arg(&root)
+            .args(["list", "-q"])
+            .output();
+        for id in ids
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+            .lines()
+        {
+            let _ = Command::new("runc")
+                .arg("--root")
+                .arg(&root)
+                .args(["delete", "--force", id])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+    for pod in std::fs::read_dir(agent.join("pods")).into_iter().flatten().flatten() {
+        let uid = pod.file_name().to_string_lossy().into_owned();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &orca_actors::node::network::netns_name(&uid)])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
 fn down(dir: &Path) -> Result<()> {
     let (hosts, started) = load(dir)?;
+    for h in &hosts {
+        remove_containers(dir, h);
+    }
     let mut pids: Vec<i32> = started.iter().map(|p| *p as i32).collect();
     for h in &hosts {
         pids.extend(pids_in(h));

@@ -15,6 +15,7 @@ pub mod job;
 pub mod job_plan;
 pub mod job_pods;
 pub mod namespace;
+pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod node_taints;
 pub mod replicaset;
@@ -58,6 +59,8 @@ pub fn start_all(nats: &async_nats::Client, checks: &Checks, default_toleration_
     checks.add("endpoints-controller", runs(move || ep.running()));
     let ns = namespace::Namespaces::start(api("namespace-controller"));
     checks.add("namespace-controller", runs(move || ns.running()));
+    let ipam = node_ipam::NodeIpamController::start(api("node-ipam-controller"));
+    checks.add("node-ipam-controller", runs(move || ipam.running()));
     let sa = service_accounts::ServiceAccounts::start(api("serviceaccount-controller"));
     checks.add("serviceaccount-controller", runs(move || sa.running()));
 }

@@ -50,6 +50,8 @@ pub struct AgentOptions {
     pub image_dir: PathBuf,
     /// Where the Ingress controller listens (None: no Ingress on this node).
     pub ingress: Option<crate::ingress::IngressOptions>,
+    /// The node's pod range: learned from its Node's `spec.podCIDR` when the agent starts.
+    pub pod_net: Option<super::network::PodNet>,
 }
 
 struct Running {
@@ -152,21 +154,19 @@ impl NodeAgent {
         }
         let mut pause = REGISTER_RETRY;
         let mut warned = false;
-        while let Err(e) = register::register(
-            &api,
-            &opts.name,
-            &opts.labels,
-            &status,
-            runtime.pod_network().then_some(super::network::POD_CIDR),
-        )
-        .await
-        {
+        while let Err(e) = register::register(&api, &opts.name, &opts.labels, &status).await {
             if !warned {
                 tracing::warn!("{e}; retrying with back-off");
                 warned = true;
             }
             tokio::time::sleep(pause).await;
             pause = crate::bus::client::next_backoff(pause);
+        }
+        let mut opts = opts;
+        if runtime.pod_network() {
+            let net = register::wait_for_pod_cidr(&api, &opts.name).await;
+            super::routes::NodeRoutes::start(api.clone(), &opts.name, net, &opts.host_ip);
+            opts.pod_net = Some(net);
         }
         let registry: Registry = Default::default();
         {
@@ -315,6 +315,7 @@ fn on_pod(
             pod: pod.clone(),
             dir,
             host_ip: opts.host_ip.clone(),
+            pod_net: opts.pod_net,
             runtime: runtime.clone(),
             backoff_base: opts.backoff_base,
             log_tail_bytes: opts.log_tail_bytes,

@@ -53,7 +53,7 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
                 labels.insert("zone".into(), format!("zone-{}", i % 3));
                 labels.insert("orca.dev/hollow".into(), "true".into());
                 let name = node_name(&opts.prefix, i);
-                async move { (i, register::register(&api, &name, &labels, &status, None).await) }
+                async move { (i, register::register(&api, &name, &labels, &status).await) }
             });
             for (i, r) in futures::future::join_all(calls).await {
                 if r.is_err() {

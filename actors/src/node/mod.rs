@@ -10,6 +10,7 @@ pub mod network;
 pub mod proxy;
 pub mod proxy_rules;
 pub mod register;
+pub mod routes;
 pub mod runtime;
 pub mod serve;
 pub mod shim;

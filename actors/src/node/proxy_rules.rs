@@ -234,6 +234,20 @@ pub fn render(table: &str, comment: &str, routes: &[Route], previous: Option<&BT
         "    ip daddr {net}/{bits} meta l4proto tcp reject with tcp reset"
     );
     let _ = writeln!(refuse, "    ip daddr {net}/{bits} reject");
+    // A pod sent to itself through a Service would see its own address as the source: such
+    // hairpin traffic is masqueraded (by endpoint pairs, as kube-proxy marks an endpoint's own).
+    let mut own: BTreeSet<&str> = BTreeSet::new();
+    for r in routes {
+        own.extend(r.endpoints.iter().chain(&r.external).map(|(ip, _)| ip.as_str()));
+    }
+    let pairs: Vec<String> = own.iter().map(|ip| format!("{ip} . {ip}")).collect();
+    let elements = if pairs.is_empty() {
+        String::new()
+    } else {
+        format!(" elements = {{ {} }};", pairs.join(", "))
+    };
+    let _ = writeln!(decls, "  set hairpin {{ type ipv4_addr . ipv4_addr;{elements} }}");
+    names.insert("set hairpin".to_string());
     let mut text = String::new();
     match previous {
         None => {
@@ -263,7 +277,7 @@ pub fn render(table: &str, comment: &str, routes: &[Route], previous: Option<&BT
         "table ip {table} {{\n  comment \"{comment}\"\n{decls}  chain services {{\n{nat}  }}\n  chain refuse {{\n{refuse}  }}\n  \
          chain nat_output {{ type nat hook output priority -100; policy accept; jump services; }}\n  \
          chain nat_prerouting {{ type nat hook prerouting priority -100; policy accept; jump services; }}\n  \
-         chain nat_postrouting {{ type nat hook postrouting priority 100; policy accept; ct status dnat ip saddr 127.0.0.0/8 masquerade; meta mark and {MASQUERADE_MARK:#x} == {MASQUERADE_MARK:#x} masquerade; }}\n  \
+         chain nat_postrouting {{ type nat hook postrouting priority 100; policy accept; ct status dnat ip saddr 127.0.0.0/8 masquerade; ct status dnat ip saddr . ip daddr @hairpin masquerade; meta mark and {MASQUERADE_MARK:#x} == {MASQUERADE_MARK:#x} masquerade; }}\n  \
          chain filter_output {{ type filter hook output priority 0; policy accept; jump refuse; }}\n  \
          chain filter_forward {{ type filter hook forward priority 0; policy accept; jump refuse; }}\n}}\n"
     );
@@ -329,7 +343,18 @@ mod tests {
         assert!(first.text.contains("update @aff_"), "{}", first.text);
         assert!(first.text.contains("ip saddr @aff_"), "{}", first.text);
         // Two endpoints (one shared by both lists) and two service chains.
-        assert_eq!(first.names.iter().filter(|n| n.starts_with("set ")).count(), 2);
+        assert_eq!(first.names.iter().filter(|n| n.starts_with("set aff_")).count(), 2);
+        // Hairpin traffic of both endpoints is masqueraded.
+        assert!(
+            first.text.contains("set hairpin { type ipv4_addr . ipv4_addr; elements = { 10.244.0.5 . 10.244.0.5, 10.244.1.5 . 10.244.1.5 }; }"),
+            "{}",
+            first.text
+        );
+        assert!(
+            first.text.contains("ip saddr . ip daddr @hairpin masquerade"),
+            "{}",
+            first.text
+        );
         // The next write flushes instead of deleting; an endpoint that went away loses its set.
         let fewer = routes(
             &svc,

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::network::PodNet;
 use crate::bus::client::ApiClient;
 
 /// What the node offers; defaults come from the machine.
@@ -63,17 +64,12 @@ pub async fn register(
     name: &str,
     labels: &BTreeMap<String, String>,
     status: &Value,
-    pod_cidr: Option<&str>,
 ) -> Result<(), String> {
     let mut all = labels.clone();
     all.insert("kubernetes.io/hostname".into(), name.into());
     all.insert("kubernetes.io/os".into(), "linux".into());
     all.insert("kubernetes.io/arch".into(), std::env::consts::ARCH.into());
     let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": all}, "spec": {}, "status": status});
-    let mut node = node;
-    if let Some(cidr) = pod_cidr {
-        node["spec"]["podCIDR"] = json!(cidr);
-    }
     let created = api
         .call("POST", "/api/v1/nodes", "", Some(&node))
         .await
@@ -81,7 +77,7 @@ pub async fn register(
     match created.status {
         201 => {}
         409 => {
-            let patch = json!({"metadata": {"labels": all}, "spec": {"podCIDR": pod_cidr}});
+            let patch = json!({"metadata": {"labels": all}});
             api.call("PATCH", &format!("/api/v1/nodes/{name}"), "", Some(&patch))
                 .await
                 .map_err(|e| e.to_string())?;
@@ -109,4 +105,31 @@ pub async fn register(
         ));
     }
     Ok(())
+}
+
+/// Waits until the node-ipam controller has given the Node its `spec.podCIDR` (kept for the node's
+/// life, so a restarted agent finds it at once).
+pub async fn wait_for_pod_cidr(api: &ApiClient, name: &str) -> PodNet {
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(5);
+    let mut warned = false;
+    loop {
+        let node = api.call("GET", &format!("/api/v1/nodes/{name}"), "", None).await;
+        let cidr = node
+            .ok()
+            .filter(|r| r.status == 200)
+            .and_then(|r| serde_json::from_slice::<Value>(&r.body).ok())
+            .and_then(|n| n["spec"]["podCIDR"].as_str().map(PodNet::parse));
+        match cidr {
+            Some(Ok(net)) => return net,
+            Some(Err(e)) => tracing::warn!("node {name}: {e}; waiting for another"),
+            None => {}
+        }
+        if !warned && started.elapsed() > std::time::Duration::from_secs(5) {
+            tracing::warn!("node {name} has no spec.podCIDR yet: pods wait for it (the control plane's node-ipam controller gives one when the cluster range has room)");
+            warned = true;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(500));
+    }
 }

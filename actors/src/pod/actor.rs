@@ -36,6 +36,8 @@ pub struct PodCtx {
     pub dir: PathBuf,
     /// The node's address (host network).
     pub host_ip: String,
+    /// The node's pod range (runtimes with pod networks).
+    pub pod_net: Option<crate::node::network::PodNet>,
     /// The runtime.
     pub runtime: Arc<dyn ContainerRuntime>,
     /// First crash-loop back-off delay.
@@ -297,6 +299,11 @@ impl Actor for PodActor {
             self.launch(Some(ip), ctx);
             return;
         }
+        let Some(net) = self.ctx.pod_net else {
+            // The agent starts pods only once it knows its range: a bug if not.
+            tracing::error!("pod {}/{}: the node has no pod range", self.ns, self.name);
+            return;
+        };
         let (api, dir, uid, path, cancelled) = (
             self.ctx.api.clone(),
             self.ctx.dir.clone(),
@@ -304,7 +311,7 @@ impl Actor for PodActor {
             self.status_path.clone(),
             self.cancelled.clone(),
         );
-        let setup = async move { pod_network(&api, &dir, &uid, &path, &cancelled).await };
+        let setup = async move { pod_network(net, &api, &dir, &uid, &path, &cancelled).await };
         ctx.spawn(setup.into_actor(self).map(|ip, act, ctx| act.launch(ip, ctx)));
     }
 

@@ -48,6 +48,7 @@ pub(crate) fn release_sandbox(pod_network: bool, uid: &str) {
 /// Sets up the pod's network namespace, reporting failures in the status and retrying; `None` when
 /// `cancelled` is set meanwhile (the pod is being deleted or is gone).
 pub(crate) async fn pod_network(
+    net: network::PodNet,
     api: &ApiClient,
     dir: &std::path::Path,
     uid: &str,
@@ -57,7 +58,7 @@ pub(crate) async fn pod_network(
     let pods_dir = dir.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
     loop {
         let (d, id) = (pods_dir.clone(), uid.to_string());
-        let outcome = tokio::task::spawn_blocking(move || network::setup(&d, &id))
+        let outcome = tokio::task::spawn_blocking(move || network::setup(net, &d, &id))
             .await
             .unwrap_or_else(|e| Err(e.to_string()));
         match outcome {

@@ -85,7 +85,7 @@ pub fn columns(kind: &str, wide: bool) -> Vec<&'static str> {
                 c.extend(["CONTAINERS", "IMAGES", "SELECTOR"])
             }
             "Service" => c.push("SELECTOR"),
-            "Node" => c.extend(["INTERNAL-IP", "OS-IMAGE"]),
+            "Node" => c.extend(["INTERNAL-IP", "POD-CIDR", "OS-IMAGE", "CONTAINER-RUNTIME"]),
             _ => {}
         }
     }
@@ -342,7 +342,12 @@ pub fn row(kind: &str, v: &Value, wide: bool) -> Vec<String> {
                     .and_then(|a| a.iter().find(|x| x["type"] == "InternalIP"))
                     .map(|x| s(x, "/address"))
                     .unwrap_or_default();
-                r.extend([or_none(ip), or_none(s(v, "/status/nodeInfo/osImage"))]);
+                r.extend([
+                    or_none(ip),
+                    or_none(s(v, "/spec/podCIDR")),
+                    or_none(s(v, "/status/nodeInfo/osImage")),
+                    or_none(s(v, "/status/nodeInfo/containerRuntimeVersion")),
+                ]);
             }
             _ => {}
         }
