@@ -79,6 +79,9 @@ pub struct AgentArgs {
     /// Number of hollow nodes
     #[arg(long, default_value_t = 1)]
     count: usize,
+    /// Index of the first hollow node (names run NAME-FIRST ..)
+    #[arg(long, default_value_t = 0, requires = "hollow")]
+    first: usize,
     /// Where pod state and logs live [default: $ORCA_HOME/agent-NAME]
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -146,7 +149,7 @@ pub fn agent(args: AgentArgs) -> Result<()> {
         (None, None) => bail!("pass --join TOKEN (printed by `orca up`) or --nats URL"),
     };
     if args.hollow {
-        return hollow(nats_url, args.name, args.count, opts);
+        return hollow(nats_url, args.name, (args.first, args.count), opts);
     }
     // The agent actor runs on an actix System; pod actors and I/O run on its two tokio workers.
     let system = actix::System::with_tokio_rt(|| {
@@ -191,7 +194,7 @@ pub fn shim(args: ShimArgs) -> Result<()> {
     std::process::exit(code.clamp(0, 255));
 }
 
-fn hollow(nats_url: String, prefix: String, count: usize, opts: AgentOptions) -> Result<()> {
+fn hollow(nats_url: String, prefix: String, (first, count): (usize, usize), opts: AgentOptions) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -200,13 +203,14 @@ fn hollow(nats_url: String, prefix: String, count: usize, opts: AgentOptions) ->
         let nats = orca_actors::bus::connect(&nats_url, &format!("orca-hollow-{prefix}")).await?;
         let hollow = orca_actors::node::hollow::HollowOptions {
             prefix: prefix.clone(),
+            first,
             count,
             capacity: opts.capacity,
             labels: opts.labels,
         };
         println!(
-            "orca agent: {count} hollow nodes {prefix}-0..{} joining {nats_url}",
-            count.saturating_sub(1)
+            "orca agent: {count} hollow nodes {prefix}-{first}..{} joining {nats_url}",
+            (first + count).saturating_sub(1)
         );
         tokio::select! {
             r = orca_actors::node::hollow::run(nats, hollow) => r.map_err(anyhow::Error::msg),

@@ -30,6 +30,8 @@ fn scheduler_bench_checks_its_own_results() {
         "300",
         "--profile",
         "mixed",
+        "--hosts",
+        "3",
         "--json",
         json.to_str().unwrap(),
         "--plot",
@@ -46,9 +48,17 @@ fn scheduler_bench_checks_its_own_results() {
         .iter()
         .filter_map(|p| p["process"].as_str())
         .collect();
-    for p in ["control plane", "hollow agent", "nats-server"] {
+    // Three "hosts": three clustered nats-servers, an agent of 10 hollow nodes on each.
+    for p in [
+        "control plane",
+        "hollow agent 1",
+        "hollow agent 3",
+        "nats-server 1",
+        "nats-server 3",
+    ] {
         assert!(processes.contains(&p), "{p} is reported: {processes:?}");
     }
+    assert_eq!(report["hosts"], 3);
     assert!(std::fs::read_to_string(&plot).unwrap().starts_with("<svg"));
 }
 

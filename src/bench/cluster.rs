@@ -123,9 +123,15 @@ pub struct Hollow(pub Child);
 impl Hollow {
     /// Starts the hollow nodes `hollow-0..` joining `nats_url`.
     pub fn start(nats_url: &str, count: usize) -> Result<Hollow> {
+        Hollow::start_range(nats_url, 0, count)
+    }
+
+    /// Starts the hollow nodes `hollow-FIRST..` joining `nats_url`.
+    pub fn start_range(nats_url: &str, first: usize, count: usize) -> Result<Hollow> {
         let exe = std::env::current_exe().context("cannot find the orca binary")?;
         let child = Command::new(exe)
             .args(["agent", "--hollow", "--name", "hollow", "--nats", nats_url])
+            .args(["--first", &first.to_string()])
             .args([
                 "--cpu",
                 "32",
@@ -147,5 +153,85 @@ impl Drop for Hollow {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// A NATS cluster of `n` nats-servers on this machine joined by routes (one per "host"),
+/// stopped on drop.
+pub struct NatsCluster {
+    /// The servers; clients may join any.
+    pub servers: Vec<orca_actors::cluster::natsd::NatsServer>,
+    dir: PathBuf,
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        self.servers.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl NatsCluster {
+    /// Starts `n` servers and waits until each has routes to all the others.
+    pub fn start(n: usize) -> Result<NatsCluster> {
+        use orca_actors::cluster::natsd::{free_port, NatsServer};
+        let dir = std::env::temp_dir().join(format!("orca-bench-nats-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let ports: Vec<(u16, u16)> = (0..n)
+            .map(|_| Ok((free_port()?, free_port()?)))
+            .collect::<Result<_, std::io::Error>>()?;
+        let mut servers = Vec::new();
+        for (i, (client, route)) in ports.iter().enumerate() {
+            let routes: Vec<String> = ports
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, (_, r))| format!("\"nats://127.0.0.1:{r}\""))
+                .collect();
+            let conf = dir.join(format!("nats-{i}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "server_name: host{i}\nhttp: \"127.0.0.1:0\"\ncluster {{\n  name: bench\n  listen: \"127.0.0.1:{route}\"\n  routes: [{}]\n}}\n",
+                    routes.join(", ")
+                ),
+            )?;
+            servers.push(NatsServer::start_with_config(*client, &conf).context("starting a clustered nats-server")?);
+        }
+        let cluster = NatsCluster { servers, dir };
+        cluster.wait_routed(n)?;
+        Ok(cluster)
+    }
+
+    /// Waits until a message published on each server reaches a subscriber on every other.
+    fn wait_routed(&self, n: usize) -> Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        rt.block_on(async {
+            let mut clients = Vec::new();
+            for s in &self.servers {
+                clients.push(orca_actors::bus::connect(&s.url(), "orca-bench").await?);
+            }
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            for (i, from) in clients.iter().enumerate() {
+                for (j, to) in clients.iter().enumerate().filter(|(j, _)| *j != i) {
+                    loop {
+                        let subject = format!("bench.route.{i}.{j}");
+                        let mut sub = to.subscribe(subject.clone()).await?;
+                        to.flush().await?;
+                        from.publish(subject, "x".into()).await?;
+                        from.flush().await?;
+                        let got =
+                            tokio::time::timeout(Duration::from_millis(200), futures::StreamExt::next(&mut sub)).await;
+                        if matches!(got, Ok(Some(_))) {
+                            break;
+                        }
+                        if std::time::Instant::now() > deadline {
+                            anyhow::bail!("the {n} nats-servers did not form a cluster within 30 s");
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 }

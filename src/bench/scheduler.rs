@@ -11,9 +11,7 @@ use clap::Args;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-use orca_actors::cluster::natsd::NatsServer;
-
-use super::cluster::{BenchCluster, Hollow};
+use super::cluster::{BenchCluster, Hollow, NatsCluster};
 use super::{percentile, svg};
 
 /// Options of `orca bench scheduler`.
@@ -31,6 +29,14 @@ pub struct SchedulerArgs {
     /// Concurrent creating clients
     #[arg(long, default_value_t = 64)]
     clients: usize,
+    /// "Hosts": nats-servers clustered by routes, the control plane on the first, the hollow
+    /// nodes split evenly over all of them
+    #[arg(long, default_value_t = 1)]
+    hosts: usize,
+    /// Hollow-node agent processes, the nodes split evenly, agent i on host i mod hosts
+    /// [default: one per host]
+    #[arg(long)]
+    agents: Option<usize>,
     /// Write the results as JSON here
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -99,14 +105,34 @@ fn name_in(line: &[u8]) -> Option<(String, bool)> {
 }
 
 pub fn run(args: SchedulerArgs) -> Result<()> {
-    let nats = NatsServer::start(None).context("the scheduler bench needs nats-server")?;
-    let (cluster, _) = BenchCluster::start_with(&["--nats", &nats.url(), "--no-agent"])?;
-    let hollow = Hollow::start(&nats.url(), args.nodes)?;
+    if args.hosts == 0 {
+        bail!("--hosts takes 1 or more");
+    }
+    let nats = NatsCluster::start(args.hosts).context("the scheduler bench needs nats-server")?;
+    let first = nats.servers[0].url();
+    let (cluster, _) = BenchCluster::start_with(&["--nats", &first, "--no-agent"])?;
+    let agents = args.agents.unwrap_or(args.hosts).max(1);
+    let mut hollow = Vec::new();
+    for a in 0..agents {
+        let (from, to) = (args.nodes * a / agents, args.nodes * (a + 1) / agents);
+        hollow.push(Hollow::start_range(
+            &nats.servers[a % args.hosts].url(),
+            from,
+            to - from,
+        )?);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let others = [("hollow agent", hollow.0.id()), ("nats-server", nats.pid())];
+    let mut others: Vec<(String, u32)> = Vec::new();
+    for (h, agent) in hollow.iter().enumerate() {
+        others.push((format!("hollow agent {}", h + 1), agent.0.id()));
+    }
+    for (h, server) in nats.servers.iter().enumerate() {
+        others.push((format!("nats-server {}", h + 1), server.pid()));
+    }
+    let others: Vec<(&str, u32)> = others.iter().map(|(n, p)| (n.as_str(), *p)).collect();
     let result = rt.block_on(measure(&cluster, &args, &others));
     drop(hollow);
     let report = result?;
@@ -157,8 +183,8 @@ impl Report {
             })
             .collect();
         let table = format!(
-            "nodes {}  pods {}  profile {}\nthroughput: average {:.0} pods/s  per-second p50 {:.0}  p90 {:.0}  p99 {:.0}\nlatency created -> bound: p50 {:.0} ms  p90 {:.0} ms  p99 {:.0} ms\ncontrol plane: {:.2} CPU cores, peak RSS {:.0} MB\ncheck: {}",
-            j["nodes"], j["pods"], j["profile"].as_str().unwrap_or(""),
+            "nodes {}  hosts {}  pods {}  profile {}\nthroughput: average {:.0} pods/s  per-second p50 {:.0}  p90 {:.0}  p99 {:.0}\nlatency created -> bound: p50 {:.0} ms  p90 {:.0} ms  p99 {:.0} ms\ncontrol plane: {:.2} CPU cores, peak RSS {:.0} MB\ncheck: {}",
+            j["nodes"], j["hosts"], j["pods"], j["profile"].as_str().unwrap_or(""),
             j["throughput"]["average"].as_f64().unwrap_or(0.0), j["throughput"]["p50"].as_f64().unwrap_or(0.0), j["throughput"]["p90"].as_f64().unwrap_or(0.0), j["throughput"]["p99"].as_f64().unwrap_or(0.0),
             j["latency_ms"]["p50"].as_f64().unwrap_or(0.0), j["latency_ms"]["p90"].as_f64().unwrap_or(0.0), j["latency_ms"]["p99"].as_f64().unwrap_or(0.0),
             j["control_plane"]["cpu_cores"].as_f64().unwrap_or(0.0), j["control_plane"]["peak_rss_mb"].as_f64().unwrap_or(0.0),
@@ -333,7 +359,7 @@ async fn measure(cluster: &BenchCluster, args: &SchedulerArgs, others: &[(&str, 
     sorted.sort_by(|a, b| a.total_cmp(b));
     let errors = super::sched_check::check(&http, &base, args.pods).await?;
     let json = json!({
-        "nodes": args.nodes, "pods": args.pods, "profile": args.profile, "seconds": elapsed,
+        "nodes": args.nodes, "hosts": args.hosts, "pods": args.pods, "profile": args.profile, "seconds": elapsed,
         "throughput": {"average": args.pods as f64 / elapsed, "p50": percentile(&sorted, 0.5), "p90": percentile(&sorted, 0.9), "p99": percentile(&sorted, 0.99), "per_second": per_second},
         "latency_ms": {"p50": percentile(&lat, 0.5), "p90": percentile(&lat, 0.9), "p99": percentile(&lat, 0.99)},
         "control_plane": {"cpu_cores": cpu, "peak_rss_mb": peak_rss},

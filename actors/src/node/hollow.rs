@@ -24,8 +24,10 @@ pub const REPORT_CONCURRENCY: usize = 256;
 /// How hollow nodes are made.
 #[derive(Debug, Clone)]
 pub struct HollowOptions {
-    /// Node names are `PREFIX-0` .. `PREFIX-(count-1)`.
+    /// Node names are `PREFIX-FIRST` .. `PREFIX-(FIRST+count-1)`.
     pub prefix: String,
+    /// The index of the first node.
+    pub first: usize,
     /// Number of nodes.
     pub count: usize,
     /// What each node offers.
@@ -43,7 +45,7 @@ pub fn node_name(prefix: &str, i: usize) -> String {
 pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), String> {
     let api = ApiClient::new(nats.clone(), &format!("hollow/{}", opts.prefix));
     let status = register::node_status(&opts.capacity, &opts.prefix, "127.0.0.1", "hollow");
-    let mut pending: Vec<usize> = (0..opts.count).collect();
+    let mut pending: Vec<usize> = (opts.first..opts.first + opts.count).collect();
     while !pending.is_empty() {
         let mut failed = Vec::new();
         for chunk in pending.chunks(REGISTER_CONCURRENCY) {
@@ -68,7 +70,9 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
     }
     let (hb_nats, names): (async_nats::Client, Vec<String>) = (
         nats.clone(),
-        (0..opts.count).map(|i| node_name(&opts.prefix, i)).collect(),
+        (opts.first..opts.first + opts.count)
+            .map(|i| node_name(&opts.prefix, i))
+            .collect(),
     );
     tokio::spawn(async move {
         loop {
@@ -82,7 +86,10 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
             tokio::time::sleep(HEARTBEAT_INTERVAL).await;
         }
     });
-    let prefix = format!("{}-", opts.prefix);
+    // Agents may share a prefix (each with its own range of indexes): a pod is ours by its node.
+    let mine: HashSet<String> = (opts.first..opts.first + opts.count)
+        .map(|i| node_name(&opts.prefix, i))
+        .collect();
     let mut reported: HashSet<String> = HashSet::new();
     let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(REPORT_CONCURRENCY));
     // Only bound pods concern a node: the server filters the rest out.
@@ -98,7 +105,7 @@ pub async fn run(nats: async_nats::Client, opts: HollowOptions) -> Result<(), St
             };
             // The header says whether the pod is ours and what it needs; the JSON is read only
             // to report it Running, once.
-            if !pod.node().starts_with(&prefix) {
+            if !mine.contains(pod.node()) {
                 continue;
             }
             let (ns, name) = d.key.clone();
