@@ -14,5 +14,6 @@ pub mod metrics;
 pub mod node;
 pub mod pod;
 pub mod printers;
+pub mod raft;
 pub mod runtime;
 pub mod scheduler;

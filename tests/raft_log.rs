@@ -1,0 +1,154 @@
+//! The replicated log on its own: three Raft members over a real nats-server, each with its log on
+//! disk. Under 32 concurrent writers the leader is stopped and later returns; every acknowledged
+//! write is on every member, at the same index, and a member that returns catches up.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use orca_actors::cluster::natsd::NatsServer;
+use orca_actors::raft::{Machine, Member, WriteError};
+
+/// A machine that keeps each applied entry in a file named by its index.
+struct Files(PathBuf);
+
+impl Machine for Files {
+    fn apply(&self, index: u64, data: &[u8]) -> Result<(), String> {
+        std::fs::write(self.0.join(format!("{index:012}")), data).map_err(|e| e.to_string())
+    }
+    fn snapshot(&self) -> Result<Vec<u8>, String> {
+        serde_json::to_vec(&read(&self.0)).map_err(|e| e.to_string())
+    }
+    fn restore(&self, data: &[u8]) -> Result<(), String> {
+        let all: BTreeMap<u64, String> = serde_json::from_slice(data).map_err(|e| e.to_string())?;
+        let _ = std::fs::remove_dir_all(&self.0);
+        std::fs::create_dir_all(&self.0).map_err(|e| e.to_string())?;
+        for (i, d) in all {
+            self.apply(i, d.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+fn read(dir: &Path) -> BTreeMap<u64, String> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().parse().unwrap(),
+                std::fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn start(nats: &str, id: u64, root: &Path) -> Member {
+    let dir = root.join(format!("m{id}"));
+    let applied = dir.join("applied");
+    std::fs::create_dir_all(&applied).unwrap();
+    let client = async_nats::connect(nats).await.unwrap();
+    Member::start(client, "test", id, &dir, Arc::new(Files(applied)))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_members_lose_their_leader_under_load_and_lose_nothing() {
+    let nats = NatsServer::start(None).expect("nats-server (apt-get install -y nats-server)");
+    let root = tempfile::tempdir().unwrap();
+    let mut members: BTreeMap<u64, Arc<Member>> = BTreeMap::new();
+    for id in 1..=3 {
+        members.insert(id, Arc::new(start(&nats.url(), id, root.path()).await));
+    }
+    let peers: Vec<(u64, String)> = (1..=3).map(|i| (i, format!("m{i}"))).collect();
+    members[&1].initialize(&peers).await.unwrap();
+    let leader = members[&1]
+        .wait_leader(Duration::from_secs(10))
+        .await
+        .expect("a leader");
+    let members = Arc::new(parking_lot::Mutex::new(members));
+
+    // 32 writers, 40 writes each, sent to whichever member leads; a NotLeader answer or a failed
+    // write is retried (a retried write may land twice: each acknowledgement names its index).
+    let acked = Arc::new(parking_lot::Mutex::new(Vec::<(u64, String)>::new()));
+    let mut writers = Vec::new();
+    for w in 0..32 {
+        let (members, acked) = (members.clone(), acked.clone());
+        writers.push(tokio::spawn(async move {
+            for n in 0..40 {
+                let data = format!("w{w}-{n}");
+                let deadline = Instant::now() + Duration::from_secs(20);
+                loop {
+                    let target = {
+                        let m = members.lock();
+                        let known = m.values().find_map(|m| m.leader()).filter(|l| m.contains_key(l));
+                        known.and_then(|l| m.get(&l).cloned())
+                    };
+                    let result = match &target {
+                        Some(m) => m.write(data.clone().into_bytes()).await,
+                        None => Err(WriteError::NotLeader(None)),
+                    };
+                    match result {
+                        Ok(index) => {
+                            acked.lock().push((index, data.clone()));
+                            break;
+                        }
+                        Err(e) => {
+                            assert!(Instant::now() < deadline, "write {data} not accepted within 20 s: {e}");
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    // Stop the leader once a few hundred writes are in; measure until another accepts writes.
+    while acked.lock().len() < 300 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let stopped = members.lock().remove(&leader).unwrap();
+    let lost = Instant::now();
+    stopped.shutdown().await;
+    let before = acked.lock().len();
+    while acked.lock().len() == before {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let recovery = lost.elapsed();
+    for w in writers {
+        w.await.unwrap();
+    }
+    assert!(recovery < Duration::from_secs(5), "writes resumed after {recovery:?}");
+    eprintln!("leader {leader} lost: writes accepted again after {recovery:?}");
+
+    // The old leader returns from its disk and catches up.
+    let back = Arc::new(start(&nats.url(), leader, root.path()).await);
+    members.lock().insert(leader, back);
+    let acked = acked.lock().clone();
+    assert_eq!(
+        acked
+            .iter()
+            .map(|(_, d)| d)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        32 * 40
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let views: Vec<BTreeMap<u64, String>> = (1..=3)
+            .map(|i| read(&root.path().join(format!("m{i}/applied"))))
+            .collect();
+        let complete = views.iter().all(|v| acked.iter().all(|(i, d)| v.get(i) == Some(d)));
+        if complete && views[0] == views[1] && views[1] == views[2] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "members did not converge: {:?}",
+            views.iter().map(BTreeMap::len).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
