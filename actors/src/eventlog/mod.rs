@@ -8,6 +8,7 @@ pub mod reader;
 pub mod record;
 pub mod recovery;
 pub mod replay;
+pub mod replicated;
 pub mod staging;
 pub mod watch;
 pub mod writer;

@@ -64,6 +64,30 @@ pub struct EventLog {
 impl EventLog {
     /// Opens (or creates) the log and starts its writer thread.
     pub fn open(opts: &LogOptions) -> Result<EventLog> {
+        let (state, log) = EventLog::open_state(opts)?;
+        log.start_writer(opts, move |rx| writer::run(state, rx))
+    }
+
+    /// Starts the writer thread running `run`.
+    pub(crate) fn start_writer(
+        mut self,
+        opts: &LogOptions,
+        run: impl FnOnce(mpsc::UnboundedReceiver<Job>) + Send + 'static,
+    ) -> Result<EventLog> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        std::thread::Builder::new()
+            .name("orca-log-writer".into())
+            .spawn(move || run(rx))
+            .map_err(|e| Error::Open {
+                path: opts.data_dir.display().to_string(),
+                source: Box::new(e),
+            })?;
+        self.jobs = tx;
+        Ok(self)
+    }
+
+    /// Opens (or creates) the log: the writer's state and the log without a writer yet.
+    pub(crate) fn open_state(opts: &LogOptions) -> Result<(WriterState, EventLog)> {
         let open_err = |source: Box<dyn std::error::Error + Send + Sync>| Error::Open {
             path: opts.data_dir.display().to_string(),
             source,
@@ -94,7 +118,11 @@ impl EventLog {
             Some(g) => key_revision(&g.key()?),
             None => 0,
         };
-        projection.head = projection.head.max(head);
+        // A member restored from a snapshot holds no events up to the snapshot's head.
+        let restored = meta
+            .get(super::replicated::SNAPSHOT_HEAD)?
+            .map_or(0, |v| key_revision(&v));
+        projection.head = projection.head.max(head).max(restored);
         projection.oldest = match meta.get("oldest")? {
             Some(v) => key_revision(&v),
             None => 1,
@@ -127,18 +155,18 @@ impl EventLog {
             held_bytes: std::cell::Cell::new(None),
             last_age_check: None,
         };
-        let (tx, rx) = mpsc::unbounded_channel();
-        std::thread::Builder::new()
-            .name("orca-log-writer".into())
-            .spawn(move || writer::run(state, rx))
-            .map_err(|e| open_err(Box::new(e)))?;
-        Ok(EventLog {
-            jobs: tx,
-            projection,
-            hub,
-            reader,
-            broken,
-        })
+        // No writer until one is started: a closed channel.
+        let (jobs, _) = mpsc::unbounded_channel();
+        Ok((
+            state,
+            EventLog {
+                jobs,
+                projection,
+                hub,
+                reader,
+                broken,
+            },
+        ))
     }
 
     /// Runs `f` on the writer against the staged state; resolves once its changes are durable.

@@ -82,7 +82,7 @@ pub(crate) fn run(mut state: WriterState, mut rx: mpsc::UnboundedReceiver<Job>) 
         let acks: Vec<Ack> = jobs.drain(..).map(|job| job(&mut staging)).collect();
         let outcome = match &failed {
             Some(reason) => Err(reason.clone()),
-            None => commit(&state, &staging).map_err(|e| e.to_string()),
+            None => commit(&state, &staging.events, &[]).map_err(|e| e.to_string()),
         };
         if let Err(reason) = &outcome {
             // A storage failure leaves the log in an unknown state: refuse further writes.
@@ -91,20 +91,8 @@ pub(crate) fn run(mut state: WriterState, mut rx: mpsc::UnboundedReceiver<Job>) 
                 *state.broken.lock() = Some(reason.clone());
             }
             failed.get_or_insert_with(|| reason.clone());
-        } else if !staging.events.is_empty() {
-            {
-                let mut proj = state.projection.write();
-                for ev in &staging.events {
-                    proj.apply(ev);
-                }
-            }
-            state.hub.publish(&staging.events);
-            let retention = compact_if_due(&state)
-                .and_then(|_| compact_by_age(&mut state))
-                .and_then(|_| compact_by_size(&mut state));
-            if let Err(e) = retention {
-                tracing::warn!("compaction failed: {e}");
-            }
+        } else {
+            publish(&mut state, &staging.events);
         }
         for ack in acks {
             ack(outcome.clone());
@@ -112,12 +100,17 @@ pub(crate) fn run(mut state: WriterState, mut rx: mpsc::UnboundedReceiver<Job>) 
     }
 }
 
-fn commit(state: &WriterState, staging: &Staging) -> Result<(), Error> {
-    if staging.events.is_empty() {
+/// Makes `events` durable: records, history index and objects in one fjall batch with the `meta`
+/// entries given, then one fdatasync.
+pub(crate) fn commit(state: &WriterState, events: &[Arc<super::Event>], meta: &[(&str, Vec<u8>)]) -> Result<(), Error> {
+    if events.is_empty() && meta.is_empty() {
         return Ok(());
     }
     let mut batch = state.db.batch();
-    for ev in &staging.events {
+    for (k, v) in meta {
+        batch.insert(&state.meta, *k, v.clone());
+    }
+    for ev in events {
         let rec = record::encode(ev, &state.secrets)?;
         let key = object_key(&ev.kind, &ev.namespace, &ev.name);
         match ev.event_type {
@@ -137,8 +130,28 @@ fn commit(state: &WriterState, staging: &Staging) -> Result<(), Error> {
     batch.commit()?;
     let fsync = std::time::Instant::now();
     state.db.persist(PersistMode::SyncData)?;
-    crate::metrics::api::batch(staging.events.len(), fsync.elapsed().as_secs_f64());
+    crate::metrics::api::batch(events.len(), fsync.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Makes committed `events` visible: the projection, the watch hub, then the retention policies.
+pub(crate) fn publish(state: &mut WriterState, events: &[Arc<super::Event>]) {
+    if events.is_empty() {
+        return;
+    }
+    {
+        let mut proj = state.projection.write();
+        for ev in events {
+            proj.apply(ev);
+        }
+    }
+    state.hub.publish(events);
+    let retention = compact_if_due(state)
+        .and_then(|_| compact_by_age(state))
+        .and_then(|_| compact_by_size(state));
+    if let Err(e) = retention {
+        tracing::warn!("compaction failed: {e}");
+    }
 }
 
 /// Drops the oldest events once the log holds more than the retention allows (with 10% slack so that
