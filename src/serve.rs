@@ -22,6 +22,9 @@ pub fn orca_home() -> PathBuf {
 /// Arguments shared by `up` and `server`.
 #[derive(Args, Debug, Clone)]
 pub struct CommonArgs {
+    /// The members of a replicated control plane and this one's name (set by `orca server`).
+    #[arg(skip)]
+    members: (Vec<String>, String),
     /// Data directory of the event log [default: $ORCA_HOME/data, ORCA_HOME defaults to ~/.orca]
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -85,6 +88,15 @@ pub struct ServerArgs {
     /// Serve a (replayed) data directory for inspection: reads only, no scheduler, controllers or NATS
     #[arg(long)]
     read_only: bool,
+    /// Run as one member of a replicated control plane of these members (names, comma-separated,
+    /// the same list on every member): the log is replicated with Raft over NATS, writes are
+    /// acknowledged once a majority holds them, and the cluster survives the loss of a minority.
+    /// Members share the CA (pki/ca.*) and the secret key (secret.key) of their data directories
+    #[arg(long, value_delimiter = ',', conflicts_with = "read_only")]
+    peers: Vec<String>,
+    /// This member's name among --peers [default: the host's name]
+    #[arg(long, requires = "peers")]
+    member: Option<String>,
 }
 
 pub fn up(args: UpArgs) -> Result<()> {
@@ -122,8 +134,18 @@ pub fn server(args: ServerArgs) -> Result<()> {
         let dir = args.common.data_dir.clone().unwrap_or_else(|| orca_home().join("data"));
         return serve_read_only(&dir, &args.common.listen);
     }
+    let mut common = args.common;
+    if !args.peers.is_empty() {
+        let member = match args.member {
+            Some(m) => m,
+            None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .context("cannot read the host's name: give --member")?,
+        };
+        common.members = (args.peers, member);
+    }
     run(
-        args.common,
+        common,
         args.nats.unwrap_or_default(),
         false,
         false,
@@ -189,6 +211,8 @@ fn run(
         token_auth_file: common.token_auth_file,
         nats_credentials: security.plane,
         join: security.join,
+        peers: common.members.0,
+        member: common.members.1,
     };
     let agent_creds = security.agent;
     if opts.insecure_http {

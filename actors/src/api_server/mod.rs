@@ -13,6 +13,7 @@ pub mod events_v1;
 pub mod eviction;
 pub mod exec_ws;
 pub mod fieldset;
+pub mod forward;
 pub mod guard;
 pub mod health;
 pub mod history;
@@ -78,6 +79,8 @@ pub struct ApiCore {
     /// Interval between watch bookmarks.
     pub bookmark_interval: Duration,
     auth: Option<std::sync::Arc<crate::auth::Auth>>,
+    /// This member's place in a replicated control plane (None: the only member).
+    replica: Option<std::sync::Arc<forward::Replica>>,
 }
 
 pub use bootstrap::{DEFAULT_STORAGE_CLASS, SYSTEM_NAMESPACES};
@@ -93,6 +96,7 @@ impl ApiCore {
             checks: Default::default(),
             bookmark_interval: watch::BOOKMARK_INTERVAL,
             auth: None,
+            replica: None,
         }
     }
 
@@ -115,6 +119,9 @@ impl ApiCore {
 
     /// Serves one API call.
     pub async fn handle(&self, req: ApiRequest) -> Reply {
+        if let Some(replica) = self.forward_to_leader(&req) {
+            return self.forward(&replica, req).await;
+        }
         if let Some(path) = events_v1::core_path(&req.path) {
             return self.handle_events_v1(req, path).await;
         }

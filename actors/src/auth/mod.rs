@@ -21,7 +21,7 @@ pub const AUTHENTICATED: &str = "system:authenticated";
 pub const ANONYMOUS: &str = "system:anonymous";
 
 /// An authenticated caller: Kubernetes' user.Info.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     pub user: String,
     pub uid: String,

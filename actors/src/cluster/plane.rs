@@ -37,6 +37,10 @@ pub struct PlaneOptions {
     pub nats_credentials: crate::bus::Credentials,
     /// The users of the private nats-server and its pid, when nodes join it with a token.
     pub join: Option<(super::nats_auth::NatsAuth, u32)>,
+    /// The members of a replicated control plane, by name (empty: this is the only member).
+    pub peers: Vec<String>,
+    /// This member's name among `peers`.
+    pub member: String,
 }
 
 /// Failures starting the control plane.
@@ -74,8 +78,11 @@ pub struct Plane {
     pub actor: actix::Addr<ApiServer>,
     /// The NATS connection.
     pub nats: async_nats::Client,
-    /// Where the cluster DNS server answers (behind the `kube-system/kube-dns` Service).
-    pub dns: SocketAddr,
+    /// Where the cluster DNS server answers (behind the `kube-system/kube-dns` Service); on a
+    /// replicated control plane, the leader serves it.
+    pub dns: Option<SocketAddr>,
+    /// This member's Raft member, on a replicated control plane.
+    pub replica: Option<std::sync::Arc<crate::api_server::forward::Replica>>,
     /// The cluster's certificates.
     pub pki: crate::auth::pki::Pki,
     /// Whether the API is served over TLS.
@@ -122,6 +129,35 @@ fn security(
     Ok((pki, auth, tls))
 }
 
+/// What a new log needs before the API serves it: the system namespaces, default classes and
+/// roles, and the cluster CA for pods.
+pub(crate) async fn bootstrap(core: &ApiCore, ca: &str) -> Result<(), Error> {
+    core.bootstrap().await?;
+    core.publish_root_ca(ca).await.map_err(Error::Security)
+}
+
+/// What one member of the control plane runs: the scheduler, the node lifecycle, the controllers
+/// and the cluster DNS; returns where the DNS server answers.
+pub(crate) async fn lead(core: &ApiCore, nats: &async_nats::Client, opts: &PlaneOptions) -> Result<SocketAddr, Error> {
+    let scheduler_api = crate::bus::client::ApiClient::new(nats.clone(), "orca-scheduler");
+    let scheduler = crate::scheduler::Scheduler::start(scheduler_api);
+    let lifecycle = crate::bus::client::ApiClient::new(nats.clone(), "orca-node-lifecycle");
+    let lifecycle = crate::controllers::node_lifecycle::NodeLifecycle::start(lifecycle, opts.node_grace);
+    let checks = &core.checks;
+    checks.add("scheduler", runs(move || scheduler.running()));
+    checks.add("node-lifecycle-controller", runs(move || lifecycle.running()));
+    crate::controllers::start_all(nats, checks, opts.default_toleration_seconds);
+    let dns_api = crate::bus::client::ApiClient::new(nats.clone(), "orca-dns");
+    let (dns, dns_addr) = crate::dns::ClusterDns::start(dns_api, "orca")
+        .await
+        .map_err(|source| Error::Listen {
+            addr: "cluster DNS (UDP and TCP)".into(),
+            source,
+        })?;
+    checks.add("cluster-dns", runs(move || dns.running()));
+    Ok(dns_addr)
+}
+
 /// A readiness check that an actor runs.
 pub(crate) fn runs(alive: impl Fn() -> bool + Send + Sync + 'static) -> crate::api_server::health::Check {
     std::sync::Arc::new(move || if alive() { Ok(()) } else { Err("stopped".to_string()) })
@@ -134,7 +170,12 @@ impl Plane {
         log_opts.retain_events = opts.retain_events;
         log_opts.retain_age = opts.retain_age;
         log_opts.retain_bytes = opts.retain_bytes;
-        let log = EventLog::open(&log_opts)?;
+        let (log, replicated) = if opts.peers.is_empty() {
+            (EventLog::open(&log_opts)?, None)
+        } else {
+            let (log, machine, replication) = EventLog::open_replicated(&log_opts)?;
+            (log, Some((machine, replication)))
+        };
         let nats = crate::bus::connect_as(&opts.nats_url, "orca-control-plane", &opts.nats_credentials).await?;
         if let Some((users, pid)) = &opts.join {
             let pid = nix::unistd::Pid::from_raw(*pid as i32);
@@ -146,15 +187,23 @@ impl Plane {
                 .map_err(Error::Security)?;
         }
         let (pki, auth, tls) = security(opts)?;
-        let core = ApiCore::new(log).with_nats(nats.clone()).with_auth(auth);
-        core.bootstrap().await?;
+        let mut core = ApiCore::new(log).with_nats(nats.clone()).with_auth(auth);
         let ca = pki.ca_pem().map_err(Error::Security)?;
-        core.publish_root_ca(&ca).await.map_err(Error::Security)?;
+        let replica = match replicated {
+            None => {
+                bootstrap(&core, &ca).await?;
+                None
+            }
+            Some((machine, replication)) => {
+                let r = super::members::join(opts, machine, &replication).await?;
+                core = core.with_replica(r.clone());
+                crate::api_server::forward::serve(core.clone(), r.clone())
+                    .await
+                    .map_err(|e| Error::Security(format!("control-plane member: {e}")))?;
+                Some(r)
+            }
+        };
         let actor = ApiServer::start(core.clone(), nats.clone()).await?;
-        let scheduler_api = crate::bus::client::ApiClient::new(nats.clone(), "orca-scheduler");
-        let scheduler = crate::scheduler::Scheduler::start(scheduler_api);
-        let lifecycle = crate::bus::client::ApiClient::new(nats.clone(), "orca-node-lifecycle");
-        let lifecycle = crate::controllers::node_lifecycle::NodeLifecycle::start(lifecycle, opts.node_grace);
         let checks = &core.checks;
         let nc = nats.clone();
         checks.add(
@@ -166,17 +215,13 @@ impl Plane {
         );
         let api_actor = actor.clone();
         checks.add("api-server-actor", runs(move || api_actor.connected()));
-        checks.add("scheduler", runs(move || scheduler.running()));
-        checks.add("node-lifecycle-controller", runs(move || lifecycle.running()));
-        crate::controllers::start_all(&nats, checks, opts.default_toleration_seconds);
-        let dns_api = crate::bus::client::ApiClient::new(nats.clone(), "orca-dns");
-        let (dns, dns_addr) = crate::dns::ClusterDns::start(dns_api, "orca")
-            .await
-            .map_err(|source| Error::Listen {
-                addr: "cluster DNS (UDP and TCP)".into(),
-                source,
-            })?;
-        checks.add("cluster-dns", runs(move || dns.running()));
+        let dns_addr = match &replica {
+            None => Some(lead(&core, &nats, opts).await?),
+            Some(r) => {
+                super::members::lead_when_elected(r.clone(), core.clone(), nats.clone(), opts.clone(), ca);
+                None
+            }
+        };
         // The OpenAPI documents are built once, off the start-up path, before kubectl asks.
         std::thread::spawn(|| {
             let _ = crate::api_server::openapi::root();
@@ -194,6 +239,7 @@ impl Plane {
             actor,
             nats,
             dns: dns_addr,
+            replica,
             pki,
             tls: secure,
         })

@@ -1,0 +1,126 @@
+//! A member of a replicated control plane (`orca server --peers`): its Raft member on a runtime of
+//! its own, joined to the others over NATS; while it leads it also runs the scheduler, the
+//! controllers and the cluster DNS (one copy in the cluster, as Kubernetes' leader election gives).
+
+use std::sync::{Arc, OnceLock};
+
+use super::plane::{Error, PlaneOptions};
+use crate::api_server::forward::Replica;
+use crate::api_server::ApiCore;
+use crate::eventlog::replicated::{LogMachine, Replication};
+use crate::raft::Member;
+
+/// The NATS subject space of the control plane's members.
+pub const CLUSTER: &str = "orca";
+
+/// Raft's runtime: its own threads, so that replication never waits behind the actors.
+fn runtime() -> Result<&'static tokio::runtime::Runtime, Error> {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    if let Some(rt) = RT.get() {
+        return Ok(rt);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("orca-raft")
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Security(format!("starting the Raft runtime: {e}")))?;
+    Ok(RT.get_or_init(|| rt))
+}
+
+/// This member's id: its place in `peers`, from 1.
+pub fn member_id(opts: &PlaneOptions) -> Result<u64, Error> {
+    opts.peers
+        .iter()
+        .position(|p| *p == opts.member)
+        .map(|i| i as u64 + 1)
+        .ok_or_else(|| {
+            Error::Security(format!(
+                "--member {:?} is not one of --peers {}",
+                opts.member,
+                opts.peers.join(",")
+            ))
+        })
+}
+
+/// Starts this member's Raft over `machine`, makes the first membership if the cluster has none
+/// (every member may: the same membership), and connects the log's writer to Raft.
+pub async fn join(
+    opts: &PlaneOptions,
+    machine: Arc<LogMachine>,
+    replication: &Replication,
+) -> Result<Arc<Replica>, Error> {
+    let id = member_id(opts)?;
+    let rt = runtime()?;
+    let (url, creds, dir) = (
+        opts.nats_url.clone(),
+        opts.nats_credentials.clone(),
+        opts.data_dir.clone(),
+    );
+    let peers: Vec<(u64, String)> = opts
+        .peers
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (i as u64 + 1, p.clone()))
+        .collect();
+    let name = opts.member.clone();
+    let started = rt.spawn(async move {
+        let nats = crate::bus::connect_as(&url, &format!("orca-member-{name}"), &creds)
+            .await
+            .map_err(|e| e.to_string())?;
+        let member = Member::start(nats.clone(), CLUSTER, id, &dir, machine).await?;
+        member.initialize(&peers).await?;
+        Ok::<_, String>((Arc::new(member), nats))
+    });
+    let (member, nats) = started
+        .await
+        .map_err(|e| Error::Security(format!("control-plane member: {e}")))?
+        .map_err(|e| Error::Security(format!("control-plane member: {e}")))?;
+    let (m, handle) = (member.clone(), rt.handle().clone());
+    replication.connect(Box::new(move |entry| {
+        handle.block_on(m.write(entry)).map_err(|e| e.to_string())
+    }));
+    Ok(Arc::new(Replica {
+        member,
+        nats,
+        cluster: CLUSTER.into(),
+    }))
+}
+
+/// Once this member leads: bootstraps a new log, then starts the scheduler, controllers and DNS.
+/// A member that loses the lead after that exits, so that two copies never run (a process
+/// manager starts it again as a follower).
+pub fn lead_when_elected(
+    replica: Arc<Replica>,
+    core: ApiCore,
+    nats: async_nats::Client,
+    opts: PlaneOptions,
+    ca: String,
+) {
+    actix::spawn(async move {
+        let id = replica.member.id;
+        let mut metrics = replica.member.raft.metrics();
+        if metrics.wait_for(|m| m.current_leader == Some(id)).await.is_err() {
+            return;
+        }
+        let mut pause = std::time::Duration::from_millis(50);
+        while let Err(e) = super::plane::bootstrap(&core, &ca).await {
+            tracing::warn!("bootstrapping the log: {e}; retrying");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(2));
+        }
+        match super::plane::lead(&core, &nats, &opts).await {
+            Ok(dns) => tracing::info!(
+                "member {} leads: the scheduler, controllers and cluster DNS ({dns}) run here",
+                opts.member
+            ),
+            Err(e) => tracing::error!("member {} leads but could not start its controllers: {e}", opts.member),
+        }
+        let _ = metrics.wait_for(|m| m.current_leader != Some(id)).await;
+        eprintln!(
+            "member {} is no longer the control-plane leader: exiting so that its controllers never run beside the new leader's",
+            opts.member
+        );
+        std::process::exit(75);
+    });
+}
