@@ -53,15 +53,33 @@ enum Command {
     /// Several hosts on this machine (network namespaces) running one cluster, for tests and trials
     #[command(subcommand)]
     Lab(lab::LabCommand),
+    /// The control plane's members, the leader and how far each is behind (`orcactl members`)
+    Members {
+        /// Passed on to `orcactl members` (-o json, --server URL)
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Measure orca: API writes, watch fan-out, start-up.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
 }
 
+/// Runs `orcactl members ARGS` from beside this binary.
+fn members(args: &[String]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let orcactl = std::env::current_exe()?.with_file_name("orcactl");
+    let status = std::process::Command::new(&orcactl)
+        .arg("members")
+        .args(args)
+        .status()
+        .with_context(|| format!("running {} (installed beside orca)", orcactl.display()))?;
+    std::process::exit(status.code().unwrap_or(1));
+}
+
 fn main() {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("ORCA_LOG")
-        .unwrap_or_else(|_| "warn,lsm_tree=error,fjall=error".into());
+        .unwrap_or_else(|_| "warn,lsm_tree=error,fjall=error,openraft=off".into());
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -76,6 +94,7 @@ fn main() {
         Command::Agent(args) => agent::agent(args),
         Command::Log(cmd) => logcmd::run(cmd),
         Command::Lab(cmd) => lab::run(cmd),
+        Command::Members { args } => members(&args),
         Command::Replay(args) => replay::run(args),
         Command::Shim(args) => agent::shim(args),
     };

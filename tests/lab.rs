@@ -14,6 +14,9 @@ use std::time::Duration;
 use common::{wait_for, Cred, Http};
 use serde_json::json;
 
+/// One lab at a time on this machine: tests take it in turn.
+static ONE_LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn lab(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_orca"))
         .arg("lab")
@@ -55,6 +58,29 @@ fn http_from_pod(kubeconfig: &std::path::Path, pod: &str, ip: &str, port: u16) -
     head.starts_with("HTTP/1.1 200").then(|| body.trim().to_string())
 }
 
+/// Takes the lab down; after a failure, its hosts' logs are kept first and their place printed.
+struct Down(String);
+
+impl Drop for Down {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let keep = std::env::temp_dir().join(format!("orca-lab-logs-{}", std::process::id()));
+            for host in ["h1", "h2", "h3"] {
+                let from = std::path::Path::new(&self.0).join(host);
+                let _ = std::fs::create_dir_all(keep.join(host));
+                for f in ["server.log", "agent.log", "nats.log"] {
+                    let _ = std::fs::copy(from.join(f), keep.join(host).join(f));
+                }
+            }
+            eprintln!("the lab's logs are kept in {}", keep.display());
+            if std::env::var_os("ORCA_LAB_KEEP").is_some() {
+                return;
+            }
+        }
+        let _ = lab(&["down", "--dir", &self.0]);
+    }
+}
+
 fn ready(h: &Http, node: &str) -> String {
     let n = h.get(&format!("/api/v1/nodes/{node}")).body;
     n["status"]["conditions"]
@@ -69,6 +95,7 @@ fn ready(h: &Http, node: &str) -> String {
 
 #[test]
 fn three_hosts_one_cluster_partition_and_heal() {
+    let _turn = ONE_LAB.lock().unwrap_or_else(|p| p.into_inner());
     common::require_root_tools(&["ip", "nsenter", "nats-server", "runc", "busybox", "curl"]);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("lab");
@@ -267,4 +294,274 @@ fn three_hosts_one_cluster_partition_and_heal() {
         .status
         .success());
     assert!(!dir.exists(), "the lab's directory is removed");
+}
+
+/// A client of the lab member at `ip` with the admin's certificate.
+fn member_client(dir: &std::path::Path, ip: &str) -> Http {
+    let pki = dir.join("h1/server/pki");
+    let read = |f: &str| std::fs::read_to_string(pki.join(f)).unwrap();
+    // Short: a member killed or cut off is given up on soon.
+    Http::tls_timeout(
+        &format!("https://{ip}:6443"),
+        &read("ca.crt"),
+        Cred::Cert(read("admin.crt"), read("admin.key")),
+        Duration::from_secs(10),
+    )
+}
+
+fn leader(h: &Http) -> Option<String> {
+    let r = h.try_req("GET", "/apis/orca.dev/v1/members", "", None).ok()?;
+    r.body["leader"].as_str().map(str::to_string)
+}
+
+/// The log of a member as (revision, kind, name) from its log endpoint.
+fn log_of(h: &Http) -> Vec<(u64, String, String)> {
+    let mut out = Vec::new();
+    let mut from = 1;
+    loop {
+        let r = h.get(&format!("/apis/orca.dev/v1/log?from={from}&limit=10000"));
+        assert_eq!(r.status, 200, "{}", r.text);
+        let items = r.body["items"].as_array().unwrap().clone();
+        if items.is_empty() {
+            return out;
+        }
+        for e in &items {
+            out.push((
+                e["revision"].as_u64().unwrap(),
+                e["kind"].as_str().unwrap().to_string(),
+                e["name"].as_str().unwrap().to_string(),
+            ));
+        }
+        from = r.body["next"].as_u64().unwrap();
+    }
+}
+
+#[test]
+fn three_control_plane_members_lose_their_leader_and_a_follower_and_nothing_acknowledged() {
+    let _turn = ONE_LAB.lock().unwrap_or_else(|p| p.into_inner());
+    common::require_root_tools(&["ip", "nsenter", "nats-server"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("lab");
+    let d = dir.to_str().unwrap().to_string();
+    let out = lab(&[
+        "up",
+        "--hosts",
+        "3",
+        "--control-planes",
+        "3",
+        "--runtime",
+        "process",
+        "--dir",
+        &d,
+    ]);
+    let _down = Down(d.clone());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ips = ["10.77.0.11", "10.77.0.12", "10.77.0.13"];
+    let host_ip = |host: &str| ips[host[1..].parse::<usize>().unwrap() - 1];
+    let h1 = member_client(&dir, ips[0]);
+    wait_for(30, "a leader among three members", || {
+        h1.try_req("GET", "/apis/orca.dev/v1/members", "", None)
+            .is_ok_and(|r| r.body["items"].as_array().map_or(0, Vec::len) == 3 && r.body["leader"].is_string())
+    });
+    let first_leader = leader(&h1).unwrap();
+
+    // A watch on the leader from the start; when its member dies it resumes on another member
+    // from the last revision it saw.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(u64, String)>::new()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (seen, stop, dir) = (seen.clone(), stop.clone(), dir.clone());
+        let start_ip = host_ip(&first_leader).to_string();
+        std::thread::spawn(move || {
+            let mut rv = 0u64;
+            let mut ip = start_ip;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let h = member_client(&dir, &ip);
+                let url = format!("/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=5");
+                if let Ok(lines) = h.watch_lines(&url) {
+                    for line in lines {
+                        let ev: serde_json::Value = serde_json::from_str(&line).unwrap();
+                        let Some(v) = ev["object"]["metadata"]["resourceVersion"]
+                            .as_str()
+                            .and_then(|v| v.parse::<u64>().ok())
+                        else {
+                            break;
+                        };
+                        if ev["type"] == "ADDED" {
+                            seen.lock()
+                                .unwrap()
+                                .push((v, ev["object"]["metadata"]["name"].as_str().unwrap().to_string()));
+                        }
+                        rv = rv.max(v);
+                    }
+                }
+                // Next member round (the one watched may be gone).
+                ip = format!("10.77.0.{}", 11 + (ip[8..].parse::<usize>().unwrap() - 10) % 3);
+            }
+        })
+    };
+
+    // 32 writers, each starting on a member of its own; a failed write moves on to the next member
+    // and is tried again under a new name (only acknowledged writes count).
+    let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(u64, String)>::new()));
+    let mut writers = Vec::new();
+    for w in 0..32usize {
+        let (acked, dir) = (acked.clone(), dir.clone());
+        writers.push(std::thread::spawn(move || {
+            let mut member = w % 3;
+            let mut client = member_client(&dir, &format!("10.77.0.{}", 11 + member));
+            for n in 0..40 {
+                let deadline = std::time::Instant::now() + Duration::from_secs(30);
+                for attempt in 0.. {
+                    let name = format!("w{w}-{n}-{attempt}");
+                    let body = serde_json::to_vec(&common::configmap(&name, "x")).unwrap();
+                    let r = client.try_req(
+                        "POST",
+                        "/api/v1/namespaces/default/configmaps",
+                        "application/json",
+                        Some(body),
+                    );
+                    if let Ok(r) = &r {
+                        if r.status == 201 {
+                            let rv = r.body["metadata"]["resourceVersion"].as_str().unwrap().parse().unwrap();
+                            acked.lock().unwrap().push((rv, name));
+                            break;
+                        }
+                    }
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "no write of w{w} accepted in 30 s: {:?}",
+                        r.map(|r| r.text)
+                    );
+                    member = (member + 1) % 3;
+                    client = member_client(&dir, &format!("10.77.0.{}", 11 + member));
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+        }));
+    }
+    let acked_now = || acked.lock().unwrap().len();
+    wait_for(60, "300 writes acknowledged", || acked_now() >= 300);
+
+    // kill -9 the leader: another is elected and takes writes.
+    let out = lab(&["kill", &first_leader, "--dir", &d]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let other = ips.iter().find(|ip| **ip != host_ip(&first_leader)).unwrap();
+    let probe = member_client(&dir, other);
+    let killed = std::time::Instant::now();
+    wait_for(10, "a write accepted after the leader's loss", || {
+        let body = serde_json::to_vec(&common::configmap(
+            &format!("probe-{}", killed.elapsed().as_millis()),
+            "x",
+        ))
+        .unwrap();
+        let r = probe.try_req(
+            "POST",
+            "/api/v1/namespaces/default/configmaps",
+            "application/json",
+            Some(body),
+        );
+        if let Ok(r) = &r {
+            if r.status != 201 {
+                eprintln!("probe: {} {}", r.status, r.text);
+            }
+        } else {
+            eprintln!("probe: {r:?}", r = r.as_ref().err());
+        }
+        r.is_ok_and(|r| r.status == 201)
+    });
+    eprintln!(
+        "leader {first_leader} killed: writes accepted again after {:?}",
+        killed.elapsed()
+    );
+    let second_leader = leader(&probe).expect("a new leader");
+    assert_ne!(second_leader, first_leader);
+    // It returns and catches up; then a follower is cut off and healed while writes go on.
+    let out = lab(&["restart", &first_leader, "--dir", &d]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let before_cut = acked_now();
+    let follower = ["h1", "h2", "h3"]
+        .into_iter()
+        .find(|h| *h != second_leader && *h != first_leader)
+        .unwrap()
+        .to_string();
+    let out = lab(&["cut", &follower, "--dir", &d]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    wait_for(30, "writes go on without the cut follower", || {
+        acked_now() >= before_cut + 100
+    });
+    let out = lab(&["heal", &follower, "--dir", &d]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert_eq!(acked.len(), 32 * 40);
+
+    // Every member holds every acknowledged write at its revision, in identical gapless logs.
+    let clients: Vec<Http> = ips.iter().map(|ip| member_client(&dir, ip)).collect();
+    let head = acked.iter().map(|(r, _)| *r).max().unwrap();
+    for (c, ip) in clients.iter().zip(ips) {
+        wait_for(30, &format!("{ip} catches up"), || {
+            c.try_req("GET", "/api/v1/namespaces/default/configmaps?limit=1", "", None)
+                .is_ok_and(|r| {
+                    r.body["metadata"]["resourceVersion"]
+                        .as_str()
+                        .and_then(|v| v.parse::<u64>().ok())
+                        >= Some(head)
+                })
+        });
+    }
+    let logs: Vec<Vec<(u64, String, String)>> = clients.iter().map(log_of).collect();
+    let shortest = logs.iter().map(Vec::len).min().unwrap();
+    for (log, ip) in logs.iter().zip(ips) {
+        assert!(
+            log.iter().enumerate().all(|(i, (r, _, _))| *r == i as u64 + 1),
+            "{ip}: gapless"
+        );
+        for (rv, name) in &acked {
+            assert_eq!(
+                log.get(*rv as usize - 1).map(|(_, k, n)| (k.as_str(), n.as_str())),
+                Some(("ConfigMap", name.as_str())),
+                "{ip}: acknowledged {name} at revision {rv}"
+            );
+        }
+        assert_eq!(
+            &log[..shortest],
+            &logs[0][..shortest],
+            "{ip}: the same log as {}",
+            ips[0]
+        );
+    }
+    // Each member's objects equal a replay of its log.
+    for (c, ip) in clients.iter().zip(ips) {
+        let listed: std::collections::BTreeSet<String> = c.get("/api/v1/namespaces/default/configmaps").body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        let replayed: std::collections::BTreeSet<String> = logs[0]
+            .iter()
+            .filter(|(_, k, n)| k == "ConfigMap" && n != "kube-root-ca.crt")
+            .map(|(_, _, n)| n.clone())
+            .collect();
+        let listed: std::collections::BTreeSet<String> =
+            listed.into_iter().filter(|n| n != "kube-root-ca.crt").collect();
+        assert_eq!(listed, replayed, "{ip}: objects equal the replayed log");
+    }
+    // The watch, resumed across the leader's loss, saw every acknowledged write once.
+    wait_for(30, "the watch sees every acknowledged write", || {
+        let seen = seen.lock().unwrap();
+        let names: std::collections::BTreeSet<&String> = seen.iter().map(|(_, n)| n).collect();
+        acked.iter().all(|(_, n)| names.contains(n))
+    });
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let seen = seen.lock().unwrap().clone();
+    let mut names: Vec<&String> = seen.iter().map(|(_, n)| n).collect();
+    let all = names.len();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), all, "no event twice");
+    watcher.join().unwrap();
 }

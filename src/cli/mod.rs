@@ -24,6 +24,7 @@ mod kubeconfig;
 mod label;
 mod logs;
 mod manifest;
+mod members;
 mod patch;
 mod port_forward;
 mod rollout;
@@ -69,6 +70,8 @@ enum Verb {
     Events(events::EventsArgs),
     /// Every change to an object, with what changed, deleted objects included
     History(history::HistoryArgs),
+    /// The control plane's members, its leader and how far each is behind
+    Members(members::MembersArgs),
     /// Print a container's log
     Logs(logs::LogsArgs),
     /// Run a command in a container (-i for stdin, -t for a terminal)
@@ -160,6 +163,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Verb::ApiVersions => api_resources::versions(&client),
         Verb::ClusterInfo => api_resources::cluster_info(&client),
         Verb::History(a) => history::run(&client, ns.as_deref(), a),
+        Verb::Members(a) => members::run(&client, a),
         Verb::Events(a) => events::run(&client, ns.as_deref(), a),
         Verb::Diff(a) => diff::run(&client, ns.as_deref(), a),
         Verb::Logs(a) => logs::run(&client, ns.as_deref(), a),

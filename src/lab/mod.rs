@@ -24,6 +24,10 @@ pub enum LabCommand {
     Cut(HostArg),
     /// Give a cut host its link back
     Heal(HostArg),
+    /// Kill (SIGKILL) the control-plane member on a host
+    Kill(HostArg),
+    /// Start the control-plane member on a host again, as it was started
+    Restart(HostArg),
 }
 
 /// Where the lab keeps its state.
@@ -46,6 +50,10 @@ pub struct UpArgs {
     /// Seconds pods stay bound to an unreachable node before they are evicted (replaced elsewhere)
     #[arg(long, default_value_t = 300)]
     default_toleration_seconds: u64,
+    /// Control-plane members, on the first hosts: 1, or 3 (or 5) for a replicated control plane
+    /// that survives the loss of a minority
+    #[arg(long, default_value_t = 1)]
+    control_planes: usize,
     /// The agents' container runtime: runc (each pod its own network namespace and an address of
     /// its node's podCIDR, routed between hosts) or process
     #[arg(long, default_value = "runc", value_parser = ["runc", "process"])]
@@ -74,6 +82,8 @@ pub fn run(cmd: LabCommand) -> Result<()> {
         LabCommand::Down(d) => down(&lab_dir(&d)),
         LabCommand::Cut(h) => link(&h, false),
         LabCommand::Heal(h) => link(&h, true),
+        LabCommand::Kill(h) => kill(&h),
+        LabCommand::Restart(h) => restart(&h),
     }
 }
 
@@ -114,6 +124,9 @@ fn wait_tcp(addr: &str, what: &str, log: &Path) -> Result<()> {
 fn up(a: &UpArgs) -> Result<()> {
     if a.hosts == 0 || a.hosts > 200 {
         bail!("--hosts takes 1 to 200");
+    }
+    if a.control_planes == 0 || a.control_planes > a.hosts || a.control_planes.is_multiple_of(2) {
+        bail!("--control-planes takes an odd number up to --hosts (1, 3, 5): a majority must survive");
     }
     let dir = lab_dir(&a.dir);
     if dir.join("lab.json").exists() {
@@ -174,24 +187,38 @@ fn make(a: &UpArgs, dir: &Path, hosts: &[String]) -> Result<()> {
     let ip1 = net::host_ip(1);
     let listen = format!("{ip1}:6443");
     let server_dir = dir.join("h1").join("server");
-    let log = dir.join("h1").join("server.log");
-    let argv: Vec<String> = vec![
-        orca.clone(),
-        "server".into(),
-        "--nats".into(),
-        format!("nats://{ip1}:4222"),
-        "--data-dir".into(),
-        server_dir.display().to_string(),
-        "--listen".into(),
-        listen.clone(),
-        "--node-grace-seconds".into(),
-        a.node_grace_seconds.to_string(),
-        "--default-toleration-seconds".into(),
-        a.default_toleration_seconds.to_string(),
-    ];
-    pids.push(spawn_in("h1", &argv, &log)?);
-    save(dir, hosts, &pids)?;
-    wait_tcp(&listen, "the control plane", &log)?;
+    let members: Vec<String> = hosts[..a.control_planes].to_vec();
+    if members.len() > 1 {
+        share_secrets(dir, &members)?;
+    }
+    for (i, h) in members.iter().enumerate() {
+        let ip = net::host_ip(i + 1);
+        let mut argv: Vec<String> = vec![
+            orca.clone(),
+            "server".into(),
+            "--nats".into(),
+            format!("nats://{ip}:4222"),
+            "--data-dir".into(),
+            dir.join(h).join("server").display().to_string(),
+            "--listen".into(),
+            format!("{ip}:6443"),
+            "--node-grace-seconds".into(),
+            a.node_grace_seconds.to_string(),
+            "--default-toleration-seconds".into(),
+            a.default_toleration_seconds.to_string(),
+        ];
+        if members.len() > 1 {
+            argv.extend(["--peers".into(), members.join(","), "--member".into(), h.clone()]);
+        }
+        let pid = spawn_in(h, &argv, &dir.join(h).join("server.log"))?;
+        pids.push(pid);
+        save(dir, hosts, &pids)?;
+        save_server(dir, h, pid, &argv)?;
+    }
+    for (i, h) in members.iter().enumerate() {
+        let addr = format!("{}:6443", net::host_ip(i + 1));
+        wait_tcp(&addr, "the control plane", &dir.join(h).join("server.log"))?;
+    }
     let pki = orca_actors::auth::pki::Pki::open(&server_dir.join("pki"));
     let url = format!("https://{listen}");
     let text = crate::serve::kubeconfig_text(&url, Some(&pki)).map_err(anyhow::Error::msg)?;
@@ -219,9 +246,10 @@ fn make(a: &UpArgs, dir: &Path, hosts: &[String]) -> Result<()> {
         save(dir, hosts, &pids)?;
     }
     println!(
-        "lab up: {} hosts on {}.0/24 (h1 at {ip1}), each with a nats-server (clustered) and an agent; the control plane on h1",
+        "lab up: {} hosts on {}.0/24 (h1 at {ip1}), each with a nats-server (clustered) and an agent; the control plane on {}",
         hosts.len(),
-        net::NET
+        net::NET,
+        members.join(", ")
     );
     println!("kubectl: export KUBECONFIG={}", kubeconfig.display());
     println!("cut a host off: orca lab cut h2; back: orca lab heal h2; all gone: orca lab down");
@@ -241,6 +269,69 @@ fn which(bin: &str, install: &str) -> Result<()> {
 fn save(dir: &Path, hosts: &[String], pids: &[u32]) -> Result<()> {
     let text = json!({"hosts": hosts, "pids": pids}).to_string();
     std::fs::write(dir.join("lab.json"), text).context("writing lab.json")
+}
+
+/// Records how host `host`'s control-plane member runs (for `kill` and `restart`).
+fn save_server(dir: &Path, host: &str, pid: u32, argv: &[String]) -> Result<()> {
+    let path = dir.join("servers.json");
+    let mut all: serde_json::Value = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_else(|| json!({}));
+    all[host] = json!({"pid": pid, "argv": argv});
+    std::fs::write(&path, all.to_string()).context("writing servers.json")
+}
+
+/// The control-plane member of host `host`: its pid and how it was started.
+fn load_server(dir: &Path, host: &str) -> Result<(u32, Vec<String>)> {
+    let all: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("servers.json")).unwrap_or_default())
+        .unwrap_or_else(|_| json!({}));
+    let s = &all[host];
+    let pid = s["pid"]
+        .as_u64()
+        .with_context(|| format!("no control-plane member runs on {host}"))?;
+    Ok((pid as u32, serde_json::from_value(s["argv"].clone())?))
+}
+
+/// Members share the cluster CA, the admin credentials, the token key and the key sealing
+/// Secrets: made once in h1's data directory and copied to the others'.
+fn share_secrets(dir: &Path, members: &[String]) -> Result<()> {
+    let first = dir.join(&members[0]).join("server");
+    let hosts = vec![net::host_ip(1)];
+    orca_actors::auth::pki::Pki::ensure(&first.join("pki"), &hosts).map_err(anyhow::Error::msg)?;
+    orca_actors::eventlog::crypto::SecretBox::load_or_create(&first.join("secret.key"))?;
+    for m in &members[1..] {
+        let to = dir.join(m).join("server");
+        std::fs::create_dir_all(to.join("pki"))?;
+        for f in ["ca.crt", "ca.key", "admin.crt", "admin.key", "token.key"] {
+            std::fs::copy(first.join("pki").join(f), to.join("pki").join(f))?;
+        }
+        std::fs::copy(first.join("secret.key"), to.join("secret.key"))?;
+    }
+    Ok(())
+}
+
+fn kill(h: &HostArg) -> Result<()> {
+    let dir = lab_dir(&h.dir);
+    let (pid, _) = load_server(&dir, &h.host)?;
+    signal_all(&[pid as i32], "KILL");
+    println!("the control-plane member on {} is killed", h.host);
+    Ok(())
+}
+
+fn restart(h: &HostArg) -> Result<()> {
+    let dir = lab_dir(&h.dir);
+    let (hosts, mut pids) = load(&dir)?;
+    let (_, argv) = load_server(&dir, &h.host)?;
+    let log = dir.join(&h.host).join("server.log");
+    let pid = spawn_in(&h.host, &argv, &log)?;
+    pids.push(pid);
+    save(&dir, &hosts, &pids)?;
+    save_server(&dir, &h.host, pid, &argv)?;
+    let i = hosts.iter().position(|x| *x == h.host).unwrap_or(0);
+    wait_tcp(&format!("{}:6443", net::host_ip(i + 1)), "the control plane", &log)?;
+    println!("the control-plane member on {} runs again", h.host);
+    Ok(())
 }
 
 fn load(dir: &Path) -> Result<(Vec<String>, Vec<u32>)> {

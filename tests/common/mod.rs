@@ -176,8 +176,13 @@ impl Http {
 
     /// A client of an https server whose CA is `ca_pem`.
     pub fn tls(base: &str, ca_pem: &str, cred: Cred) -> Http {
+        Http::tls_timeout(base, ca_pem, cred, Duration::from_secs(30))
+    }
+
+    /// A client of an https server whose CA is `ca_pem`, giving up on a request after `timeout`.
+    pub fn tls_timeout(base: &str, ca_pem: &str, cred: Cred, timeout: Duration) -> Http {
         let mut b = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(30))
+            .timeout(timeout)
             .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("CA PEM"));
         match cred {
             Cred::None => {}
@@ -197,6 +202,11 @@ impl Http {
     }
 
     pub fn req(&self, method: &str, path: &str, content_type: &str, body: Option<Vec<u8>>) -> Resp {
+        self.try_req(method, path, content_type, body).expect("request")
+    }
+
+    /// A request that may fail to connect (a server killed or cut off).
+    pub fn try_req(&self, method: &str, path: &str, content_type: &str, body: Option<Vec<u8>>) -> Result<Resp, String> {
         let mut r = self.client.request(
             reqwest::Method::from_bytes(method.as_bytes()).expect("method"),
             format!("{}{}", self.base, path),
@@ -204,7 +214,7 @@ impl Http {
         if let Some(b) = body {
             r = r.header("content-type", content_type).body(b);
         }
-        let resp = r.send().expect("request");
+        let resp = r.send().map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
         let warnings = resp
             .headers()
@@ -212,13 +222,27 @@ impl Http {
             .iter()
             .filter_map(|v| v.to_str().ok().map(str::to_string))
             .collect();
-        let text = resp.text().expect("body");
-        Resp {
+        let text = resp.text().map_err(|e| e.to_string())?;
+        Ok(Resp {
             status,
             body: serde_json::from_str(&text).unwrap_or(Value::Null),
             text,
             warnings,
+        })
+    }
+
+    /// The lines of a streamed GET (a watch), until the server ends it or the client's timeout.
+    pub fn watch_lines(&self, path: &str) -> Result<impl Iterator<Item = String>, String> {
+        use std::io::BufRead;
+        let resp = self
+            .client
+            .get(format!("{}{}", self.base, path))
+            .send()
+            .map_err(|e| e.to_string())?;
+        if !resp.status().is_success() {
+            return Err(format!("watch answered {}", resp.status()));
         }
+        Ok(std::io::BufReader::new(resp).lines().map_while(Result::ok))
     }
 
     pub fn get(&self, path: &str) -> Resp {

@@ -65,7 +65,9 @@ impl ApiCore {
     /// The replica to forward through, when `req` is a write and another member leads.
     pub(super) fn forward_to_leader(&self, req: &ApiRequest) -> Option<Arc<Replica>> {
         let r = self.replica.as_ref()?;
-        (mutating(&req.method) && r.member.leader() != Some(r.member.id)).then(|| r.clone())
+        // Writes, and the members list (only the leader knows how far each member is).
+        let leaders = mutating(&req.method) || req.path == super::members::PATH;
+        (leaders && r.member.leader() != Some(r.member.id)).then(|| r.clone())
     }
 
     pub(super) async fn forward(&self, replica: &Replica, req: ApiRequest) -> Reply {
@@ -74,6 +76,7 @@ impl ApiCore {
                 "the control plane has no leader at the moment (members are electing one); retry",
             )));
         };
+        tracing::debug!("forwarding {} {} to member {leader}", req.method, req.path);
         let msg = Forwarded {
             method: req.method,
             path: req.path,

@@ -19,6 +19,7 @@ pub mod health;
 pub mod history;
 pub mod http;
 pub mod managed;
+pub mod members;
 pub mod node_proxy;
 pub mod openapi;
 pub mod openapi_v2;
@@ -158,6 +159,12 @@ impl ApiCore {
             return Ok(Reply::Done(ApiResponse::json(
                 200,
                 timeline::entries(&self.log, &Query::parse(&req.query))?,
+            )));
+        }
+        if req.path == members::PATH {
+            return Ok(Reply::Done(ApiResponse::json(
+                200,
+                members::list(self.replica.as_deref(), self.log.head()),
             )));
         }
         if req.path == history::PATH {

@@ -76,6 +76,24 @@ pub async fn join(
         .await
         .map_err(|e| Error::Security(format!("control-plane member: {e}")))?
         .map_err(|e| Error::Security(format!("control-plane member: {e}")))?;
+    let mut metrics = member.raft.metrics();
+    let me = opts.member.clone();
+    rt.spawn(async move {
+        let mut last = None;
+        loop {
+            let now = {
+                let m = metrics.borrow_and_update();
+                (m.current_leader, m.current_term)
+            };
+            if Some(now) != last {
+                tracing::info!("member {me}: leader {:?} in term {}", now.0, now.1);
+                last = Some(now);
+            }
+            if metrics.changed().await.is_err() {
+                return;
+            }
+        }
+    });
     let (m, handle) = (member.clone(), rt.handle().clone());
     replication.connect(Box::new(move |entry| {
         handle.block_on(m.write(entry)).map_err(|e| e.to_string())
@@ -88,8 +106,8 @@ pub async fn join(
 }
 
 /// Once this member leads: bootstraps a new log, then starts the scheduler, controllers and DNS.
-/// A member that loses the lead after that exits, so that two copies never run (a process
-/// manager starts it again as a follower).
+/// A member that loses the lead after that starts again as a follower (the same process, the
+/// same arguments), so that two copies of the controllers never run.
 pub fn lead_when_elected(
     replica: Arc<Replica>,
     core: ApiCore,
@@ -117,10 +135,19 @@ pub fn lead_when_elected(
             Err(e) => tracing::error!("member {} leads but could not start its controllers: {e}", opts.member),
         }
         let _ = metrics.wait_for(|m| m.current_leader != Some(id)).await;
-        eprintln!(
-            "member {} is no longer the control-plane leader: exiting so that its controllers never run beside the new leader's",
-            opts.member
-        );
-        std::process::exit(75);
+        restart_as_follower(&opts.member);
     });
+}
+
+/// Replaces this process with a fresh start of itself: its controllers stop, its log and Raft
+/// state are read again from disk, and it rejoins as a follower.
+fn restart_as_follower(member: &str) -> ! {
+    use std::os::unix::process::CommandExt;
+    eprintln!("member {member} is no longer the control-plane leader: starting again as a follower");
+    let err = match std::env::current_exe() {
+        Ok(exe) => std::process::Command::new(exe).args(std::env::args_os().skip(1)).exec(),
+        Err(e) => e,
+    };
+    eprintln!("member {member} could not start again ({err}): exiting");
+    std::process::exit(75);
 }

@@ -101,6 +101,12 @@ impl RaftNetwork<TypeConfig> for Peer {
     ) -> Result<VoteResponse<u64>, RPCError<u64, BasicNode, RaftError<u64>>> {
         self.call("vote", &rpc, &option).await
     }
+
+    /// Half a heartbeat between tries to reach a member that is down: one that returns hears
+    /// from the leader before its election timeout runs out, and does not unseat it.
+    fn backoff(&self) -> openraft::network::Backoff {
+        openraft::network::Backoff::new(std::iter::repeat(std::time::Duration::from_millis(50)))
+    }
 }
 
 async fn answer(raft: &Raft, rpc: &str, body: &[u8]) -> Result<Vec<u8>, String> {
