@@ -138,3 +138,27 @@ fn proxy_bench_compares_the_cluster_ip_with_the_pod() {
         "{out}"
     );
 }
+
+#[test]
+fn members_bench_compares_three_members_with_one_and_kills_a_leader() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("members.json");
+    let out = bench(&[
+        "members",
+        "--clients",
+        "1,4",
+        "--seconds",
+        "1",
+        "--trials",
+        "2",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.contains("writes accepted again after"), "{out}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    for level in report["levels"].as_array().unwrap() {
+        assert!(level["one_member"]["creates_per_s"].as_f64().unwrap() > 0.0);
+        assert!(level["three_members"]["creates_per_s"].as_f64().unwrap() > 0.0);
+    }
+    assert_eq!(report["leader_loss_ms"]["trials"], 2);
+}

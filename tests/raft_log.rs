@@ -17,10 +17,13 @@ impl Machine for Files {
     fn apply(&self, index: u64, data: &[u8]) -> Result<(), String> {
         std::fs::write(self.0.join(format!("{index:012}")), data).map_err(|e| e.to_string())
     }
+    fn applied(&self) -> u64 {
+        read(&self.0).keys().next_back().copied().unwrap_or(0)
+    }
     fn snapshot(&self) -> Result<Vec<u8>, String> {
         serde_json::to_vec(&read(&self.0)).map_err(|e| e.to_string())
     }
-    fn restore(&self, data: &[u8]) -> Result<(), String> {
+    fn restore(&self, _index: u64, data: &[u8]) -> Result<(), String> {
         let all: BTreeMap<u64, String> = serde_json::from_slice(data).map_err(|e| e.to_string())?;
         let _ = std::fs::remove_dir_all(&self.0);
         std::fs::create_dir_all(&self.0).map_err(|e| e.to_string())?;

@@ -179,7 +179,7 @@ pub fn run(args: ApiArgs) -> Result<()> {
     Ok(())
 }
 
-async fn level(
+pub async fn level(
     http: &reqwest::Client,
     url: &str,
     clients: usize,

@@ -5,6 +5,7 @@ mod cluster;
 mod etcd;
 mod grpc;
 mod history;
+mod members;
 mod pods;
 mod proxy;
 mod reads;
@@ -27,6 +28,8 @@ pub enum BenchCommand {
     Watch(watch::WatchArgs),
     /// Scheduling throughput and latency on hollow nodes, checked against the event log.
     Scheduler(scheduler::SchedulerArgs),
+    /// Creates/s of three control-plane members against one, and leader loss to writes again.
+    Members(members::MembersArgs),
     /// History, restart and replay on a log of a million events.
     History(history::HistoryArgs),
     /// Pod startup latency, create -> Running, on one node.
@@ -47,6 +50,7 @@ pub enum BenchCommand {
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Api(a) => api::run(a),
+        BenchCommand::Members(a) => members::run(a),
         BenchCommand::Watch(a) => watch::run(a),
         BenchCommand::Startup(a) => startup::run(a),
         BenchCommand::Pods(a) => pods::run(a),

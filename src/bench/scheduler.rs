@@ -73,7 +73,7 @@ fn pod(profile: &str, i: usize, owners: &[String]) -> Value {
     p
 }
 
-fn cpu_seconds(pid: u32) -> f64 {
+pub fn cpu_seconds(pid: u32) -> f64 {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return 0.0;
     };

@@ -165,9 +165,11 @@ impl crate::raft::Machine for LogMachine {
         let mut state = self.state.lock();
         let head = state.projection.read().head;
         let mark = [(RAFT_INDEX, index.to_be_bytes().to_vec())];
+        // Not flushed: Raft's log holds the entry durably, and after a crash the entries past
+        // the last index recorded here are applied again.
         if entry.base != head {
             // Staged against another state: dropped here as on every member.
-            writer::commit(&state, &[], &mark).map_err(|e| e.to_string())?;
+            writer::commit_records(&state, &[], None, &mark, false).map_err(|e| e.to_string())?;
             *applied = index;
             self.outcome(index, false);
             return Ok(());
@@ -178,11 +180,15 @@ impl crate::raft::Machine for LogMachine {
             .map(|r| record::decode(r, 0, &state.secrets).map(Arc::new))
             .collect::<Result<Vec<_>>>()
             .map_err(|e| e.to_string())?;
-        writer::commit(&state, &events, &mark).map_err(|e| e.to_string())?;
+        writer::commit_records(&state, &events, Some(&entry.records), &mark, false).map_err(|e| e.to_string())?;
         writer::publish(&mut state, &events);
         *applied = index;
         self.outcome(index, true);
         Ok(())
+    }
+
+    fn applied(&self) -> u64 {
+        *self.applied.lock()
     }
 
     fn snapshot(&self) -> std::result::Result<Vec<u8>, String> {
@@ -196,7 +202,7 @@ impl crate::raft::Machine for LogMachine {
         encode(&Snapshot { head, objects })
     }
 
-    fn restore(&self, data: &[u8]) -> std::result::Result<(), String> {
+    fn restore(&self, index: u64, data: &[u8]) -> std::result::Result<(), String> {
         let snap: Snapshot = decode(data)?;
         let state = self.state.lock();
         let err = |e: fjall::Error| e.to_string();
@@ -214,13 +220,13 @@ impl crate::raft::Machine for LogMachine {
         }
         batch.insert(&state.meta, SNAPSHOT_HEAD, snap.head.to_be_bytes());
         batch.insert(&state.meta, "oldest", (snap.head + 1).to_be_bytes());
-        batch.insert(&state.meta, RAFT_INDEX, 0u64.to_be_bytes());
+        batch.insert(&state.meta, RAFT_INDEX, index.to_be_bytes());
         batch.commit().map_err(err)?;
         state.db.persist(fjall::PersistMode::SyncData).map_err(err)?;
         projection.head = snap.head;
         projection.oldest = snap.head + 1;
         *state.projection.write() = projection;
-        *self.applied.lock() = 0;
+        *self.applied.lock() = index;
         state.held_bytes.set(None);
         Ok(())
     }

@@ -103,6 +103,18 @@ pub(crate) fn run(mut state: WriterState, mut rx: mpsc::UnboundedReceiver<Job>) 
 /// Makes `events` durable: records, history index and objects in one fjall batch with the `meta`
 /// entries given, then one fdatasync.
 pub(crate) fn commit(state: &WriterState, events: &[Arc<super::Event>], meta: &[(&str, Vec<u8>)]) -> Result<(), Error> {
+    commit_records(state, events, None, meta, true)
+}
+
+/// [`commit`] with the events' records when they are encoded already (`records[i]` is
+/// `events[i]`'s); without `sync` when another log made them durable (Raft's).
+pub(crate) fn commit_records(
+    state: &WriterState,
+    events: &[Arc<super::Event>],
+    records: Option<&[Vec<u8>]>,
+    meta: &[(&str, Vec<u8>)],
+    sync: bool,
+) -> Result<(), Error> {
     if events.is_empty() && meta.is_empty() {
         return Ok(());
     }
@@ -110,8 +122,11 @@ pub(crate) fn commit(state: &WriterState, events: &[Arc<super::Event>], meta: &[
     for (k, v) in meta {
         batch.insert(&state.meta, *k, v.clone());
     }
-    for ev in events {
-        let rec = record::encode(ev, &state.secrets)?;
+    for (i, ev) in events.iter().enumerate() {
+        let rec = match records.and_then(|r| r.get(i)) {
+            Some(r) => r.clone(),
+            None => record::encode(ev, &state.secrets)?,
+        };
         let key = object_key(&ev.kind, &ev.namespace, &ev.name);
         match ev.event_type {
             EventType::Deleted => batch.remove(&state.objects, key),
@@ -128,6 +143,9 @@ pub(crate) fn commit(state: &WriterState, events: &[Arc<super::Event>], meta: &[
         batch.insert(&state.log, ev.revision.to_be_bytes(), rec);
     }
     batch.commit()?;
+    if !sync {
+        return Ok(());
+    }
     let fsync = std::time::Instant::now();
     state.db.persist(PersistMode::SyncData)?;
     crate::metrics::api::batch(events.len(), fsync.elapsed().as_secs_f64());

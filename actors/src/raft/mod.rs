@@ -47,25 +47,30 @@ openraft::declare_raft_types!(
 /// The Raft handle of one member.
 pub type Raft = openraft::Raft<TypeConfig>;
 
-/// What the replicated log drives. Entries come in log order; one may come again after a crash
-/// (what was applied but not yet recorded as applied), so applying must skip what it holds.
+/// What the replicated log drives. Entries come in log order; after a crash those past what the
+/// machine says it holds come again (it need not flush: Raft's log is durable), so applying must
+/// skip what it holds.
 pub trait Machine: Send + Sync + 'static {
     /// Applies the entry at log `index`.
     fn apply(&self, index: u64, data: &[u8]) -> Result<(), String>;
+    /// The index of the last entry it holds (0: none).
+    fn applied(&self) -> u64;
     /// The whole state, for a member too far behind to catch up from the log.
     fn snapshot(&self) -> Result<Vec<u8>, String>;
-    /// Replaces the state with a snapshot's.
-    fn restore(&self, data: &[u8]) -> Result<(), String>;
+    /// Replaces the state with a snapshot's, taken at log `index`.
+    fn restore(&self, index: u64, data: &[u8]) -> Result<(), String>;
 }
 
-/// Raft timing: heartbeats every 100 ms, elections after 300-600 ms of silence, so that a lost
-/// leader is replaced within about a second.
+/// Raft timing: heartbeats every 50 ms; a follower that heard from its leader waits out the
+/// leader's lease (the longest timeout, 300 ms) plus its own timeout (150-300 ms) before it stands
+/// for election (openraft adds twice the longest timeout for a member whose log is behind), so
+/// that a lost leader is replaced within about a second.
 pub fn config() -> openraft::Config {
     openraft::Config {
         cluster_name: "orca".into(),
-        heartbeat_interval: 100,
-        election_timeout_min: 300,
-        election_timeout_max: 600,
+        heartbeat_interval: 50,
+        election_timeout_min: 150,
+        election_timeout_max: 300,
         max_payload_entries: 256,
         // Snapshots after this many entries let the log be purged behind them.
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(50_000),
@@ -108,7 +113,9 @@ impl Member {
     ) -> Result<Member, String> {
         let cfg = Arc::new(config().validate().map_err(|e| e.to_string())?);
         let store = log_store::LogStore::open(&dir.join("raft")).map_err(|e| e.to_string())?;
-        let sm = state_machine::StateMachine::open(store.db(), machine).map_err(|e| e.to_string())?;
+        let sm = state_machine::StateMachine::open(&store, machine)
+            .await
+            .map_err(|e| e.to_string())?;
         let net = network::Network::new(nats.clone(), cluster);
         let raft = Raft::new(id, cfg, net, store, sm).await.map_err(|e| e.to_string())?;
         let server = network::serve(nats, cluster, id, raft.clone()).await?;

@@ -39,13 +39,33 @@ pub struct StateMachine {
 type Held = (SnapshotMeta<u64, BasicNode>, Vec<u8>);
 
 impl StateMachine {
-    /// Opens the record of what was applied in `db` over `machine`.
-    pub fn open(db: fjall::Database, machine: Arc<dyn Machine>) -> Result<StateMachine, fjall::Error> {
-        let keyspace = db.keyspace("applied", fjall::KeyspaceCreateOptions::default)?;
-        let applied = keyspace
-            .get("applied")?
+    /// Opens the record of what was applied (kept with `log`) over `machine`. The machine does not
+    /// flush what it applies: when it holds less than the record says, the record goes back to
+    /// the machine's last entry, and Raft applies the rest again from its log.
+    pub async fn open(log: &super::log_store::LogStore, machine: Arc<dyn Machine>) -> Result<StateMachine, String> {
+        let err = |e: fjall::Error| e.to_string();
+        let keyspace = log
+            .db()
+            .keyspace("applied", fjall::KeyspaceCreateOptions::default)
+            .map_err(err)?;
+        let mut applied: Applied = keyspace
+            .get("applied")
+            .map_err(err)?
             .and_then(|v| serde_json::from_slice(&v).ok())
             .unwrap_or_default();
+        let held = machine.applied();
+        if applied.last.is_some_and(|l| l.index > held) {
+            let mut reader = log.clone();
+            let entry = openraft::RaftLogReader::try_get_log_entries(&mut reader, held..=held)
+                .await
+                .map_err(|e| e.to_string())?;
+            applied.last = match entry.first() {
+                Some(e) => Some(e.log_id),
+                None if held == 0 => None,
+                // Purged behind a snapshot: the snapshot's own record stands.
+                None => applied.last,
+            };
+        }
         Ok(StateMachine {
             machine,
             keyspace,
@@ -126,7 +146,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError<u64>> {
         let data = snapshot.into_inner();
-        self.machine.restore(&data).map_err(sm_err)?;
+        let index = meta.last_log_id.map_or(0, |l| l.index);
+        self.machine.restore(index, &data).map_err(sm_err)?;
         {
             let mut a = self.applied.lock();
             a.last = meta.last_log_id;
