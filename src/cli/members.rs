@@ -8,6 +8,10 @@ use super::client::Client;
 
 #[derive(Args, Debug)]
 pub struct MembersArgs {
+    /// `add NAME` (start it with `orca server --peers ...,NAME --member NAME`; it votes once it has
+    /// the leader's log) or `remove NAME`; nothing: list them
+    #[arg(num_args = 0..=2)]
+    change: Vec<String>,
     /// Output format: json
     #[arg(short = 'o', long)]
     output: Option<String>,
@@ -48,7 +52,21 @@ pub fn table(body: &serde_json::Value) -> String {
 }
 
 pub fn run(client: &Client, a: MembersArgs) -> Result<i32> {
-    let body = client.expect(client.send("GET", "/apis/orca.dev/v1/members", None)?)?;
+    const PATH: &str = "/apis/orca.dev/v1/members";
+    let body = match a.change.as_slice() {
+        [] => client.expect(client.send("GET", PATH, None)?)?,
+        [verb, name] if verb == "add" => {
+            let b = client.expect(client.send("POST", PATH, Some(&serde_json::json!({"name": name})))?)?;
+            println!("member {name} added");
+            b
+        }
+        [verb, name] if verb == "remove" => {
+            let b = client.expect(client.send("DELETE", &format!("{PATH}/{name}"), None)?)?;
+            println!("member {name} removed");
+            b
+        }
+        _ => bail!("members takes nothing (list), `add NAME` or `remove NAME`"),
+    };
     match a.output.as_deref() {
         Some("json") => println!("{}", serde_json::to_string_pretty(&body)?),
         Some(other) => bail!("unknown output format {other:?}: use json"),

@@ -91,16 +91,31 @@ impl ApiCore {
             Err(e) => return Reply::Done(ApiResponse::error(&ApiError::internal(e.to_string()))),
         };
         let call = replica.nats.request(subject(&replica.cluster, leader), body.into());
-        let answer = match tokio::time::timeout(FORWARD_TIMEOUT, call).await {
-            Ok(Ok(m)) => m,
-            Ok(Err(e)) => {
+        // A leader that dies with the write in hand never answers: stop waiting once another
+        // leads (whether the write was committed is then unknown, as after any timeout).
+        let mut metrics = replica.member.raft.metrics();
+        let deposed = async move {
+            let _ = metrics
+                .wait_for(|m| m.current_leader.is_some_and(|l| l != leader))
+                .await;
+        };
+        let answer = tokio::select! {
+            r = tokio::time::timeout(FORWARD_TIMEOUT, call) => match r {
+                Ok(Ok(m)) => m,
+                Ok(Err(e)) => {
+                    return Reply::Done(ApiResponse::error(&ApiError::unavailable(format!(
+                        "the control-plane leader (member {leader}) did not take the write: {e}; retry"
+                    ))))
+                }
+                Err(_) => {
+                    return Reply::Done(ApiResponse::error(&ApiError::unavailable(format!(
+                        "the control-plane leader (member {leader}) did not answer within {FORWARD_TIMEOUT:?}; retry"
+                    ))))
+                }
+            },
+            _ = deposed => {
                 return Reply::Done(ApiResponse::error(&ApiError::unavailable(format!(
-                    "the control-plane leader (member {leader}) did not take the write: {e}; retry"
-                ))))
-            }
-            Err(_) => {
-                return Reply::Done(ApiResponse::error(&ApiError::unavailable(format!(
-                    "the control-plane leader (member {leader}) did not answer within {FORWARD_TIMEOUT:?}; retry"
+                    "the control-plane leader changed (member {leader} no longer leads) while it had the write; whether it was committed is unknown: read, then retry"
                 ))))
             }
         };

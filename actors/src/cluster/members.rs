@@ -28,48 +28,55 @@ fn runtime() -> Result<&'static tokio::runtime::Runtime, Error> {
     Ok(RT.get_or_init(|| rt))
 }
 
-/// This member's id: its place in `peers`, from 1.
-pub fn member_id(opts: &PlaneOptions) -> Result<u64, Error> {
-    opts.peers
-        .iter()
-        .position(|p| *p == opts.member)
-        .map(|i| i as u64 + 1)
-        .ok_or_else(|| {
-            Error::Security(format!(
-                "--member {:?} is not one of --peers {}",
-                opts.member,
-                opts.peers.join(",")
-            ))
-        })
+/// A member's Raft id: a hash of its name (FNV-1a), so that every member and the leader adding
+/// one agree on it without a registry.
+pub fn member_id(name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
 
-/// Starts this member's Raft over `machine`, makes the first membership if the cluster has none
-/// (every member may: the same membership), and connects the log's writer to Raft.
+/// This member's id, once it is found among `--peers`.
+fn own_id(opts: &PlaneOptions) -> Result<u64, Error> {
+    if opts.peers.contains(&opts.member) {
+        Ok(member_id(&opts.member))
+    } else {
+        Err(Error::Security(format!(
+            "--member {:?} is not one of --peers {}",
+            opts.member,
+            opts.peers.join(",")
+        )))
+    }
+}
+
+/// Starts this member's Raft over `machine`, connects the log's writer to Raft, and, on the first
+/// of `--peers` with an empty log, makes the first membership (a member added later never does:
+/// the leader brings it in, `orca members add`).
 pub async fn join(
     opts: &PlaneOptions,
     machine: Arc<LogMachine>,
     replication: &Replication,
 ) -> Result<Arc<Replica>, Error> {
-    let id = member_id(opts)?;
+    let id = own_id(opts)?;
+    let first = opts.peers.first() == Some(&opts.member);
     let rt = runtime()?;
     let (url, creds, dir) = (
         opts.nats_url.clone(),
         opts.nats_credentials.clone(),
         opts.data_dir.clone(),
     );
-    let peers: Vec<(u64, String)> = opts
-        .peers
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (i as u64 + 1, p.clone()))
-        .collect();
+    let peers: Vec<(u64, String)> = opts.peers.iter().map(|p| (member_id(p), p.clone())).collect();
     let name = opts.member.clone();
     let started = rt.spawn(async move {
         let nats = crate::bus::connect_as(&url, &format!("orca-member-{name}"), &creds)
             .await
             .map_err(|e| e.to_string())?;
         let member = Member::start(nats.clone(), CLUSTER, id, &dir, machine).await?;
-        member.initialize(&peers).await?;
+        if first {
+            member.initialize(&peers).await?;
+        }
         Ok::<_, String>((Arc::new(member), nats))
     });
     let (member, nats) = started
