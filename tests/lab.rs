@@ -1,8 +1,8 @@
 //! `orca lab`: three hosts (network namespaces on a bridge), a nats-server on each clustered by
 //! routes, the control plane on h1 and a runc agent on each host joined through its own host's
 //! nats-server. Each node gets its own podCIDR; a Deployment's runc pods, spread over the hosts,
-//! reach each other by pod IP and through a Service's ClusterIP, whose NodePort answers on every
-//! host; a cut host's node turns Unknown and its pod is replaced elsewhere, and once healed the old
+//! reach each other by pod IP and through a Service's ClusterIP, whose NodePort and Ingress
+//! answer on every host; a cut host's node turns Unknown and its pod is replaced elsewhere, and once healed the old
 //! pod ends with nothing run twice; `lab down` leaves nothing behind. Needs root, iproute2,
 //! util-linux, nats-server, runc, busybox, curl.
 
@@ -226,6 +226,25 @@ fn three_hosts_one_cluster_partition_and_heal() {
             seen.len(),
             3,
             "{ip}:{node_port} balances over the three hosts: {seen:?}"
+        );
+    }
+
+    // An Ingress in front of the Service: every host's Ingress reaches the pods of all three.
+    let ing = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "web"},
+        "spec": {"rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]}});
+    let r = h.post("/apis/networking.k8s.io/v1/namespaces/default/ingresses", &ing);
+    assert_eq!(r.status, 201, "{}", r.text);
+    for ip in ["10.77.0.11", "10.77.0.12", "10.77.0.13"] {
+        wait_for(
+            30,
+            &format!("the Ingress on {ip} reaches the pods of all three hosts"),
+            || {
+                let seen: std::collections::BTreeSet<String> = (0..30)
+                    .filter_map(|_| fetch_from("h1", &format!("http://{ip}/")))
+                    .collect();
+                seen.len() == 3
+            },
         );
     }
 

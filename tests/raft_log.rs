@@ -163,6 +163,15 @@ struct LogMember {
 }
 
 async fn start_log_member(nats: &str, id: u64, root: &Path) -> LogMember {
+    start_log_member_with(orca_actors::raft::config(), nats, id, root).await
+}
+
+async fn start_log_member_with(
+    cfg: orca_actors::raft::openraft::Config,
+    nats: &str,
+    id: u64,
+    root: &Path,
+) -> LogMember {
     use orca_actors::eventlog::{EventLog, LogOptions};
     let dir = root.join(format!("m{id}"));
     std::fs::create_dir_all(&dir).unwrap();
@@ -173,7 +182,11 @@ async fn start_log_member(nats: &str, id: u64, root: &Path) -> LogMember {
     }
     let (log, machine, replication) = EventLog::open_replicated(&LogOptions::new(&dir)).unwrap();
     let client = async_nats::connect(nats).await.unwrap();
-    let member = Arc::new(Member::start(client, "logs", id, &dir, machine).await.unwrap());
+    let member = Arc::new(
+        Member::start_with(cfg, client, "logs", id, &dir, machine)
+            .await
+            .unwrap(),
+    );
     let (m, handle) = (member.clone(), tokio::runtime::Handle::current());
     replication.connect(Box::new(move |entry| {
         handle.block_on(m.write(entry)).map_err(|e| e.to_string())
@@ -319,4 +332,81 @@ async fn a_replicated_event_log_keeps_revisions_gapless_and_equal_on_every_membe
         logs.push(seq);
     }
     assert!(logs.windows(2).all(|w| w[0] == w[1]), "identical logs on every member");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_member_behind_the_purged_log_catches_up_from_a_snapshot() {
+    let nats = NatsServer::start(None).expect("nats-server (apt-get install -y nats-server)");
+    let root = tempfile::tempdir().unwrap();
+    let url = nats.url();
+    // Snapshots every 50 entries, nothing kept behind them: a member away for longer must be
+    // sent a snapshot.
+    let cfg = orca_actors::raft::openraft::Config {
+        snapshot_policy: orca_actors::raft::openraft::SnapshotPolicy::LogsSinceLast(50),
+        max_in_snapshot_log_to_keep: 0,
+        purge_batch_size: 1,
+        ..orca_actors::raft::config()
+    };
+    let start = |id: u64| start_log_member_with(cfg.clone(), &url, id, root.path());
+    let mut members: BTreeMap<u64, LogMember> = BTreeMap::new();
+    for id in 1..=3 {
+        members.insert(id, start(id).await);
+    }
+    let peers: Vec<(u64, String)> = (1..=3).map(|i| (i, format!("m{i}"))).collect();
+    members[&1].member.initialize(&peers).await.unwrap();
+    let leader = members[&1].member.wait_leader(Duration::from_secs(10)).await.unwrap();
+    // A follower leaves; 300 writes go on without it (several snapshots, the log purged).
+    let away = (1..=3).find(|i| *i != leader).unwrap();
+    let gone = members.remove(&away).unwrap();
+    gone.member.shutdown().await;
+    drop(gone);
+    for n in 0..300 {
+        create(&members[&leader].log, format!("cm-{n}")).await.unwrap();
+    }
+    let head = members[&leader].log.head();
+    // It returns: the leader's log no longer reaches back to it, so it installs a snapshot.
+    members.insert(away, start(away).await);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while members[&away].log.head() < head {
+        assert!(
+            Instant::now() < deadline,
+            "member {away} at {} of {head}",
+            members[&away].log.head()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let names = |m: &LogMember| -> Vec<(String, u64)> {
+        m.log
+            .projection()
+            .list("ConfigMap", Some("default"))
+            .iter()
+            .map(|e| (e.name.clone(), e.revision))
+            .collect()
+    };
+    assert_eq!(
+        names(&members[&away]),
+        names(&members[&leader]),
+        "the same objects at the same revisions"
+    );
+    assert_eq!(names(&members[&away]).len(), 300);
+    // Restored from a snapshot: its own log starts after the snapshot's head.
+    assert!(
+        members[&away].log.oldest() > 1,
+        "member {away} caught up from the log, not a snapshot"
+    );
+    // And it follows the log from there on.
+    create(&members[&leader].log, "after".into()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while members[&away]
+        .log
+        .projection()
+        .get("ConfigMap", "default", "after")
+        .is_none()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the write after the snapshot did not reach member {away}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

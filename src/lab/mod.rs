@@ -239,11 +239,14 @@ fn make(a: &UpArgs, dir: &Path, hosts: &[String]) -> Result<()> {
             "--data-dir".into(),
             dir.join(h).join("agent").display().to_string(),
             "--node-ip".into(),
-            ip,
+            ip.clone(),
             "--runtime".into(),
             a.runtime.clone(),
             "--image-dir".into(),
             dir.join(h).join("images").display().to_string(),
+            // Every host serves Ingress on its own address, as nodes behind a load balancer do.
+            "--ingress-listen".into(),
+            format!("{ip}:80"),
         ];
         pids.push(spawn_in(h, &argv, &dir.join(h).join("agent.log"))?);
         save(dir, hosts, &pids)?;

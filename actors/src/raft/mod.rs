@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
+/// The Raft crate, for settings ([`config`] and [`Member::start_with`]).
+pub use openraft;
 use openraft::BasicNode;
 
 /// One replicated entry's payload: bytes, carried as base64 in the JSON of Raft's messages.
@@ -111,7 +113,19 @@ impl Member {
         dir: &std::path::Path,
         machine: Arc<dyn Machine>,
     ) -> Result<Member, String> {
-        let cfg = Arc::new(config().validate().map_err(|e| e.to_string())?);
+        Member::start_with(config(), nats, cluster, id, dir, machine).await
+    }
+
+    /// [`Member::start`] with other Raft settings (tests take snapshots sooner).
+    pub async fn start_with(
+        config: openraft::Config,
+        nats: async_nats::Client,
+        cluster: &str,
+        id: u64,
+        dir: &std::path::Path,
+        machine: Arc<dyn Machine>,
+    ) -> Result<Member, String> {
+        let cfg = Arc::new(config.validate().map_err(|e| e.to_string())?);
         let store = log_store::LogStore::open(&dir.join("raft")).map_err(|e| e.to_string())?;
         let sm = state_machine::StateMachine::open(&store, machine)
             .await
