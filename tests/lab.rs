@@ -58,6 +58,17 @@ fn http_from_pod(kubeconfig: &std::path::Path, pod: &str, ip: &str, port: u16) -
     head.starts_with("HTTP/1.1 200").then(|| body.trim().to_string())
 }
 
+/// `orca lab up --dir DIR ARGS`: the lab, taken down when the returned guard goes.
+fn lab_up(dir: &std::path::Path, args: &[&str]) -> Down {
+    let d = dir.to_str().unwrap().to_string();
+    let mut all = vec!["up", "--dir", &d];
+    all.extend_from_slice(args);
+    let out = lab(&all);
+    let down = Down(d.clone());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    down
+}
+
 /// Takes the lab down; after a failure, its hosts' logs are kept first and their place printed.
 struct Down(String);
 
@@ -100,26 +111,17 @@ fn three_hosts_one_cluster_partition_and_heal() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("lab");
     let d = dir.to_str().unwrap();
-    let out = lab(&[
-        "up",
-        "--hosts",
-        "3",
-        "--dir",
-        d,
-        "--node-grace-seconds",
-        "3",
-        "--default-toleration-seconds",
-        "2",
-    ]);
-    // Whatever happens below, the lab goes.
-    struct Down(String);
-    impl Drop for Down {
-        fn drop(&mut self) {
-            let _ = lab(&["down", "--dir", &self.0]);
-        }
-    }
-    let _down = Down(d.to_string());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _down = lab_up(
+        &dir,
+        &[
+            "--hosts",
+            "3",
+            "--node-grace-seconds",
+            "3",
+            "--default-toleration-seconds",
+            "2",
+        ],
+    );
     let kubeconfig = dir.join("kubeconfig");
     let pki = dir.join("h1/server/pki");
     let read = |f: &str| std::fs::read_to_string(pki.join(f)).unwrap();
@@ -362,19 +364,7 @@ fn three_control_plane_members_lose_their_leader_and_a_follower_and_nothing_ackn
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("lab");
     let d = dir.to_str().unwrap().to_string();
-    let out = lab(&[
-        "up",
-        "--hosts",
-        "3",
-        "--control-planes",
-        "3",
-        "--runtime",
-        "process",
-        "--dir",
-        &d,
-    ]);
-    let _down = Down(d.clone());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _down = lab_up(&dir, &["--hosts", "3", "--control-planes", "3", "--runtime", "process"]);
     let ips = ["10.77.0.11", "10.77.0.12", "10.77.0.13"];
     let host_ip = |host: &str| ips[host[1..].parse::<usize>().unwrap() - 1];
     let h1 = member_client(&dir, ips[0]);
@@ -592,19 +582,7 @@ fn a_member_joins_a_running_control_plane_and_leaves_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("lab");
     let d = dir.to_str().unwrap().to_string();
-    let out = lab(&[
-        "up",
-        "--hosts",
-        "4",
-        "--control-planes",
-        "3",
-        "--runtime",
-        "process",
-        "--dir",
-        &d,
-    ]);
-    let _down = Down(d.clone());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _down = lab_up(&dir, &["--hosts", "4", "--control-planes", "3", "--runtime", "process"]);
     let h1 = member_client(&dir, "10.77.0.11");
     let members = |h: &Http| -> Vec<(String, String)> {
         h.try_req("GET", "/apis/orca.dev/v1/members", "", None)

@@ -92,6 +92,10 @@ fn runc_pods_run_in_their_own_namespaces() {
         &["--runtime", "runc", "--image-dir", images.to_str().unwrap()],
     );
     wait_node_ready(&h, "runc-node");
+    // The node-ipam controller gives the only node the first range, right after it registers.
+    common::wait_for(10, "runc-node's podCIDR", || {
+        h.get("/api/v1/nodes/runc-node").body["spec"]["podCIDR"].is_string()
+    });
     assert_eq!(
         h.get("/api/v1/nodes/runc-node").body["spec"]["podCIDR"],
         "10.244.0.0/24"

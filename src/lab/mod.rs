@@ -3,6 +3,7 @@
 //! routes, the control plane on the first host and an `orca agent` on every host; `cut`/`heal`
 //! take a host's link down and up (a partition); `down` removes everything `up` made.
 
+mod members;
 mod net;
 
 use std::path::{Path, PathBuf};
@@ -84,9 +85,9 @@ pub fn run(cmd: LabCommand) -> Result<()> {
         LabCommand::Down(d) => down(&lab_dir(&d)),
         LabCommand::Cut(h) => link(&h, false),
         LabCommand::Heal(h) => link(&h, true),
-        LabCommand::Kill(h) => kill(&h),
-        LabCommand::Restart(h) => restart(&h),
-        LabCommand::Join(h) => join(&h),
+        LabCommand::Kill(h) => members::kill(&h),
+        LabCommand::Restart(h) => members::restart(&h),
+        LabCommand::Join(h) => members::join(&h),
     }
 }
 
@@ -192,7 +193,7 @@ fn make(a: &UpArgs, dir: &Path, hosts: &[String]) -> Result<()> {
     let server_dir = dir.join("h1").join("server");
     let members: Vec<String> = hosts[..a.control_planes].to_vec();
     if members.len() > 1 {
-        share_secrets(dir, &members)?;
+        members::share_secrets(dir, &members)?;
     }
     for (i, h) in members.iter().enumerate() {
         let ip = net::host_ip(i + 1);
@@ -216,7 +217,7 @@ fn make(a: &UpArgs, dir: &Path, hosts: &[String]) -> Result<()> {
         let pid = spawn_in(h, &argv, &dir.join(h).join("server.log"))?;
         pids.push(pid);
         save(dir, hosts, &pids)?;
-        save_server(dir, h, pid, &argv)?;
+        members::save_server(dir, h, pid, &argv)?;
     }
     for (i, h) in members.iter().enumerate() {
         let addr = format!("{}:6443", net::host_ip(i + 1));
@@ -275,134 +276,6 @@ fn which(bin: &str, install: &str) -> Result<()> {
 fn save(dir: &Path, hosts: &[String], pids: &[u32]) -> Result<()> {
     let text = json!({"hosts": hosts, "pids": pids}).to_string();
     std::fs::write(dir.join("lab.json"), text).context("writing lab.json")
-}
-
-/// Records how host `host`'s control-plane member runs (for `kill` and `restart`).
-fn save_server(dir: &Path, host: &str, pid: u32, argv: &[String]) -> Result<()> {
-    let path = dir.join("servers.json");
-    let mut all: serde_json::Value = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_else(|| json!({}));
-    all[host] = json!({"pid": pid, "argv": argv});
-    std::fs::write(&path, all.to_string()).context("writing servers.json")
-}
-
-/// The control-plane member of host `host`: its pid and how it was started.
-fn load_server(dir: &Path, host: &str) -> Result<(u32, Vec<String>)> {
-    let all: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("servers.json")).unwrap_or_default())
-        .unwrap_or_else(|_| json!({}));
-    let s = &all[host];
-    let pid = s["pid"]
-        .as_u64()
-        .with_context(|| format!("no control-plane member runs on {host}"))?;
-    Ok((pid as u32, serde_json::from_value(s["argv"].clone())?))
-}
-
-/// Members share the cluster CA, the admin credentials, the token key and the key sealing
-/// Secrets: made once in h1's data directory and copied to the others'.
-fn share_secrets(dir: &Path, members: &[String]) -> Result<()> {
-    let first = dir.join(&members[0]).join("server");
-    let hosts = vec![net::host_ip(1)];
-    orca_actors::auth::pki::Pki::ensure(&first.join("pki"), &hosts).map_err(anyhow::Error::msg)?;
-    orca_actors::eventlog::crypto::SecretBox::load_or_create(&first.join("secret.key"))?;
-    for m in &members[1..] {
-        copy_secrets(&first, &dir.join(m).join("server"))?;
-    }
-    Ok(())
-}
-
-/// Copies a member's shared secrets (CA, admin credentials, token key, secret key) to another's
-/// data directory.
-fn copy_secrets(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to.join("pki"))?;
-    for f in ["ca.crt", "ca.key", "admin.crt", "admin.key", "token.key"] {
-        std::fs::copy(from.join("pki").join(f), to.join("pki").join(f))?;
-    }
-    std::fs::copy(from.join("secret.key"), to.join("secret.key"))?;
-    Ok(())
-}
-
-fn kill(h: &HostArg) -> Result<()> {
-    let dir = lab_dir(&h.dir);
-    let (pid, _) = load_server(&dir, &h.host)?;
-    signal_all(&[pid as i32], "KILL");
-    println!("the control-plane member on {} is killed", h.host);
-    Ok(())
-}
-
-fn restart(h: &HostArg) -> Result<()> {
-    let dir = lab_dir(&h.dir);
-    let (hosts, mut pids) = load(&dir)?;
-    let (_, argv) = load_server(&dir, &h.host)?;
-    let log = dir.join(&h.host).join("server.log");
-    let pid = spawn_in(&h.host, &argv, &log)?;
-    pids.push(pid);
-    save(&dir, &hosts, &pids)?;
-    save_server(&dir, &h.host, pid, &argv)?;
-    let i = hosts.iter().position(|x| *x == h.host).unwrap_or(0);
-    wait_tcp(&format!("{}:6443", net::host_ip(i + 1)), "the control plane", &log)?;
-    println!("the control-plane member on {} runs again", h.host);
-    Ok(())
-}
-
-/// The hosts running a control-plane member, in the order they were started.
-fn member_hosts(dir: &Path) -> Vec<String> {
-    let all: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("servers.json")).unwrap_or_default())
-        .unwrap_or_else(|_| json!({}));
-    let mut hosts: Vec<String> = all.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
-    hosts.sort_by_key(|h| h[1..].parse::<usize>().unwrap_or(0));
-    hosts
-}
-
-fn join(h: &HostArg) -> Result<()> {
-    let dir = lab_dir(&h.dir);
-    let (hosts, mut pids) = load(&dir)?;
-    let i = hosts
-        .iter()
-        .position(|x| *x == h.host)
-        .with_context(|| format!("no host {} in the lab", h.host))?;
-    let mut members = member_hosts(&dir);
-    if members.contains(&h.host) {
-        bail!("{} runs a control-plane member already", h.host);
-    }
-    let (_, first) = load_server(&dir, &members[0])?;
-    members.push(h.host.clone());
-    copy_secrets(&dir.join(&members[0]).join("server"), &dir.join(&h.host).join("server"))?;
-    let ip = net::host_ip(i + 1);
-    // The first member's flags, on this host.
-    let mut argv: Vec<String> = Vec::new();
-    let mut it = first.iter();
-    while let Some(a) = it.next() {
-        let value = |v: &str| Some(v.to_string());
-        let replaced = match a.as_str() {
-            "--nats" => value(&format!("nats://{ip}:4222")),
-            "--data-dir" => value(&dir.join(&h.host).join("server").display().to_string()),
-            "--listen" => value(&format!("{ip}:6443")),
-            "--peers" => value(&members.join(",")),
-            "--member" => value(&h.host),
-            _ => None,
-        };
-        argv.push(a.clone());
-        if let Some(v) = replaced {
-            it.next();
-            argv.push(v);
-        }
-    }
-    if !argv.iter().any(|a| a == "--peers") {
-        argv.extend(["--peers".into(), members.join(","), "--member".into(), h.host.clone()]);
-    }
-    let log = dir.join(&h.host).join("server.log");
-    let pid = spawn_in(&h.host, &argv, &log)?;
-    pids.push(pid);
-    save(&dir, &hosts, &pids)?;
-    save_server(&dir, &h.host, pid, &argv)?;
-    wait_tcp(&format!("{ip}:6443"), "the control plane", &log)?;
-    println!(
-        "a control-plane member runs on {} (`orca members add {}` brings it in)",
-        h.host, h.host
-    );
-    Ok(())
 }
 
 fn load(dir: &Path) -> Result<(Vec<String>, Vec<u32>)> {

@@ -14,7 +14,7 @@ use super::crypto::SecretBox;
 use super::projection::Projection;
 use super::reader::key_revision;
 use super::recovery::{EventLog, LogOptions};
-use super::writer::{self, Ack, Job, WriterState, MAX_BATCH};
+use super::writer::{self, Ack, Job, WriterState};
 use super::{now_ms, record, Result, Staging};
 
 /// Meta key: the last Raft index this log applied (written with the batch it applied).
@@ -100,14 +100,7 @@ fn run(
     mut rx: mpsc::UnboundedReceiver<Job>,
 ) {
     let mut jobs = Vec::with_capacity(256);
-    while let Some(first) = rx.blocking_recv() {
-        jobs.push(first);
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
-        }
+    while writer::next_batch(&mut rx, &mut jobs) {
         let mut staging = Staging::new(projection.clone(), now_ms());
         let base = staging.next_revision() - 1;
         let acks: Vec<Ack> = jobs.drain(..).map(|job| job(&mut staging)).collect();

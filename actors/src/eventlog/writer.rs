@@ -66,18 +66,27 @@ pub fn history_key(kind: &str, namespace: &str, name: &str, revision: u64) -> Ve
     k
 }
 
+/// Waits for a job, then takes every job pending behind it (up to [`MAX_BATCH`]) into `jobs`;
+/// false once every sender is dropped.
+pub(crate) fn next_batch(rx: &mut mpsc::UnboundedReceiver<Job>, jobs: &mut Vec<Job>) -> bool {
+    let Some(first) = rx.blocking_recv() else {
+        return false;
+    };
+    jobs.push(first);
+    while jobs.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(j) => jobs.push(j),
+            Err(_) => break,
+        }
+    }
+    true
+}
+
 /// Runs the writer loop until every sender is dropped.
 pub(crate) fn run(mut state: WriterState, mut rx: mpsc::UnboundedReceiver<Job>) {
     let mut failed: Option<String> = None;
     let mut jobs = Vec::with_capacity(256);
-    while let Some(first) = rx.blocking_recv() {
-        jobs.push(first);
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
-            }
-        }
+    while next_batch(&mut rx, &mut jobs) {
         let mut staging = Staging::new(state.projection.clone(), now_ms());
         let acks: Vec<Ack> = jobs.drain(..).map(|job| job(&mut staging)).collect();
         let outcome = match &failed {
