@@ -48,14 +48,40 @@ fn read(dir: &Path) -> BTreeMap<u64, String> {
         .collect()
 }
 
+/// Waits for `after` acknowledged writes, runs `stop` (the leader's loss), and returns how long
+/// from then until the next write is acknowledged.
+async fn lose_leader_after<T>(
+    acked: &parking_lot::Mutex<Vec<T>>,
+    after: usize,
+    stop: impl std::future::Future<Output = ()>,
+) -> Duration {
+    while acked.lock().len() < after {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let lost = Instant::now();
+    stop.await;
+    let before = acked.lock().len();
+    while acked.lock().len() == before {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    lost.elapsed()
+}
+
 async fn start(nats: &str, id: u64, root: &Path) -> Member {
     let dir = root.join(format!("m{id}"));
     let applied = dir.join("applied");
     std::fs::create_dir_all(&applied).unwrap();
     let client = async_nats::connect(nats).await.unwrap();
-    Member::start(client, "test", id, &dir, Arc::new(Files(applied)))
-        .await
-        .unwrap()
+    Member::start(
+        orca_actors::raft::config(),
+        client,
+        "test",
+        id,
+        &dir,
+        Arc::new(Files(applied)),
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -109,17 +135,11 @@ async fn three_members_lose_their_leader_under_load_and_lose_nothing() {
         }));
     }
     // Stop the leader once a few hundred writes are in; measure until another accepts writes.
-    while acked.lock().len() < 300 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let stopped = members.lock().remove(&leader).unwrap();
-    let lost = Instant::now();
-    stopped.shutdown().await;
-    let before = acked.lock().len();
-    while acked.lock().len() == before {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let recovery = lost.elapsed();
+    let stop = async {
+        let stopped = members.lock().remove(&leader).unwrap();
+        stopped.shutdown().await
+    };
+    let recovery = lose_leader_after(&acked, 300, stop).await;
     for w in writers {
         w.await.unwrap();
     }
@@ -182,11 +202,7 @@ async fn start_log_member_with(
     }
     let (log, machine, replication) = EventLog::open_replicated(&LogOptions::new(&dir)).unwrap();
     let client = async_nats::connect(nats).await.unwrap();
-    let member = Arc::new(
-        Member::start_with(cfg, client, "logs", id, &dir, machine)
-            .await
-            .unwrap(),
-    );
+    let member = Arc::new(Member::start(cfg, client, "logs", id, &dir, machine).await.unwrap());
     let (m, handle) = (member.clone(), tokio::runtime::Handle::current());
     replication.connect(Box::new(move |entry| {
         handle.block_on(m.write(entry)).map_err(|e| e.to_string())
@@ -271,21 +287,15 @@ async fn a_replicated_event_log_keeps_revisions_gapless_and_equal_on_every_membe
             }
         }));
     }
-    while acked.lock().len() < 200 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let stopped = members.lock().remove(&leader).unwrap();
-    let lost = Instant::now();
-    stopped.member.shutdown().await;
-    let before = acked.lock().len();
-    while acked.lock().len() == before {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    eprintln!("leader {leader} lost: writes accepted again after {:?}", lost.elapsed());
+    let stop = async {
+        let stopped = members.lock().remove(&leader).unwrap();
+        stopped.member.shutdown().await
+    };
+    let recovery = lose_leader_after(&acked, 200, stop).await;
+    eprintln!("leader {leader} lost: writes accepted again after {recovery:?}");
     for w in writers {
         w.await.unwrap();
     }
-    drop(stopped);
     // The old leader returns (its log reopened from disk) and catches up.
     let back = Arc::new(start_log_member(&nats.url(), leader, root.path()).await);
     members.lock().insert(leader, back);

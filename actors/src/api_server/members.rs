@@ -11,6 +11,17 @@ use super::ApiResponse;
 /// The path of the members endpoint.
 pub const PATH: &str = "/apis/orca.dev/v1/members";
 
+/// The answer to a request on the members endpoint (None: another path).
+pub async fn answer(req: &super::ApiRequest, replica: Option<&Replica>, head: u64) -> Option<ApiResult<ApiResponse>> {
+    if req.path != PATH && !req.path.starts_with(&format!("{PATH}/")) {
+        return None;
+    }
+    Some(match req.method.as_str() {
+        "GET" if req.path == PATH => Ok(ApiResponse::json(200, list(replica, head))),
+        _ => change(replica, &req.method, &req.path, &req.body).await,
+    })
+}
+
 /// The members as this member sees them.
 pub fn list(replica: Option<&Replica>, head: u64) -> Bytes {
     let items: Vec<Value> = match replica {

@@ -161,15 +161,8 @@ impl ApiCore {
                 timeline::entries(&self.log, &Query::parse(&req.query))?,
             )));
         }
-        if req.path == members::PATH && req.method == "GET" {
-            return Ok(Reply::Done(ApiResponse::json(
-                200,
-                members::list(self.replica.as_deref(), self.log.head()),
-            )));
-        }
-        if req.path == members::PATH || req.path.starts_with(&format!("{}/", members::PATH)) {
-            let r = members::change(self.replica.as_deref(), &req.method, &req.path, &req.body).await?;
-            return Ok(Reply::Done(r));
+        if let Some(answer) = members::answer(&req, self.replica.as_deref(), self.log.head()).await {
+            return Ok(Reply::Done(answer?));
         }
         if req.path == history::PATH {
             return Ok(Reply::Done(ApiResponse::json(

@@ -73,7 +73,7 @@ pub async fn join(
         let nats = crate::bus::connect_as(&url, &format!("orca-member-{name}"), &creds)
             .await
             .map_err(|e| e.to_string())?;
-        let member = Member::start(nats.clone(), CLUSTER, id, &dir, machine).await?;
+        let member = Member::start(crate::raft::config(), nats.clone(), CLUSTER, id, &dir, machine).await?;
         if first {
             member.initialize(&peers).await?;
         }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-/// The Raft crate, for settings ([`config`] and [`Member::start_with`]).
+/// The Raft crate, for settings ([`config`] and [`Member::start`]).
 pub use openraft;
 use openraft::BasicNode;
 
@@ -104,20 +104,9 @@ pub enum WriteError {
 }
 
 impl Member {
-    /// Opens the member's log in `dir` and starts it; its peers are reached on NATS under
-    /// `cluster`.
+    /// Opens the member's log in `dir` and starts it with Raft settings `config` (normally
+    /// [`config`]); its peers are reached on NATS under `cluster`.
     pub async fn start(
-        nats: async_nats::Client,
-        cluster: &str,
-        id: u64,
-        dir: &std::path::Path,
-        machine: Arc<dyn Machine>,
-    ) -> Result<Member, String> {
-        Member::start_with(config(), nats, cluster, id, dir, machine).await
-    }
-
-    /// [`Member::start`] with other Raft settings (tests take snapshots sooner).
-    pub async fn start_with(
         config: openraft::Config,
         nats: async_nats::Client,
         cluster: &str,
