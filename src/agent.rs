@@ -1,4 +1,4 @@
-//! `orca agent` (a node joined through NATS) and `orca shim` (the per-container process keeper).
+//! `orca agent`: a node joined through NATS (or hollow nodes for benchmarks).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -116,7 +116,9 @@ pub fn options(name: &str, data_dir: PathBuf, node: &NodeArgs) -> Result<AgentOp
         capacity,
         backoff_base: Duration::from_millis(node.backoff_base_ms),
         log_tail_bytes: node.log_tail_kib * 1024,
-        orca_bin: std::env::current_exe().context("cannot find the orca binary for the container shim")?,
+        shim_bin: std::env::current_exe()
+            .context("cannot find the orca binary, next to which orca-shim lives")?
+            .with_file_name("orca-shim"),
         host_ip: node.node_ip.clone(),
         runtime: node.runtime.clone(),
         image_dir: node
@@ -175,23 +177,6 @@ pub fn agent(args: AgentArgs) -> Result<()> {
         orca_actors::node::proxy::remove_table(&node, &dir);
         out
     })
-}
-
-/// `orca shim`: keeps one container process and records its exit code.
-#[derive(Args, Debug)]
-pub struct ShimArgs {
-    /// File that receives the exit code
-    #[arg(long)]
-    exit_file: PathBuf,
-    /// Command and arguments
-    #[arg(last = true, required = true)]
-    argv: Vec<String>,
-}
-
-pub fn shim(args: ShimArgs) -> Result<()> {
-    let code = orca_actors::node::shim::run(&args.exit_file, &args.argv)
-        .with_context(|| format!("failed to run {:?}", args.argv.first()))?;
-    std::process::exit(code.clamp(0, 255));
 }
 
 fn hollow(nats_url: String, prefix: String, (first, count): (usize, usize), opts: AgentOptions) -> Result<()> {

@@ -42,9 +42,6 @@ enum Command {
     Server(serve::ServerArgs),
     /// Run a node agent joined through NATS.
     Agent(agent::AgentArgs),
-    /// Keep one container process (started by the agent).
-    #[command(hide = true)]
-    Shim(agent::ShimArgs),
     /// Rebuild the state as of a revision or time into a new data directory
     Replay(replay::ReplayArgs),
     /// Work with a data directory's event log
@@ -96,7 +93,6 @@ fn main() {
         Command::Lab(cmd) => lab::run(cmd),
         Command::Members { args } => members(&args),
         Command::Replay(args) => replay::run(args),
-        Command::Shim(args) => agent::shim(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

@@ -40,8 +40,8 @@ pub struct AgentOptions {
     pub backoff_base: Duration,
     /// Bytes of each container's output kept with a deleted pod's final status.
     pub log_tail_bytes: u64,
-    /// The `orca` binary that provides `orca shim`.
-    pub orca_bin: PathBuf,
+    /// The per-container monitor, `orca-shim` (next to the `orca` binary).
+    pub shim_bin: PathBuf,
     /// The node's address.
     pub host_ip: String,
     /// `process` or `runc`.

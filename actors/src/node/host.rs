@@ -43,11 +43,13 @@ pub(crate) fn cleanup_orphans(
     }
 }
 
-/// The runtime the options ask for; runc needs root and the runc binary.
+/// The runtime the options ask for; every runtime needs the monitor binary, runc needs root and
+/// the runc binary.
 pub(crate) fn make_runtime(opts: &AgentOptions) -> Result<Arc<dyn ContainerRuntime>, String> {
+    super::runtime::shim_process::check(&opts.shim_bin)?;
     match opts.runtime.as_str() {
         "process" => Ok(Arc::new(ProcessRuntime {
-            orca_bin: opts.orca_bin.clone(),
+            shim_bin: opts.shim_bin.clone(),
         })),
         "runc" => {
             if !nix::unistd::geteuid().is_root() {
@@ -56,7 +58,7 @@ pub(crate) fn make_runtime(opts: &AgentOptions) -> Result<Arc<dyn ContainerRunti
             let runc_bin = crate::cluster::natsd::find_on_path("runc")
                 .ok_or("runc was not found on PATH; install it with `apt-get install -y runc`")?;
             Ok(Arc::new(RuncRuntime {
-                orca_bin: opts.orca_bin.clone(),
+                shim_bin: opts.shim_bin.clone(),
                 runc_bin,
                 store: ImageStore::new(opts.image_dir.clone()),
                 state_root: opts.data_dir.join("runc"),

@@ -13,7 +13,5 @@ pub mod register;
 pub mod routes;
 pub mod runtime;
 pub mod serve;
-pub mod shim;
-pub mod shim_mounts;
 
 pub use agent::{run, AgentOptions};

@@ -194,7 +194,7 @@ fn write_stdin(reg: &Registry, r: &envelope::AttachInput) -> NodeReply {
         Ok(d) => d,
         Err(e) => return reply_err(e),
     };
-    let fifo = crate::node::shim::stdin_path(&dir);
+    let fifo = crate::node::runtime::shim_process::stdin_path(&dir);
     if !fifo.exists() {
         return reply_err(format!(
             "container {} does not take stdin: set spec.containers[].stdin: true",

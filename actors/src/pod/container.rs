@@ -20,8 +20,6 @@ use crate::node::runtime::{ContainerConfig, ContainerRuntime, Started};
 
 /// How often a running container is checked.
 pub const POLL: Duration = Duration::from_millis(50);
-/// A log file past this size is rotated to `current.log.1`.
-pub const MAX_LOG_BYTES: u64 = 10 * 1024 * 1024;
 /// How long a killed container has to disappear.
 pub const KILL_WAIT: Duration = Duration::from_secs(5);
 
@@ -114,17 +112,6 @@ pub fn log_path(dir: &Path) -> PathBuf {
 /// The log file of the previous run.
 pub fn previous_log_path(dir: &Path) -> PathBuf {
     dir.join("previous.log")
-}
-
-fn rotate_if_large(dir: &Path) {
-    let cur = log_path(dir);
-    if std::fs::metadata(&cur).is_ok_and(|m| m.len() > MAX_LOG_BYTES)
-        && std::fs::copy(&cur, dir.join("current.log.1")).is_ok()
-    {
-        if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&cur) {
-            let _ = f.set_len(0);
-        }
-    }
 }
 
 impl ContainerCtx {
@@ -258,7 +245,6 @@ pub async fn supervise(mut ctx: ContainerCtx) {
         let running = json!({"running": {"startedAt": st.started_at}});
         ctx.send_ready(&st, running.clone(), probes.ready(), false).await;
         let mut stopped_by_us = false;
-        let mut ticks = 0u32;
         while ctx.runtime.alive(started) {
             if let Some(grace) = ctx.stopping() {
                 ctx.terminate(started, grace, &target).await;
@@ -277,26 +263,20 @@ pub async fn supervise(mut ctx: ContainerCtx) {
                     break;
                 }
             }
-            ticks += 1;
-            if ticks.is_multiple_of(20) {
-                rotate_if_large(&ctx.dir);
-            }
             tokio::select! {
                 _ = tokio::time::sleep(POLL) => {}
                 _ = ctx.stop.changed() => {}
             }
         }
         ctx.runtime.cleanup(&ctx.dir);
-        let code: i64 = std::fs::read_to_string(ctx.dir.join("exit"))
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(137);
+        // No exit file: the monitor itself was killed (SIGKILL to the process group).
+        let (code, finished_at) = crate::node::runtime::shim_process::exit_status(&ctx.dir).unwrap_or((137, None));
         let reason = match code {
             0 => "Completed",
             137 if ctx.runtime.oom_killed(&ctx.dir) => "OOMKilled",
             _ => "Error",
         };
-        let terminated = json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": st.started_at, "finishedAt": now()}});
+        let terminated = json!({"terminated": {"exitCode": code, "reason": reason, "startedAt": st.started_at, "finishedAt": finished_at.unwrap_or_else(now)}});
         st.pid = None;
         let restart = match ctx.restart_policy.as_str() {
             "Always" => true,

@@ -255,7 +255,7 @@ async fn run_container(
     };
     // `stdin: true`: the container's stdin is a FIFO in its directory, which `kubectl attach -i`
     // writes into (through the agent); the shim opens it for the container.
-    let stdin = crate::node::shim::stdin_path(&cdir);
+    let stdin = crate::node::runtime::shim_process::stdin_path(&cdir);
     if raw_container["stdin"] == true && !init {
         let _ = std::fs::create_dir_all(&cdir);
         if !stdin.exists() {
@@ -272,7 +272,6 @@ async fn run_container(
         args: c2.args.clone().unwrap_or_default(),
         env: env.clone(),
         working_dir: c2.working_dir.clone(),
-        log_path: container::log_path(&cdir),
         image: image.clone(),
         netns: sh.netns.clone(),
         hostname: sh.pod_name.clone(),

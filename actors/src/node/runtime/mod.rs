@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// What a runtime needs to start a container.
 #[derive(Debug, Clone, Default)]
 pub struct ContainerConfig {
-    /// Directory of this container's state (exit file, logs, bundle).
+    /// Directory of this container's state (exit file, `current.log`, bundle).
     pub dir: PathBuf,
     /// `command` of the spec (overrides the image's entrypoint).
     pub command: Vec<String>,
@@ -22,8 +22,6 @@ pub struct ContainerConfig {
     pub env: Vec<(String, String)>,
     /// `workingDir` of the spec.
     pub working_dir: Option<String>,
-    /// Log file (stdout and stderr, appended).
-    pub log_path: PathBuf,
     /// Image reference.
     pub image: String,
     /// Network namespace to join (runc pods).

@@ -1,4 +1,4 @@
-//! The `process` runtime: each container is a host process group (host network) under an `orca shim`,
+//! The `process` runtime: each container is a host process group (host network) under an `orca-shim`,
 //! with its own working directory and its output appended to a log file. The image is recorded but not
 //! used.
 
@@ -10,10 +10,10 @@ use nix::unistd::Pid;
 
 use super::{shim_process, ContainerConfig, ContainerRuntime, Error, Started};
 
-/// Runs containers as host processes through `orca shim`.
+/// Runs containers as host processes under `orca-shim`.
 pub struct ProcessRuntime {
-    /// The `orca` binary that provides the shim.
-    pub orca_bin: PathBuf,
+    /// The per-container monitor.
+    pub shim_bin: PathBuf,
 }
 
 impl ContainerRuntime for ProcessRuntime {
@@ -30,7 +30,7 @@ impl ContainerRuntime for ProcessRuntime {
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| cfg.dir.join("work"));
         std::fs::create_dir_all(&working_dir)?;
-        let mut cmd = Command::new(&self.orca_bin);
+        let mut cmd = Command::new(&self.shim_bin);
         cmd.env_clear()
             .env(
                 "PATH",
@@ -39,14 +39,9 @@ impl ContainerRuntime for ProcessRuntime {
             )
             .envs(cfg.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(&working_dir);
-        let mounts_file = cfg.dir.join("mounts.json");
-        if cfg.mounts.is_empty() {
-            let _ = std::fs::remove_file(&mounts_file);
-        } else {
-            // The shim mounts them in a mount namespace of the container's own.
-            std::fs::write(&mounts_file, serde_json::to_vec(&cfg.mounts).unwrap_or_default())?;
-        }
-        shim_process::spawn(cmd, &self.orca_bin, &cfg.dir.join("exit"), &argv, &cfg.log_path)
+        // The monitor mounts them in a mount namespace of the container's own.
+        shim_process::write_mounts(&cfg.dir, &cfg.mounts)?;
+        shim_process::spawn(cmd, &cfg.dir, &argv)
     }
 
     fn alive(&self, started: Started) -> bool {

@@ -1,7 +1,7 @@
 //! The `runc` runtime: real OCI containers. The bundle's config comes from the pod spec through
 //! oci-spec with runc's hardened defaults (no new privileges, the default capability set, masked and
 //! read-only paths); the rootfs is the image from the node's store, read-only, with a tmpfs on /tmp;
-//! the pod's network namespace is joined. `orca shim` keeps `runc run` and records the exit code.
+//! the pod's network namespace is joined. `orca-shim` keeps `runc run` and records the exit code.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -17,8 +17,8 @@ use crate::node::images::ImageStore;
 
 /// Runs containers with runc.
 pub struct RuncRuntime {
-    /// The `orca` binary that provides the shim.
-    pub orca_bin: PathBuf,
+    /// The per-container monitor.
+    pub shim_bin: PathBuf,
     /// The runc binary.
     pub runc_bin: PathBuf,
     /// Images.
@@ -192,13 +192,7 @@ impl ContainerRuntime for RuncRuntime {
             bundle.display().to_string(),
             id,
         ];
-        shim_process::spawn(
-            Command::new(&self.orca_bin),
-            &self.orca_bin,
-            &cfg.dir.join("exit"),
-            &argv,
-            &cfg.log_path,
-        )
+        shim_process::spawn(Command::new(&self.shim_bin), &cfg.dir, &argv)
     }
 
     fn alive(&self, started: Started) -> bool {

@@ -1,31 +1,73 @@
-//! Starting an `orca shim` as the leader of a new process group, output appended to the container's
-//! log, and telling whether a shim still runs: shared by every runtime.
+//! Starting `orca-shim`, the per-container monitor (its own small binary, built from `shim/`), as
+//! the leader of a new process group; telling whether a saved pid is still our monitor; reading
+//! the exit code and time it records. Shared by every runtime.
 
 use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use nix::sys::signal::kill;
 use nix::unistd::Pid;
 
-use super::{Error, Started};
+use super::{Error, Mount, Started};
 
-/// Spawns `orca shim --exit-file EXIT -- ARGV` from `cmd` (already given its environment and working
-/// directory); stdout and stderr go to `log_path`.
-pub fn spawn(
-    mut cmd: Command,
-    orca_bin: &Path,
-    exit_file: &Path,
-    argv: &[String],
-    log_path: &Path,
-) -> Result<Started, Error> {
-    let log = OpenOptions::new().create(true).append(true).open(log_path)?;
-    let _ = std::fs::remove_file(exit_file);
+/// The file name of the monitor binary, next to `orca`.
+pub const SHIM_NAME: &str = "orca-shim";
+/// A container's log past this size is rotated to `current.log.1` by its monitor.
+pub const MAX_LOG_BYTES: u64 = 10 * 1024 * 1024;
+
+/// The monitor at `path`, or what to do when it is missing.
+pub fn check(path: &Path) -> Result<(), String> {
+    if path.is_file() {
+        return Ok(());
+    }
+    Err(format!(
+        "the container monitor {} is missing: it is built with orca and belongs next to the orca binary (`cargo build` puts it there; after `cargo install --path .` run `cargo install --path shim --target x86_64-unknown-linux-musl`)",
+        path.display()
+    ))
+}
+
+/// The FIFO a container with `stdin: true` reads (in the container's directory).
+pub fn stdin_path(container_dir: &Path) -> PathBuf {
+    container_dir.join("stdin")
+}
+
+/// Writes the volumes a process container's monitor mounts (NUL-terminated fields: host path,
+/// container path, `ro`/`rw`), or removes the list when there are none.
+pub fn write_mounts(dir: &Path, mounts: &[Mount]) -> std::io::Result<()> {
+    let file = dir.join("mounts");
+    if mounts.is_empty() {
+        return match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
+    let mut out = Vec::new();
+    for m in mounts {
+        out.extend_from_slice(m.source.as_os_str().as_encoded_bytes());
+        out.push(0);
+        out.extend_from_slice(m.destination.as_bytes());
+        out.push(0);
+        out.extend_from_slice(if m.read_only { b"ro\0" } else { b"rw\0" });
+    }
+    std::fs::write(file, out)
+}
+
+/// Spawns `SHIM --dir DIR --log-max N -- ARGV` from `cmd` (a command for the monitor binary,
+/// already given its environment and working directory). The container's output goes through the
+/// monitor into DIR/current.log; the monitor's own errors are appended there too.
+pub fn spawn(mut cmd: Command, dir: &Path, argv: &[String]) -> Result<Started, Error> {
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("current.log"))?;
+    let _ = std::fs::remove_file(dir.join("exit"));
     let child = cmd
-        .arg("shim")
-        .arg("--exit-file")
-        .arg(exit_file)
+        .arg("--dir")
+        .arg(dir)
+        .arg("--log-max")
+        .arg(MAX_LOG_BYTES.to_string())
         .arg("--")
         .args(argv)
         .stdin(Stdio::null())
@@ -33,10 +75,10 @@ pub fn spawn(
         .stderr(log)
         .process_group(0)
         .spawn()
-        .map_err(|e| Error::Start(format!("{}: {e}", orca_bin.display())))?;
+        .map_err(|e| Error::Start(format!("{}: {e}", cmd.get_program().to_string_lossy())))?;
     let pid = child.id() as i32;
-    // The shim is reaped by a thread so that it never lingers as a zombie; adopted shims are watched
-    // through their pid.
+    // The monitor is reaped by a thread so that it never lingers as a zombie; adopted monitors are
+    // watched through their pid.
     std::thread::spawn(move || {
         let mut child = child;
         let _ = child.wait();
@@ -44,22 +86,25 @@ pub fn spawn(
     Ok(Started { pid })
 }
 
-/// Whether `pid` is the shim of the container in `dir`: alive, and its command line is
-/// `orca shim --exit-file DIR/exit ...`. A saved pid alone is no proof: after a reboot, or once
-/// the shim is gone, the number may belong to any process, and signalling its group as root would
-/// hit someone else's.
+/// Whether `pid` is the monitor of the container in `dir`: alive, its executable an `orca-shim`
+/// and its command line `orca-shim --dir DIR ...`. A saved pid alone is no proof: after a reboot,
+/// or once the monitor is gone, the number may belong to any process, and signalling its group as
+/// root would hit someone else's. The executable is checked as well as the command line, which any
+/// process can rewrite.
 pub fn owned(pid: i32, dir: &Path) -> bool {
     if pid <= 0 || !alive(pid) {
         return false;
     }
+    let exe_ok =
+        std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe.file_name().is_some_and(|n| n == SHIM_NAME));
     let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
         return false;
     };
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-    let exit_file = dir.join("exit");
-    args.windows(2)
-        .any(|w| w[0] == b"--exit-file" && w[1] == exit_file.as_os_str().as_encoded_bytes())
-        && args.iter().any(|a| *a == b"shim")
+    exe_ok
+        && args
+            .windows(2)
+            .any(|w| w[0] == b"--dir" && w[1] == dir.as_os_str().as_encoded_bytes())
 }
 
 /// Whether the process runs (a zombie does not).
@@ -70,35 +115,68 @@ pub fn alive(pid: i32) -> bool {
             .unwrap_or(false)
 }
 
+/// How the last run in `dir` ended, as its monitor recorded it: the exit code and the time (an
+/// RFC 3339 timestamp), if it recorded one.
+pub fn exit_status(dir: &Path) -> Option<(i64, Option<String>)> {
+    let text = std::fs::read_to_string(dir.join("exit")).ok()?;
+    let mut lines = text.lines();
+    let code = lines.next()?.trim().parse().ok()?;
+    let at = lines.next().and_then(|t| {
+        let (secs, nanos) = t.trim().split_once('.')?;
+        let ts = jiff::Timestamp::new(secs.parse().ok()?, nanos.parse().ok()?).ok()?;
+        Some(ts.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+    });
+    Some((code, at))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_saved_pid_is_ours_only_when_it_is_our_shim() {
+    fn exit_files() {
         let dir = tempfile::tempdir().unwrap();
-        let exit = dir.path().join("exit");
-        // A process whose command line names this container's exit file, as a shim's does.
-        let mut ours = Command::new("sh")
-            .args(["-c", "sleep 5; true", "shim", "--exit-file"])
-            .arg(&exit)
+        assert_eq!(exit_status(dir.path()), None);
+        std::fs::write(dir.path().join("exit"), "143\n1795986815.787113549\n").unwrap();
+        assert_eq!(
+            exit_status(dir.path()),
+            Some((143, Some("2026-11-29T21:13:35Z".to_string())))
+        );
+        std::fs::write(dir.path().join("exit"), "3").unwrap();
+        assert_eq!(exit_status(dir.path()), Some((3, None)));
+    }
+
+    #[test]
+    fn mount_lists() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = |s: &str, d: &str, ro| Mount {
+            source: s.into(),
+            destination: d.into(),
+            read_only: ro,
+        };
+        write_mounts(dir.path(), &[m("/a", "/b", true), m("/c", "/d", false)]).unwrap();
+        assert_eq!(
+            std::fs::read(dir.path().join("mounts")).unwrap(),
+            b"/a\0/b\0ro\0/c\0/d\0rw\0"
+        );
+        write_mounts(dir.path(), &[]).unwrap();
+        assert!(!dir.path().join("mounts").exists());
+        write_mounts(dir.path(), &[]).unwrap();
+    }
+
+    #[test]
+    fn a_saved_pid_is_ours_only_when_it_is_our_monitor() {
+        let dir = tempfile::tempdir().unwrap();
+        // A process whose command line names this container, as a monitor's does, but whose
+        // executable is not the monitor.
+        let mut forged = Command::new("sh")
+            .args(["-c", "sleep 5; true", "orca-shim", "--dir"])
+            .arg(dir.path())
             .spawn()
             .unwrap();
-        let mut other = Command::new("sleep").arg("5").spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(100));
-        assert!(owned(ours.id() as i32, dir.path()));
-        assert!(
-            !owned(other.id() as i32, dir.path()),
-            "a live process that is not our shim"
-        );
-        assert!(
-            !owned(ours.id() as i32, &dir.path().join("elsewhere")),
-            "another container's shim"
-        );
-        let _ = ours.kill();
-        let _ = other.kill();
-        let _ = ours.wait();
-        let _ = other.wait();
-        assert!(!owned(ours.id() as i32, dir.path()), "gone");
+        assert!(!owned(forged.id() as i32, dir.path()), "a forged command line");
+        let _ = forged.kill();
+        let _ = forged.wait();
     }
 }
