@@ -12,6 +12,8 @@ pub struct BenchCluster {
     pub child: Child,
     pub url: String,
     pub dir: PathBuf,
+    /// The join token `orca up` printed (`orca agent --join TOKEN`).
+    join: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl BenchCluster {
@@ -39,11 +41,24 @@ impl BenchCluster {
             .args(&extra)
             .env("ORCA_HOME", &dir)
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .context("failed to start orca up")?;
-        let mut cluster = BenchCluster { child, url, dir };
+        let join = std::sync::Arc::default();
+        let mut cluster = BenchCluster { child, url, dir, join };
+        if let Some(out) = cluster.child.stdout.take() {
+            let join = cluster.join.clone();
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                    if let Some(token) = line.strip_prefix("join a node: orca agent --join ") {
+                        let token = token.split_whitespace().next().unwrap_or_default().to_string();
+                        *join.lock().unwrap_or_else(|e| e.into_inner()) = Some(token);
+                    }
+                }
+            });
+        }
         let probe = format!("{}/readyz", cluster.url);
         // Readiness is open to anyone; the CA exists only once the server has started.
         let prober = reqwest::blocking::Client::builder()
@@ -77,6 +92,20 @@ impl BenchCluster {
             .add_root_certificate(reqwest::Certificate::from_pem(&read("ca.crt")?)?)
             .identity(reqwest::Identity::from_pem(&identity)?)
             .build()?)
+    }
+
+    /// The token that joins an `orca agent` to this cluster.
+    pub fn join_token(&self) -> Result<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(t) = self.join.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+                return Ok(t);
+            }
+            if Instant::now() > deadline {
+                bail!("orca up printed no join token");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Resident memory of the child in bytes.

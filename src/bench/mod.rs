@@ -6,6 +6,7 @@ mod etcd;
 mod grpc;
 mod history;
 mod members;
+mod node_memory;
 mod pods;
 mod proxy;
 mod reads;

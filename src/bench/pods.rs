@@ -1,4 +1,6 @@
-//! `orca bench pods`: pod startup latency, create -> Running, on the node agent of `orca up`.
+//! `orca bench pods`: pod startup latency, create -> Running, on one node agent (its own process,
+//! joined to an `orca up` without one), and what the node's pods cost in memory: the agent, the
+//! per-container monitors, runc and the containers, each on its own.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -10,6 +12,7 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::cluster::BenchCluster;
+use super::node_memory;
 use super::percentile;
 
 /// Options of `orca bench pods`.
@@ -26,9 +29,73 @@ pub struct PodsArgs {
     runtime: String,
 }
 
+/// An `orca agent` process joined to the bench's cluster, stopped on drop.
+struct BenchAgent {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+}
+
+impl BenchAgent {
+    fn start(cluster: &BenchCluster, runtime: &str, max_pods: usize) -> Result<BenchAgent> {
+        let exe = std::env::current_exe()?;
+        let dir = cluster.dir.join("agent");
+        let child = std::process::Command::new(exe)
+            .args([
+                "agent",
+                "--join",
+                &cluster.join_token()?,
+                "--name",
+                NODE,
+                "--runtime",
+                runtime,
+            ])
+            .args(["--max-pods", &max_pods.to_string(), "--data-dir"])
+            .arg(&dir)
+            .env("ORCA_HOME", &cluster.dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        Ok(BenchAgent { child, dir })
+    }
+}
+
+impl Drop for BenchAgent {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && !matches!(self.child.try_wait(), Ok(Some(_))) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const NODE: &str = "bench-node";
+
+fn wait_node_ready(http: &reqwest::blocking::Client, url: &str) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let node: Value = http.get(format!("{url}/api/v1/nodes/{NODE}")).send()?.json()?;
+        let ready = node["status"]["conditions"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+        if ready && node.pointer("/spec/podCIDR").is_some() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("node {NODE} did not become Ready");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 pub fn run(args: PodsArgs) -> Result<()> {
-    let (cluster, _) = BenchCluster::start_with(&["--runtime", &args.runtime])?;
+    let (cluster, _) = BenchCluster::start_with(&["--no-agent"])?;
     let http = reqwest::blocking::Client::new();
+    let agent = BenchAgent::start(&cluster, &args.runtime, args.pods.max(110))?;
+    wait_node_ready(&http, &cluster.url)?;
     let base = format!("{}/api/v1/namespaces/default/pods", cluster.url);
     let rv = http.get(&base).send()?.json::<Value>()?["metadata"]["resourceVersion"]
         .as_str()
@@ -79,7 +146,7 @@ pub fn run(args: PodsArgs) -> Result<()> {
             std::thread::sleep(Duration::from_micros(gap));
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(60 + args.pods as u64 / 10);
     while running.lock().unwrap_or_else(|e| e.into_inner()).len() < args.pods {
         if Instant::now() > deadline {
             bail!(
@@ -105,11 +172,28 @@ pub fn run(args: PodsArgs) -> Result<()> {
         percentile(&lat, 0.99),
         percentile(&lat, 1.0)
     );
+    if let (Some(first), Some(last)) = (created.values().min(), seen.values().max()) {
+        println!(
+            "all Running {:.2} s after the first create",
+            last.duration_since(*first).as_secs_f64()
+        );
+    }
+    // Let start-up garbage settle before reading memory.
+    std::thread::sleep(Duration::from_secs(1));
+    let mem = node_memory::node(agent.child.id(), &agent.dir);
+    println!("{}", node_memory::report(&mem));
+    let nats = nats_server_of(cluster.child.id());
+    println!(
+        "control plane (orca up, no agent) RSS {:.1} MiB; nats-server RSS {:.1} MiB",
+        node_memory::mib(node_memory::of(cluster.child.id()).unwrap_or_default().rss),
+        node_memory::mib(nats.and_then(node_memory::of).unwrap_or_default().rss),
+    );
     // Graceful deletes, so that the agent stops every container before the cluster goes away.
+    let t = Instant::now();
     for i in 0..args.pods {
         let _ = http.delete(format!("{base}/p{i}")).send();
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(60 + args.pods as u64 / 10);
     while Instant::now() < deadline {
         let left = http.get(&base).send()?.json::<Value>()?["items"]
             .as_array()
@@ -119,6 +203,24 @@ pub fn run(args: PodsArgs) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+    let after = node_memory::node(agent.child.id(), &agent.dir);
+    println!(
+        "deleted in {:.2} s; monitors left {}",
+        t.elapsed().as_secs_f64(),
+        after.monitors.len()
+    );
+    drop(agent);
     drop(cluster);
     Ok(())
+}
+
+/// The nats-server `orca up` (pid `parent`) runs.
+fn nats_server_of(parent: u32) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let (name, rest) = stat.split_once(") ")?;
+        let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
+        (name.ends_with("(nats-server") && ppid == parent).then_some(pid)
+    })
 }

@@ -143,14 +143,13 @@ pub fn prepare(
     if argv.is_empty() {
         return Err("exec needs a command".into());
     }
-    let env: Vec<(String, String)> = std::fs::read(dir.join("env.json"))
+    let saved: crate::pod::sandbox::ExecContext = std::fs::read(crate::pod::sandbox::exec_context_path(&dir))
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
+    let env = saved.env;
     // The host working directory of a process container; runc containers exec in their own.
-    let work = std::fs::read_to_string(dir.join("workdir"))
-        .map(PathBuf::from)
-        .ok()
+    let work = Some(saved.workdir)
         .filter(|w| w.is_dir())
         .unwrap_or_else(|| dir.clone());
     Ok(Prepared { argv, env, work })

@@ -73,6 +73,8 @@ pub struct PodActor {
     ns: String,
     name: String,
     uid: String,
+    /// When the node took the pod (`status.startTime`), kept in pod.json.
+    start_time: String,
     status_path: String,
     state: Option<PodState>,
     /// Events that came before the sandbox was ready.
@@ -102,6 +104,7 @@ impl PodActor {
             ns,
             name,
             uid,
+            start_time: String::new(),
             status_path,
             state: None,
             early: Vec::new(),
@@ -125,12 +128,7 @@ impl PodActor {
 
     /// The sandbox is ready (or setting it up was abandoned): build the state and start containers.
     fn launch(&mut self, pod_ip: Option<String>, ctx: &mut Context<Self>) {
-        let start_file = self.ctx.dir.join("start_time");
-        let start_time = std::fs::read_to_string(&start_file).unwrap_or_else(|_| {
-            let t = Self::now();
-            let _ = std::fs::write(&start_file, &t);
-            t
-        });
+        let start_time = self.start_time.clone();
         let views = self
             .spec
             .init_containers
@@ -289,11 +287,23 @@ impl Actor for PodActor {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         crate::metrics::node::pods(1);
+        // pod.json names the pod and keeps when the node took it (status.startTime), across
+        // restarts of the agent.
         let _ = std::fs::create_dir_all(&self.ctx.dir);
-        let _ = std::fs::write(
-            self.ctx.dir.join("pod.json"),
-            json!({"namespace": self.ns, "name": self.name}).to_string(),
-        );
+        let file = self.ctx.dir.join("pod.json");
+        let saved = std::fs::read(&file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .and_then(|v| v["startTime"].as_str().map(str::to_string));
+        self.start_time = match saved {
+            Some(t) => t,
+            None => {
+                let t = Self::now();
+                let record = json!({"namespace": self.ns, "name": self.name, "startTime": t});
+                let _ = std::fs::write(&file, record.to_string());
+                t
+            }
+        };
         if !self.own_network() {
             let ip = self.ctx.host_ip.clone();
             self.launch(Some(ip), ctx);

@@ -12,21 +12,37 @@ use super::launch::CONFIG_RETRY;
 use crate::bus::client::ApiClient;
 use crate::node::network;
 
-/// Keeps the container's environment (0600) and working directory for `exec`.
+/// What `exec` in a container needs: its environment and (process containers) host working
+/// directory, kept in one file (0600: the environment may hold secrets).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ExecContext {
+    pub env: Vec<(String, String)>,
+    pub workdir: std::path::PathBuf,
+}
+
+/// The file that keeps a container's `ExecContext`.
+pub(crate) fn exec_context_path(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("exec.json")
+}
+
+/// Keeps the container's environment and working directory for `exec`.
 pub(crate) fn remember_for_exec(dir: &std::path::Path, env: &[(String, String)], work: &std::path::Path) {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let _ = std::fs::create_dir_all(dir);
+    let ctx = ExecContext {
+        env: env.to_vec(),
+        workdir: work.to_path_buf(),
+    };
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(dir.join("env.json"))
+        .open(exec_context_path(dir))
     {
-        let _ = f.write_all(&serde_json::to_vec(env).unwrap_or_default());
+        let _ = f.write_all(&serde_json::to_vec(&ctx).unwrap_or_default());
     }
-    let _ = std::fs::write(dir.join("workdir"), work.display().to_string());
 }
 
 /// Removes the pod's files and, for runc pods, its network namespace.
