@@ -10,43 +10,58 @@ use std::path::Path;
 use crate::output::Rotating;
 use crate::sys;
 
-/// A started child: its pid and the read end of its output pipe.
-pub struct Child {
-    pid: c_int,
-    output: c_int,
+/// The pipe every process the monitor starts writes its output into; the monitor keeps the write
+/// end too (it never waits for the pipe to close: a container's main process ending is the end).
+pub struct Output {
+    read: c_int,
+    write: c_int,
 }
 
-/// Forks and executes `argv`; its stdout and stderr are one pipe, its stdin the FIFO at `stdin`
-/// when that exists (opened for reading and writing, so it never ends while the container runs,
-/// as an attached stdin stays open), else what the monitor was given.
-pub fn spawn(argv: &[OsString], stdin: &Path) -> std::io::Result<Child> {
+impl Output {
+    pub fn new() -> std::io::Result<Output> {
+        let mut fds = [0 as c_int; 2];
+        // SAFETY: fds has room for the two descriptors.
+        sys::check(unsafe { sys::pipe2(fds.as_mut_ptr(), sys::O_CLOEXEC) })?;
+        // SAFETY: a descriptor we own.
+        unsafe { sys::fcntl(fds[0], sys::F_SETFL, sys::O_NONBLOCK) };
+        Ok(Output {
+            read: fds[0],
+            write: fds[1],
+        })
+    }
+}
+
+/// The container's stdin: the FIFO at `path` when that exists (opened for reading and writing, so
+/// it never ends while the container runs, as an attached stdin stays open).
+pub fn stdin(path: &Path) -> std::io::Result<Option<c_int>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let path = CString::new(path.as_os_str().as_bytes()).map_err(|e| Error::new(ErrorKind::InvalidInput, e))?;
+    // SAFETY: a NUL-terminated path.
+    Ok(Some(sys::check(unsafe {
+        sys::open(path.as_ptr(), sys::O_RDWR | sys::O_CLOEXEC)
+    })?))
+}
+
+/// Forks and executes `argv` with stdout and stderr on `out` and stdin `input` (else what the
+/// monitor was given); returns the child's pid.
+pub fn spawn(argv: &[OsString], input: Option<c_int>, out: &Output) -> std::io::Result<c_int> {
     let args: Vec<CString> = argv
         .iter()
         .map(|a| CString::new(a.as_bytes()).map_err(|e| Error::new(ErrorKind::InvalidInput, e)))
         .collect::<Result<_, _>>()?;
     let mut ptrs: Vec<*const std::ffi::c_char> = args.iter().map(|a| a.as_ptr()).collect();
     ptrs.push(std::ptr::null());
-    let fifo = if stdin.exists() {
-        let path = CString::new(stdin.as_os_str().as_bytes()).map_err(|e| Error::new(ErrorKind::InvalidInput, e))?;
-        // SAFETY: a NUL-terminated path.
-        Some(sys::check(unsafe {
-            sys::open(path.as_ptr(), sys::O_RDWR | sys::O_CLOEXEC)
-        })?)
-    } else {
-        None
-    };
-    let mut fds = [0 as c_int; 2];
-    // SAFETY: fds has room for the two descriptors.
-    sys::check(unsafe { sys::pipe2(fds.as_mut_ptr(), sys::O_CLOEXEC) })?;
     let failed = format!("orca-shim: cannot run {:?}: ", argv[0]);
     // SAFETY: the monitor is single-threaded; between fork and exec the child only duplicates
     // descriptors, resets signals and writes a message it was handed before the fork.
     let pid = sys::check(unsafe { sys::fork() })?;
     if pid == 0 {
         unsafe {
-            sys::dup2(fds[1], 1);
-            sys::dup2(fds[1], 2);
-            if let Some(f) = fifo {
+            sys::dup2(out.write, 1);
+            sys::dup2(out.write, 2);
+            if let Some(f) = input {
                 sys::dup2(f, 0);
             }
             for sig in [sys::SIGTERM, sys::SIGINT, sys::SIGHUP] {
@@ -62,15 +77,7 @@ pub fn spawn(argv: &[OsString], stdin: &Path) -> std::io::Result<Child> {
             sys::_exit(code)
         }
     }
-    // SAFETY: closing our copies of descriptors the child now holds.
-    unsafe {
-        sys::close(fds[1]);
-        if let Some(f) = fifo {
-            sys::close(f);
-        }
-        sys::fcntl(fds[0], sys::F_SETFL, sys::O_NONBLOCK);
-    }
-    Ok(Child { pid, output: fds[0] })
+    Ok(pid)
 }
 
 /// Copies whatever the pipe holds now into `log`; false once every writer has closed it.
@@ -106,16 +113,17 @@ fn reap(pid: c_int, flags: c_int) -> Option<c_int> {
     }
 }
 
-/// Copies the child's output to `log` until the child ends; returns its wait status. Output its
-/// own children write after it ended is not waited for: the container is its main process.
-pub fn pump(child: &Child, log: &mut Rotating) -> c_int {
+/// Copies output to `log` until the process `pid` (a child of the monitor) ends; returns its wait
+/// status. Output its own children write after it ended is not waited for: the container is its
+/// main process.
+pub fn pump(pid: c_int, out: &Output, log: &mut Rotating) -> c_int {
     // SAFETY: pidfd_open takes a pid and flags.
-    let pidfd = unsafe { sys::syscall(sys::SYS_PIDFD_OPEN, child.pid as std::ffi::c_long, 0 as c_int) } as c_int;
+    let pidfd = unsafe { sys::syscall(sys::SYS_PIDFD_OPEN, pid as std::ffi::c_long, 0 as c_int) } as c_int;
     let mut open = true;
-    loop {
+    let status = loop {
         let mut fds = [
             sys::PollFd {
-                fd: if open { child.output } else { -1 },
+                fd: if open { out.read } else { -1 },
                 events: sys::POLLIN,
                 revents: 0,
             },
@@ -129,15 +137,20 @@ pub fn pump(child: &Child, log: &mut Rotating) -> c_int {
         // SAFETY: two valid poll entries (a negative fd is skipped by poll).
         unsafe { sys::poll(fds.as_mut_ptr(), 2, timeout) };
         if open && fds[0].revents != 0 {
-            open = drain(child.output, log);
+            open = drain(out.read, log);
         }
         if pidfd < 0 || fds[1].revents != 0 {
-            if let Some(status) = reap(child.pid, sys::WNOHANG) {
+            if let Some(status) = reap(pid, sys::WNOHANG) {
                 if open {
-                    drain(child.output, log);
+                    drain(out.read, log);
                 }
-                return status;
+                break status;
             }
         }
+    };
+    if pidfd >= 0 {
+        // SAFETY: our own descriptor.
+        unsafe { sys::close(pidfd) };
     }
+    status
 }

@@ -8,6 +8,7 @@ mod child;
 mod exit;
 mod mounts;
 mod output;
+mod runc;
 mod sys;
 
 use std::ffi::OsString;
@@ -19,48 +20,73 @@ const DEFAULT_LOG_MAX: u64 = 10 * 1024 * 1024;
 struct Args {
     dir: PathBuf,
     log_max: u64,
-    argv: Vec<OsString>,
+    /// The command (`-- ARGV`), or the runc container to create, start and wait for.
+    what: What,
+}
+
+enum What {
+    Command(Vec<OsString>),
+    Runc(runc::Runc),
 }
 
 fn parse(mut it: impl Iterator<Item = OsString>) -> Result<Args, String> {
     let (mut dir, mut log_max) = (None, DEFAULT_LOG_MAX);
+    let mut runc: [Option<OsString>; 4] = Default::default();
+    let mut argv = None;
     while let Some(a) = it.next() {
-        match a.to_str() {
-            Some("--dir") => dir = it.next().map(PathBuf::from),
+        let slot = match a.to_str() {
+            Some("--dir") => {
+                dir = it.next().map(PathBuf::from);
+                continue;
+            }
             Some("--log-max") => {
                 log_max = it
                     .next()
                     .and_then(|v| v.to_str().and_then(|v| v.parse().ok()))
-                    .ok_or("--log-max takes a number of bytes")?
+                    .ok_or("--log-max takes a number of bytes")?;
+                continue;
             }
+            Some("--runc") => 0,
+            Some("--root") => 1,
+            Some("--id") => 2,
+            Some("--bundle") => 3,
             Some("--") => {
-                let argv: Vec<OsString> = it.collect();
-                if argv.is_empty() {
-                    return Err("no command after --".into());
-                }
-                let dir = dir.ok_or("--dir DIR is required")?;
-                return Ok(Args { dir, log_max, argv });
+                argv = Some(it.by_ref().collect::<Vec<_>>());
+                break;
             }
             _ => return Err(format!("unexpected argument {a:?}")),
-        }
+        };
+        runc[slot] = Some(it.next().ok_or(format!("{a:?} takes a value"))?);
     }
-    Err("usage: orca-shim --dir DIR [--log-max BYTES] -- COMMAND [ARGS...]".into())
+    let dir = dir.ok_or("--dir DIR is required")?;
+    let what = match (argv, runc) {
+        (Some(argv), [None, None, None, None]) if !argv.is_empty() => What::Command(argv),
+        (None, [Some(bin), Some(root), Some(id), Some(bundle)]) => What::Runc(runc::Runc { bin, root, id, bundle }),
+        _ => return Err(USAGE.into()),
+    };
+    Ok(Args { dir, log_max, what })
 }
+
+const USAGE: &str = "usage: orca-shim --dir DIR [--log-max BYTES] (-- COMMAND [ARGS...] | --runc RUNC --root ROOT --id ID --bundle BUNDLE)";
 
 fn run(args: Args) -> std::io::Result<i32> {
     let list = mounts::read(&args.dir.join("mounts"))?;
     if !list.is_empty() {
         mounts::enter(&list)?;
     }
-    let mut out = output::Rotating::open(args.dir.join("current.log"), args.log_max)?;
-    let child = child::spawn(&args.argv, &args.dir.join("stdin"))?;
-    // From here on termination requests go to the process group, not to the monitor: it stays to
-    // record how the container ended.
+    let mut log = output::Rotating::open(args.dir.join("current.log"), args.log_max)?;
+    let out = child::Output::new()?;
+    let input = child::stdin(&args.dir.join("stdin"))?;
+    // Termination requests go to the process group, not to the monitor: it stays to record how the
+    // container ended.
     for sig in [sys::SIGTERM, sys::SIGINT, sys::SIGHUP] {
         // SAFETY: installs SIG_IGN, no handler runs.
         unsafe { sys::signal(sig, sys::SIG_IGN) };
     }
-    let status = child::pump(&child, &mut out);
+    let status = match &args.what {
+        What::Command(argv) => child::pump(child::spawn(argv, input, &out)?, &out, &mut log),
+        What::Runc(r) => runc::run(r, &args.dir, input, &out, &mut log)?,
+    };
     let code = exit::code(status);
     exit::record(&args.dir.join("exit"), code)?;
     Ok(code)
@@ -100,7 +126,14 @@ mod tests {
         let a = args(&["--dir", "/d", "--log-max", "5", "--", "sleep", "1"]).unwrap();
         assert_eq!(a.dir, PathBuf::from("/d"));
         assert_eq!(a.log_max, 5);
-        assert_eq!(a.argv, vec![OsString::from("sleep"), OsString::from("1")]);
+        assert!(matches!(a.what, What::Command(v) if v == vec![OsString::from("sleep"), OsString::from("1")]));
+        let r = args(&[
+            "--dir", "/d", "--runc", "/r", "--root", "/s", "--id", "c", "--bundle", "/b",
+        ])
+        .unwrap();
+        assert!(matches!(r.what, What::Runc(r) if r.id == "c" && r.bundle == "/b"));
+        assert!(args(&["--dir", "/d", "--runc", "/r", "--", "true"]).is_err(), "both");
+        assert!(args(&["--dir", "/d", "--runc", "/r"]).is_err(), "runc without the rest");
         assert!(args(&["--dir", "/d", "--"]).is_err(), "no command");
         assert!(args(&["--", "true"]).is_err(), "no dir");
         assert!(args(&["--dir", "/d", "--log-max", "x", "--", "true"]).is_err());

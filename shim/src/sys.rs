@@ -54,6 +54,7 @@ extern "C" {
         data: *const c_void,
     ) -> c_int;
     pub fn signal(sig: c_int, handler: usize) -> usize;
+    pub fn prctl(option: c_int, ...) -> c_int;
 }
 
 /// `Ok(r)` for a non-negative result, else the OS error.

@@ -41,7 +41,7 @@ impl ContainerRuntime for ProcessRuntime {
             .current_dir(&working_dir);
         // The monitor mounts them in a mount namespace of the container's own.
         shim_process::write_mounts(&cfg.dir, &cfg.mounts)?;
-        shim_process::spawn(cmd, &cfg.dir, &argv)
+        shim_process::spawn_monitor(cmd, &cfg.dir, Some(&argv))
     }
 
     fn alive(&self, started: Started) -> bool {

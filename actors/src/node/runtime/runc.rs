@@ -1,7 +1,8 @@
 //! The `runc` runtime: real OCI containers. The bundle's config comes from the pod spec through
 //! oci-spec with runc's hardened defaults (no new privileges, the default capability set, masked and
 //! read-only paths); the rootfs is the image from the node's store, read-only, with a tmpfs on /tmp;
-//! the pod's network namespace is joined. `orca-shim` keeps `runc run` and records the exit code.
+//! the pod's network namespace is joined. `orca-shim` runs `runc create` and `runc start`, waits
+//! for the container (no runc process stays beside it) and records the exit code.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -183,16 +184,18 @@ impl ContainerRuntime for RuncRuntime {
                 .status();
         }
         std::fs::create_dir_all(&self.state_root)?;
-        let argv = vec![
-            self.runc_bin.display().to_string(),
-            "--root".into(),
-            self.state_root.display().to_string(),
-            "run".into(),
-            "--bundle".into(),
-            bundle.display().to_string(),
-            id,
-        ];
-        shim_process::spawn(Command::new(&self.shim_bin), &cfg.dir, &argv)
+        // The monitor runs `runc create` and `runc start` itself and waits for the container.
+        let mut monitor = Command::new(&self.shim_bin);
+        monitor
+            .arg("--runc")
+            .arg(&self.runc_bin)
+            .arg("--root")
+            .arg(&self.state_root)
+            .arg("--id")
+            .arg(&id)
+            .arg("--bundle")
+            .arg(&bundle);
+        shim_process::spawn_monitor(monitor, &cfg.dir, None)
     }
 
     fn alive(&self, started: Started) -> bool {

@@ -54,22 +54,24 @@ pub fn write_mounts(dir: &Path, mounts: &[Mount]) -> std::io::Result<()> {
     std::fs::write(file, out)
 }
 
-/// Spawns `SHIM --dir DIR --log-max N -- ARGV` from `cmd` (a command for the monitor binary,
-/// already given its environment and working directory). The container's output goes through the
-/// monitor into DIR/current.log; the monitor's own errors are appended there too.
-pub fn spawn(mut cmd: Command, dir: &Path, argv: &[String]) -> Result<Started, Error> {
+/// Spawns `SHIM ... --dir DIR --log-max N [-- ARGV]` from `cmd` (a command for the monitor
+/// binary, already given its environment, working directory and any mode flags). The container's
+/// output goes through the monitor into DIR/current.log; the monitor's own errors are appended
+/// there too.
+pub fn spawn_monitor(mut cmd: Command, dir: &Path, argv: Option<&[String]>) -> Result<Started, Error> {
     let log = OpenOptions::new()
         .create(true)
         .append(true)
         .open(dir.join("current.log"))?;
     let _ = std::fs::remove_file(dir.join("exit"));
-    let child = cmd
-        .arg("--dir")
+    cmd.arg("--dir")
         .arg(dir)
         .arg("--log-max")
-        .arg(MAX_LOG_BYTES.to_string())
-        .arg("--")
-        .args(argv)
+        .arg(MAX_LOG_BYTES.to_string());
+    if let Some(argv) = argv {
+        cmd.arg("--").args(argv);
+    }
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
         .stderr(log)
