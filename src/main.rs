@@ -74,6 +74,11 @@ fn members(args: &[String]) -> anyhow::Result<()> {
 }
 
 fn main() {
+    // mimalloc asks for transparent huge pages for its arenas, and a sparsely used 2 MiB page is
+    // resident whole: the node agent with 1,000 pods was 104-135 MB resident with them and 74-77 MB
+    // without (creates/s unchanged). The flag is inherited; the container monitor clears it again,
+    // so containers get the machine's setting.
+    let _ = rustix::thread::disable_transparent_huge_pages(true);
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_env("ORCA_LOG")
         .unwrap_or_else(|_| "warn,lsm_tree=error,fjall=error,openraft=off".into());

@@ -121,7 +121,7 @@ fn the_exit_code_is_recorded_while_the_agent_is_away() {
     wait_node_ready(&h, "node-1");
     let go = dir.path().join("go");
     let script = format!(
-        "echo started; while [ ! -e {} ]; do sleep 0.05; done; exit 7",
+        "echo started; grep THP_enabled /proc/self/status; while [ ! -e {} ]; do sleep 0.05; done; exit 7",
         go.display()
     );
     create_pod(&h, &sh_pod("ender", &script, "Never"));
@@ -156,4 +156,6 @@ fn the_exit_code_is_recorded_while_the_agent_is_away() {
     );
     let log = h.get("/api/v1/namespaces/default/pods/ender/log").text;
     assert_eq!(log.matches("started").count(), 1, "{log}");
+    // The agent runs without transparent huge pages; its containers keep the machine's setting.
+    assert!(log.contains("THP_enabled:\t1"), "{log}");
 }

@@ -11,7 +11,7 @@ mod output;
 mod runc;
 mod sys;
 
-use std::ffi::OsString;
+use std::ffi::{c_ulong, OsString};
 use std::path::PathBuf;
 
 /// Rotation size when `--log-max` is not given.
@@ -70,6 +70,18 @@ fn parse(mut it: impl Iterator<Item = OsString>) -> Result<Args, String> {
 const USAGE: &str = "usage: orca-shim --dir DIR [--log-max BYTES] (-- COMMAND [ARGS...] | --runc RUNC --root ROOT --id ID --bundle BUNDLE)";
 
 fn run(args: Args) -> std::io::Result<i32> {
+    // The agent runs without transparent huge pages; the container gets the machine's setting.
+    const PR_SET_THP_DISABLE: std::ffi::c_int = 41;
+    // SAFETY: prctl with integer arguments.
+    unsafe {
+        sys::prctl(
+            PR_SET_THP_DISABLE,
+            0 as c_ulong,
+            0 as c_ulong,
+            0 as c_ulong,
+            0 as c_ulong,
+        )
+    };
     let list = mounts::read(&args.dir.join("mounts"))?;
     if !list.is_empty() {
         mounts::enter(&list)?;

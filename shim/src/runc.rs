@@ -2,7 +2,7 @@
 //! init inherits the output pipe and, when runc exits, becomes the monitor's child), then
 //! `runc start`, and waits for the container itself. No runc process stays beside the container.
 
-use std::ffi::{c_int, OsString};
+use std::ffi::{c_int, c_ulong, OsString};
 use std::path::{Path, PathBuf};
 
 use crate::child::{pump, spawn, Output};
@@ -28,7 +28,15 @@ fn argv(r: &Runc, tail: &[&std::ffi::OsStr]) -> Vec<OsString> {
 pub fn run(r: &Runc, dir: &Path, input: Option<c_int>, out: &Output, log: &mut Rotating) -> std::io::Result<c_int> {
     const PR_SET_CHILD_SUBREAPER: c_int = 36;
     // SAFETY: prctl with an integer argument.
-    sys::check(unsafe { sys::prctl(PR_SET_CHILD_SUBREAPER, 1) })?;
+    sys::check(unsafe {
+        sys::prctl(
+            PR_SET_CHILD_SUBREAPER,
+            1 as c_ulong,
+            0 as c_ulong,
+            0 as c_ulong,
+            0 as c_ulong,
+        )
+    })?;
     let pid_file: PathBuf = dir.join("container.pid");
     let _ = std::fs::remove_file(&pid_file);
     let create = argv(

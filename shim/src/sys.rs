@@ -54,6 +54,7 @@ extern "C" {
         data: *const c_void,
     ) -> c_int;
     pub fn signal(sig: c_int, handler: usize) -> usize;
+    /// Variadic in C: callers pass all four arguments as `c_ulong` (the kernel reads them whole).
     pub fn prctl(option: c_int, ...) -> c_int;
 }
 
