@@ -182,6 +182,15 @@ pub fn run(args: PodsArgs) -> Result<()> {
     std::thread::sleep(Duration::from_secs(1));
     let mem = node_memory::node(agent.child.id(), &agent.dir);
     println!("{}", node_memory::report(&mem));
+    // What the running pods cost the agent while nothing happens to them.
+    let before = cpu_ticks(agent.child.id());
+    std::thread::sleep(IDLE_WINDOW);
+    let used = cpu_ticks(agent.child.id()).saturating_sub(before) as f64 / 100.0;
+    println!(
+        "agent CPU with {} pods running, nothing changing: {:.1}% of a core",
+        args.pods,
+        100.0 * used / IDLE_WINDOW.as_secs_f64()
+    );
     let nats = nats_server_of(cluster.child.id());
     println!(
         "control plane (orca up, no agent) RSS {:.1} MiB; nats-server RSS {:.1} MiB",
@@ -223,4 +232,16 @@ fn nats_server_of(parent: u32) -> Option<u32> {
         let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
         (name.ends_with("(nats-server") && ppid == parent).then_some(pid)
     })
+}
+
+/// How long the agent's CPU is read while the pods run undisturbed.
+const IDLE_WINDOW: Duration = Duration::from_secs(5);
+
+/// User and system CPU of a process so far, in clock ticks (1/100 s).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(") ").next().unwrap_or("").split_whitespace().collect();
+    // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
+    let field = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    field(14) + field(15)
 }

@@ -18,8 +18,10 @@ use super::probe::{ProbeTarget, Probes, Verdict};
 use super::status::ContainerView;
 use crate::node::runtime::{ContainerConfig, ContainerRuntime, Started};
 
-/// How often a running container is checked.
+/// How often a running container is checked where its end cannot be waited for (no pidfd).
 pub const POLL: Duration = Duration::from_millis(50);
+/// How often a container whose end is waited for through a pidfd is looked at anyway.
+pub const IDLE_CHECK: Duration = Duration::from_secs(2);
 /// How long a killed container has to disappear.
 pub const KILL_WAIT: Duration = Duration::from_secs(5);
 
@@ -264,6 +266,9 @@ pub async fn supervise(mut ctx: ContainerCtx) {
         let running = json!({"running": {"startedAt": st.started_at}});
         ctx.send_ready(&st, running.clone(), probes.ready(), false).await;
         let mut stopped_by_us = false;
+        // The supervisor sleeps until the monitor ends, the pod stops or a probe is due: a
+        // thousand idle containers cost no wake-ups.
+        let exited = crate::node::runtime::shim_process::exit_notifier(started.pid);
         while ctx.runtime.alive(started) {
             if let Some(grace) = ctx.stopping() {
                 ctx.terminate(started, grace, &target).await;
@@ -282,9 +287,23 @@ pub async fn supervise(mut ctx: ContainerCtx) {
                     break;
                 }
             }
+            let nap = match (&exited, probes.next_due()) {
+                (None, _) => POLL,
+                (Some(_), None) => IDLE_CHECK,
+                (Some(_), Some(due)) => due
+                    .saturating_duration_since(Instant::now())
+                    .clamp(Duration::from_millis(10), IDLE_CHECK),
+            };
+            let ended = async {
+                match &exited {
+                    Some(fd) => drop(fd.readable().await),
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
-                _ = tokio::time::sleep(POLL) => {}
+                _ = tokio::time::sleep(nap) => {}
                 _ = ctx.stop.changed() => {}
+                _ = ended => {}
             }
         }
         ctx.runtime.cleanup(&ctx.dir);

@@ -167,6 +167,16 @@ impl Probes {
         }
     }
 
+    /// When the next probe is due (None: no probe to run).
+    pub fn next_due(&self) -> Option<Instant> {
+        let active = if self.started {
+            [self.liveness.as_ref(), self.readiness.as_ref()]
+        } else {
+            [self.startup.as_ref(), None]
+        };
+        active.into_iter().flatten().map(|t| t.next).min()
+    }
+
     /// Runs whatever probe is due.
     pub async fn tick(&mut self, target: &ProbeTarget) -> Verdict {
         let now = Instant::now();

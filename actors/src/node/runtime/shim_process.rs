@@ -126,6 +126,18 @@ pub fn owned(pid: i32, dir: &Path) -> bool {
             .any(|w| w[0] == b"--dir" && w[1] == dir.as_os_str().as_encoded_bytes())
 }
 
+/// A descriptor that turns readable when the process `pid` ends (a pidfd), so that a container's
+/// supervisor sleeps until then instead of polling; None where the kernel has no pidfds or the
+/// process is gone already.
+#[allow(unsafe_code)]
+pub fn exit_notifier(pid: i32) -> Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>> {
+    let pid = rustix::process::Pid::from_raw(pid)?;
+    let fd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::NONBLOCK).ok()?;
+    // SAFETY: the AsyncFd owns the descriptor (an OwnedFd moved into it), which nothing else can
+    // close or replace while it is registered.
+    unsafe { tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE) }.ok()
+}
+
 /// Whether the process runs (a zombie does not).
 pub fn alive(pid: i32) -> bool {
     kill(Pid::from_raw(pid), None).is_ok()
