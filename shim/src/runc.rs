@@ -1,6 +1,6 @@
-//! runc containers: the monitor becomes a child subreaper, runs `runc create` (the container's
-//! init inherits the output pipe and, when runc exits, becomes the monitor's child), then
-//! `runc start`, and waits for the container itself. No runc process stays beside the container.
+//! runc containers: the monitor becomes a child subreaper and runs `runc run --detach` (the
+//! container's init inherits the output pipe and, when runc exits, becomes the monitor's child),
+//! then waits for the container itself. No runc process stays beside the container.
 
 use std::ffi::{c_int, c_ulong, OsString};
 use std::path::{Path, PathBuf};
@@ -23,8 +23,8 @@ fn argv(r: &Runc, tail: &[&std::ffi::OsStr]) -> Vec<OsString> {
     v
 }
 
-/// Creates and starts the container, then waits for it; returns its wait status, or that of
-/// `runc create` or `runc start` when one failed (runc's message is then in the log).
+/// Creates and starts the container, then waits for it; returns its wait status, or runc's when
+/// it failed (runc's message is then in the log).
 pub fn run(r: &Runc, dir: &Path, input: Option<c_int>, out: &Output, log: &mut Rotating) -> std::io::Result<c_int> {
     const PR_SET_CHILD_SUBREAPER: c_int = 36;
     // SAFETY: prctl with an integer argument.
@@ -39,10 +39,13 @@ pub fn run(r: &Runc, dir: &Path, input: Option<c_int>, out: &Output, log: &mut R
     })?;
     let pid_file: PathBuf = dir.join("container.pid");
     let _ = std::fs::remove_file(&pid_file);
-    let create = argv(
+    // `run --detach` creates and starts the container in one runc process and returns once it
+    // runs: one runc start-up per container instead of two (`create`, then `start`).
+    let run = argv(
         r,
         &[
-            "create".as_ref(),
+            "run".as_ref(),
+            "--detach".as_ref(),
             "--bundle".as_ref(),
             r.bundle.as_ref(),
             "--pid-file".as_ref(),
@@ -50,7 +53,7 @@ pub fn run(r: &Runc, dir: &Path, input: Option<c_int>, out: &Output, log: &mut R
             r.id.as_ref(),
         ],
     );
-    let status = pump(spawn(&create, input, out)?, out, log);
+    let status = pump(spawn(&run, input, out)?, out, log);
     if status != 0 {
         return Ok(status);
     }
@@ -58,13 +61,5 @@ pub fn run(r: &Runc, dir: &Path, input: Option<c_int>, out: &Output, log: &mut R
         .trim()
         .parse()
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", pid_file.display())))?;
-    let status = pump(
-        spawn(&argv(r, &["start".as_ref(), r.id.as_ref()]), None, out)?,
-        out,
-        log,
-    );
-    if status != 0 {
-        return Ok(status);
-    }
     Ok(pump(container, out, log))
 }

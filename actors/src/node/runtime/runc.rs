@@ -1,8 +1,8 @@
 //! The `runc` runtime: real OCI containers. The bundle's config comes from the pod spec through
 //! oci-spec with runc's hardened defaults (no new privileges, the default capability set, masked and
 //! read-only paths); the rootfs is the image from the node's store, read-only, with a tmpfs on /tmp;
-//! the pod's network namespace is joined. `orca-shim` runs `runc create` and `runc start`, waits
-//! for the container (no runc process stays beside it) and records the exit code.
+//! the pod's network namespace is joined. `orca-shim` runs `runc run --detach`, waits for the
+//! container (no runc process stays beside it) and records the exit code.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -184,7 +184,7 @@ impl ContainerRuntime for RuncRuntime {
                 .status();
         }
         std::fs::create_dir_all(&self.state_root)?;
-        // The monitor runs `runc create` and `runc start` itself and waits for the container.
+        // The monitor runs `runc run --detach` itself and waits for the container.
         let mut monitor = Command::new(&self.shim_bin);
         monitor
             .arg("--runc")
