@@ -105,9 +105,20 @@ static BRIDGED: std::sync::Mutex<Vec<PodNet>> = std::sync::Mutex::new(Vec::new()
 
 /// Makes the bridge with the range's gateway (agents of one machine share the bridge, each with
 /// its own range on it) and lets the host forward pod traffic.
+/// Whether this network namespace has the link `name`, read from `/proc/self/net/dev` (which shows
+/// the reader's namespace, unlike a `/sys` mounted elsewhere) rather than by running `ip`: every
+/// pod's sandbox asks, under the bridge lock.
+fn link_exists(name: &str) -> bool {
+    std::fs::read_to_string("/proc/self/net/dev").is_ok_and(|dev| {
+        dev.lines()
+            .filter_map(|l| l.split_once(':'))
+            .any(|(link, _)| link.trim() == name)
+    })
+}
+
 fn ensure_bridge(net: PodNet) -> Result<(), String> {
     let mut bridged = BRIDGED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let exists = ip(&["link", "show", BRIDGE]).is_ok();
+    let exists = link_exists(BRIDGE);
     if exists && bridged.contains(&net) {
         return Ok(());
     }
