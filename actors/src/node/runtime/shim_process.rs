@@ -165,6 +165,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_missing_monitor_says_how_to_install_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = check(&dir.path().join(SHIM_NAME)).unwrap_err();
+        assert!(err.contains("is missing"), "{err}");
+        assert!(err.contains("cargo install --path shim"), "{err}");
+        std::fs::write(dir.path().join(SHIM_NAME), "").unwrap();
+        assert!(check(&dir.path().join(SHIM_NAME)).is_ok());
+    }
+
+    #[test]
     fn exit_files() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(exit_status(dir.path()), None);
