@@ -220,7 +220,7 @@ impl PodActor {
             }
             Effect::ConfirmDelete => self.confirm_delete(ctx),
             Effect::Release => {
-                release(self.ctx.runtime.pod_network(), &self.ctx.dir, &self.uid);
+                self.release_later();
                 ctx.stop();
             }
         }
@@ -254,16 +254,25 @@ impl PodActor {
         }));
     }
 
+    /// Removes the pod's files and network on a blocking thread (`ip` and runc run as processes of
+    /// their own; the agent's two worker threads serve every pod).
+    fn release_later(&self) {
+        let (pod_network, dir, uid) = (self.ctx.runtime.pod_network(), self.ctx.dir.clone(), self.uid.clone());
+        tokio::task::spawn_blocking(move || release(pod_network, &dir, &uid));
+    }
+
     /// Keeps the output tails with the final status, deletes the object, then releases.
     fn confirm_delete(&mut self, ctx: &mut Context<Self>) {
         let tails = log_tails(&self.ctx.dir, &self.spec, self.ctx.log_tail_bytes);
-        release_sandbox(self.ctx.runtime.pod_network(), &self.uid);
+        let (pod_network, sandbox) = (self.ctx.runtime.pod_network(), self.uid.clone());
         let (api, status_path) = (self.ctx.api.clone(), self.status_path.clone());
         let path = format!("/api/v1/namespaces/{}/pods/{}", self.ns, self.name);
         // Both writes name this pod's uid: a new pod of the same name (created as soon as this one
         // is gone) is never the one patched or deleted.
         let uid = self.uid.clone();
         let confirm = async move {
+            // The network goes first (`ip` runs off the worker threads).
+            let _ = tokio::task::spawn_blocking(move || release_sandbox(pod_network, &sandbox)).await;
             let tails_patch = json!({"metadata": {"uid": uid}, "status": {"logTails": tails}});
             let _ = api.call("PATCH", &status_path, "", Some(&tails_patch)).await;
             let options = json!({"preconditions": {"uid": uid}});
@@ -276,7 +285,7 @@ impl PodActor {
             tracing::warn!("could not confirm the delete of pod {path}");
         };
         ctx.spawn(confirm.into_actor(self).map(|_, act, ctx| {
-            release(act.ctx.runtime.pod_network(), &act.ctx.dir, &act.uid);
+            act.release_later();
             ctx.stop();
         }));
     }

@@ -136,6 +136,13 @@ pub fn previous_log_path(dir: &Path) -> PathBuf {
 }
 
 impl ContainerCtx {
+    /// Runs a runtime call that may block (runc runs as a process of its own: `kill`, `delete`)
+    /// off the agent's two worker threads, which every pod's actor and I/O share.
+    async fn blocking(&self, f: impl FnOnce(&dyn ContainerRuntime, &Path) + Send + 'static) {
+        let (runtime, dir) = (self.runtime.clone(), self.dir.clone());
+        let _ = tokio::task::spawn_blocking(move || f(runtime.as_ref(), &dir)).await;
+    }
+
     async fn send(&self, st: &SavedState, state: Value, done: bool) {
         self.send_ready(st, state, false, done).await
     }
@@ -178,12 +185,12 @@ impl ContainerCtx {
                 .exec_argv(&self.dir, &super::lifecycle::exec_command(&self.pre_stop));
             super::lifecycle::pre_stop(&self.pre_stop, target, argv, deadline).await;
         }
-        self.runtime.signal(started, &self.dir, false);
+        self.blocking(move |rt, dir| rt.signal(started, dir, false)).await;
         while self.runtime.alive(started) && Instant::now() < deadline {
             tokio::time::sleep(POLL).await;
         }
         if self.runtime.alive(started) {
-            self.runtime.signal(started, &self.dir, true);
+            self.blocking(move |rt, dir| rt.signal(started, dir, true)).await;
             let deadline = Instant::now() + KILL_WAIT;
             while self.runtime.alive(started) && Instant::now() < deadline {
                 tokio::time::sleep(POLL).await;
@@ -306,7 +313,7 @@ pub async fn supervise(mut ctx: ContainerCtx) {
                 _ = ended => {}
             }
         }
-        ctx.runtime.cleanup(&ctx.dir);
+        ctx.blocking(|rt, dir| rt.cleanup(dir)).await;
         // No exit file: the monitor itself was killed (SIGKILL to the process group).
         let (code, finished_at) = crate::node::runtime::shim_process::exit_status(&ctx.dir).unwrap_or((137, None));
         let reason = match code {
