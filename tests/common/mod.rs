@@ -358,8 +358,9 @@ impl Drop for Agent {
         // A killed agent leaves its proxy table and its pods' network namespaces; other tests on
         // this machine must not meet them.
         if let Some(d) = &dir {
-            // Process pods' shims lead their containers' process groups: end them with the test.
-            let needle = format!("--exit-file\0{}/", d.display());
+            // Container monitors (`orca-shim --dir DIR/pods/...`) lead their containers' process
+            // groups: end them with the test.
+            let needle = format!("--dir\0{}/", d.display());
             for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
                 let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
                 if String::from_utf8_lossy(&cmdline).contains(&needle) {
