@@ -66,3 +66,29 @@ fn liveness_restarts_and_readiness_flips() {
         ready(p).as_deref() == Some("True")
     });
 }
+
+#[test]
+fn a_readiness_change_made_while_the_api_is_down_reaches_it_when_it_is_back() {
+    let (nats, mut orca, dir) = cluster(&[]);
+    let h = Http::new(&orca.url);
+    let _agent = Agent::start(&nats.url(), "node-1", &dir.path().join("agent"), &[]);
+    wait_node_ready(&h, "node-1");
+    let flag = dir.path().join("ready");
+    std::fs::write(&flag, "").unwrap();
+    let mut rd = sh_pod("steady", "sleep 3600", "Always");
+    rd["spec"]["containers"][0]["readinessProbe"] =
+        json!({"exec": {"command": ["test", "-f", flag.display().to_string()]}, "periodSeconds": 1});
+    create_pod(&h, &rd);
+    wait_pod(&h, "steady", 30, "Ready", |p| ready(p).as_deref() == Some("True"));
+
+    // The control plane goes away; the pod turns not ready meanwhile and then changes no more, so
+    // the status write that failed is the only one there will be.
+    orca.kill9();
+    std::fs::remove_file(&flag).unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    orca.restart();
+    let h = Http::new(&orca.url);
+    wait_pod(&h, "steady", 30, "not Ready once the API is back", |p| {
+        ready(p).as_deref() == Some("False")
+    });
+}

@@ -23,6 +23,8 @@ use crate::node::runtime::ContainerRuntime;
 
 /// Attempts to confirm a delete before giving up.
 pub const DELETE_ATTEMPTS: usize = 20;
+/// Pause before a status write that failed is sent again.
+pub const STATUS_RETRY: Duration = Duration::from_secs(1);
 /// Pause between attempts to confirm a delete.
 pub const DELETE_RETRY: Duration = Duration::from_millis(250);
 
@@ -83,6 +85,8 @@ pub struct PodActor {
     cancelled: Arc<AtomicBool>,
     writing_status: bool,
     next_status: Option<Value>,
+    /// Statuses queued so far: a failed write is retried only while no newer one was queued.
+    statuses_queued: u64,
     /// When the agent took the pod, until its containers run (the start latency metric).
     taken: Option<std::time::Instant>,
 }
@@ -112,6 +116,7 @@ impl PodActor {
             cancelled: Arc::default(),
             writing_status: false,
             next_status: None,
+            statuses_queued: 0,
             taken: (!running).then(std::time::Instant::now),
         }
         .start())
@@ -213,6 +218,7 @@ impl PodActor {
                     }
                 }
                 self.next_status = Some(status);
+                self.statuses_queued += 1;
                 self.write_next_status(ctx);
             }
             Effect::StopContainers(grace) => {
@@ -233,6 +239,7 @@ impl PodActor {
         }
         let Some(status) = self.next_status.take() else { return };
         self.writing_status = true;
+        let (retry, queued) = (status.clone(), self.statuses_queued);
         let (api, path) = (self.ctx.api.clone(), self.status_path.clone());
         let write = async move {
             let mut status = status;
@@ -245,10 +252,19 @@ impl PodActor {
             let patch = json!({"status": status});
             matches!(api.call("PATCH", &path, "", Some(&patch)).await, Ok(a) if a.status == 200)
         };
-        ctx.spawn(write.into_actor(self).map(|ok, act, ctx| {
+        ctx.spawn(write.into_actor(self).map(move |ok, act, ctx| {
             act.writing_status = false;
             if !ok {
                 act.apply(PodEvent::StatusWriteFailed, ctx);
+                // Written again until it lands, unless a newer status comes first: a pod whose
+                // containers change no more (a readiness that stays false) would otherwise keep
+                // the last status the API accepted.
+                ctx.run_later(STATUS_RETRY, move |act, ctx| {
+                    if act.statuses_queued == queued && act.next_status.is_none() {
+                        act.next_status = Some(retry);
+                        act.write_next_status(ctx);
+                    }
+                });
             }
             act.write_next_status(ctx);
         }));
