@@ -133,6 +133,9 @@ pub fn decide(p: &Projection, node: &str, a: &Attributes) -> Result<(), String> 
         }
         ("pods", "" | "status") => {
             matches!(verb, "update" | "patch" | "delete") && bound_to(p, &a.namespace, &a.name, node)
+                // A pod that is gone already: its node confirming the delete hears 404, as a
+                // kubelet does, instead of a 403 it would retry.
+                || (verb == "delete" && a.subresource.is_empty() && p.get("Pod", &a.namespace, &a.name).is_none())
         }
         ("events", "") => matches!(verb, "create" | "patch" | "update"),
         // The local-path provisioner runs in the agent: it makes volumes and binds claims.
@@ -207,6 +210,11 @@ mod tests {
         assert!(can("PATCH", "/api/v1/namespaces/d/pods/mine/status"));
         assert!(!can("PATCH", "/api/v1/namespaces/d/pods/theirs/status"));
         assert!(!can("DELETE", "/api/v1/namespaces/d/pods/theirs"));
+        assert!(
+            can("DELETE", "/api/v1/namespaces/d/pods/gone"),
+            "a pod that is gone: 404 follows"
+        );
+        assert!(!can("PATCH", "/api/v1/namespaces/d/pods/gone"));
         assert!(can("PATCH", "/api/v1/nodes/n1/status"));
         assert!(!can("PATCH", "/api/v1/nodes/n2/status"));
         assert!(can("POST", "/api/v1/nodes"));
