@@ -33,6 +33,38 @@ pub fn of(pid: u32) -> Option<Mem> {
     })
 }
 
+/// `/proc/PID/stat` fields as proc(5) numbers them.
+pub const PPID: usize = 4;
+pub const UTIME: usize = 14;
+pub const STIME: usize = 15;
+
+/// A process's command name and the fields of its `/proc/PID/stat`.
+pub struct Stat {
+    pub comm: String,
+    /// Fields 3 (state) and on.
+    fields: Vec<String>,
+}
+
+impl Stat {
+    /// The stat of `pid`, if it still runs.
+    pub fn read(pid: u32) -> Option<Stat> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name may hold spaces and parentheses: it ends at the last ") ".
+        let (head, rest) = text.rsplit_once(") ")?;
+        let comm = head.split_once('(')?.1.to_string();
+        let fields = rest.split_whitespace().map(str::to_string).collect();
+        Some(Stat { comm, fields })
+    }
+
+    /// Field `n` (3 and on) as a number; 0 when absent.
+    pub fn field(&self, n: usize) -> u64 {
+        n.checked_sub(3)
+            .and_then(|i| self.fields.get(i))
+            .and_then(|f| f.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
 /// The memory of a node agent's processes.
 #[derive(Debug, Default)]
 pub struct NodeMemory {
@@ -61,16 +93,10 @@ pub fn node(agent_pid: u32, data_dir: &Path) -> NodeMemory {
         let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        let Some(stat) = Stat::read(pid) else {
             continue;
         };
-        let ppid = stat
-            .rsplit(')')
-            .next()
-            .and_then(|r| r.split_whitespace().nth(1))
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        children.entry(ppid).or_default().push(pid);
+        children.entry(stat.field(PPID) as u32).or_default().push(pid);
         if exe_name(pid) == "orca-shim" {
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();

@@ -227,10 +227,8 @@ pub fn run(args: PodsArgs) -> Result<()> {
 fn nats_server_of(parent: u32) -> Option<u32> {
     std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
         let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let (name, rest) = stat.split_once(") ")?;
-        let ppid: u32 = rest.split_whitespace().nth(1)?.parse().ok()?;
-        (name.ends_with("(nats-server") && ppid == parent).then_some(pid)
+        let stat = node_memory::Stat::read(pid)?;
+        (stat.comm == "nats-server" && stat.field(node_memory::PPID) == u64::from(parent)).then_some(pid)
     })
 }
 
@@ -239,9 +237,5 @@ const IDLE_WINDOW: Duration = Duration::from_secs(5);
 
 /// User and system CPU of a process so far, in clock ticks (1/100 s).
 fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit(") ").next().unwrap_or("").split_whitespace().collect();
-    // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
-    let field = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    field(14) + field(15)
+    node_memory::Stat::read(pid).map_or(0, |s| s.field(node_memory::UTIME) + s.field(node_memory::STIME))
 }
